@@ -1,0 +1,145 @@
+/* arena.h - the shared-memory arena: layout, offsets and the process-wide mapping.
+ *
+ * Every process (supervisor, workers, housekeeper) maps the same memfd. Nothing in the
+ * arena stores a raw pointer: references are byte offsets from the mapping base (aoff)
+ * or, where 4 bytes must do, "refs" = offset / 8 (so the arena is at most 32 GiB).
+ * Locks are robust, process-shared pthread mutexes; lock ids 0..shard_count-1 are the
+ * shards, LOCK_HEAP(h) is the page heap. See DESIGN.md and README "Architecture". */
+#ifndef KVNS_ARENA_H
+#define KVNS_ARENA_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+typedef uint64_t aoff;                 /* arena byte offset, 0 = none */
+typedef uint32_t aref;                 /* arena offset / 8, 0 = none */
+
+#define ARENA_MAGIC      0x31534e564b4b5641ULL   /* "AVKKVNS1" */
+#define ARENA_VERSION    1
+#define ARENA_MAX_BYTES  (32ULL << 30)           /* aref addresses 8-byte units */
+#define ARENA_PAGE       4096ULL
+#define NS_MAX           1024                    /* namespaces, id 0 = "default" */
+#define NS_NAMES_BYTES   (256 * 1024)
+#define SLAB_CLASSES     72
+#define SLAB_MAX         16384                   /* larger objects get page runs */
+#define SLAB_CHUNK_PAGES 16                      /* 64 KiB slab chunks */
+#define HEAP_FREE_LISTS  257                     /* runs of 1..256 pages, then one list */
+
+enum lane_state { LANE_IDLE = 0, LANE_ACTIVE = 1, LANE_COMMITTED = 2 };
+
+/* One per thread that may mutate the store: workers' threads, the housekeeper and
+ * the supervisor's sweep helper. Single writer (its owner); read by recovery. */
+typedef struct lane {
+    uint32_t state;            /* enum lane_state; the store of COMMITTED is the commit point */
+    int32_t  pid;              /* owner process, for diagnostics */
+    uint64_t txn;              /* lane-local transaction counter */
+    uint64_t undo_used;        /* bytes of undo entries, published with release order */
+    uint64_t undo_cap;
+    aoff     undo_off;         /* the undo area */
+    aoff     held_off;         /* bitmap of lock ids this lane holds or is acquiring */
+    uint64_t held_words;
+    uint64_t stat[16];         /* enum lane_stat counters, single writer, relaxed */
+} lane;
+
+/* Counters each serving thread keeps in its lane (summed for INFO and metrics). */
+enum lane_stat {
+    STAT_CONNECTED = 0,        /* current connections (gauge) */
+    STAT_CONNECTIONS,          /* connections accepted */
+    STAT_COMMANDS,             /* commands executed */
+    STAT_NET_IN,
+    STAT_NET_OUT,
+    STAT_REJECTED,             /* connections refused (max clients) */
+    STAT_ERRORS,               /* error replies */
+    STAT_OOM,                  /* commands refused for memory */
+    STAT_COUNT
+};
+
+/* Adds delta to counter k of lane ln. */
+static inline void lane_stat_add(lane *ln, enum lane_stat k, int64_t delta)
+{
+    __atomic_store_n(&ln->stat[k], ln->stat[k] + (uint64_t)delta, __ATOMIC_RELAXED);
+}
+/* Sum of counter k over every lane. */
+uint64_t lane_stat_sum(enum lane_stat k);
+
+/* Per-namespace registry entry: append-only, published by ns_count. */
+typedef struct ns_slot {
+    uint32_t len;
+    uint32_t name_off;         /* into the names region */
+} ns_slot;
+
+typedef struct arena_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t mutex_size;       /* layout fingerprint: sizeof(pthread_mutex_t) */
+    uint64_t size;
+    uint64_t hash_seed;
+    uint64_t run_id;
+    uint32_t shard_count;
+    uint32_t shard_bits;
+    uint32_t lane_count;
+    uint32_t pad0;
+    aoff     shards_off;       /* shard_count * sizeof(struct shard) */
+    aoff     lanes_off;        /* lane_count * sizeof(lane) */
+    aoff     ns_bytes_off;     /* shard_count * NS_MAX uint64: bytes per (shard, ns) */
+    aoff     ns_keys_off;      /* shard_count * NS_MAX uint64: keys per (shard, ns) */
+    aoff     heap_start;
+    aoff     heap_end;
+    uint64_t memory_limit;     /* live setting (CONFIG SET maxmemory) */
+    uint32_t evict_policy;
+    uint32_t pad1;
+    double   evict_threshold;
+    int64_t  start_time_ms;
+
+    /* the page heap (lock id = shard_count) */
+    pthread_mutex_t heap_lock;
+    aoff     heap_bump;
+    aoff     heap_free[HEAP_FREE_LISTS];
+    uint64_t heap_pages_used;
+
+    /* namespaces */
+    pthread_mutex_t ns_lock;
+    uint32_t ns_count;          /* published with release order */
+    uint32_t ns_names_used;
+    uint8_t  ns_policy[NS_MAX]; /* eviction policy per namespace */
+    ns_slot  ns[NS_MAX];
+    aoff     ns_names_off;
+
+    /* supervisor-written, read by everyone */
+    volatile int32_t shutting_down;
+    uint32_t workers;
+    uint32_t threads;
+    uint32_t pad2;
+    uint64_t worker_restarts;
+    uint64_t next_client_id;    /* atomic: client ids are unique across workers */
+} arena_header;
+
+extern char *arena_base;               /* this process's mapping */
+
+static inline void *arena_ptr(aoff off) { return arena_base + off; }
+static inline aoff arena_off(const void *p) { return p ? (aoff)((const char *)p - arena_base) : 0; }
+static inline void *ref_ptr(aref r) { return arena_base + ((uint64_t)r << 3); }
+static inline aref ptr_ref(const void *p) { return p ? (aref)(((const char *)p - arena_base) >> 3) : 0; }
+static inline arena_header *arena_hdr(void) { return (arena_header *)arena_base; }
+static inline uint32_t lock_id_heap(void) { return arena_hdr()->shard_count; }
+
+typedef struct arena_params {
+    uint64_t memory_limit;
+    uint32_t shard_count;      /* power of two */
+    uint32_t lane_count;
+    uint64_t undo_bytes;       /* per lane */
+} arena_params;
+
+/* Creates a sealed memfd large enough for the params, maps it MAP_SHARED, lays out and
+ * initialises everything (robust mutexes included). Returns the fd, or -1 with errno. */
+int arena_create(const arena_params *p, int *fd_out);
+/* Size the arena needs for the params (memory limit plus metadata and slack). */
+uint64_t arena_size_for(const arena_params *p);
+/* Maps an existing arena fd (used by tests and tools); validates magic and fingerprint. */
+int arena_attach(int fd);
+lane *arena_lane(uint32_t i);
+struct shard *arena_shard(uint32_t i);
+
+#endif

@@ -1,0 +1,53 @@
+/* shard.h - one slice of the keyspace: its robust lock, hash table, slabs and counters.
+ * Everything here is arena memory and is written only under the shard's lock through
+ * the logged stores of txn.h (statistics counters excepted: they are relaxed atomics
+ * whose exactness does not matter after a crash). */
+#ifndef KVNS_SHARD_H
+#define KVNS_SHARD_H
+
+#include "kvns/arena.h"
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    uint32_t id;
+    uint32_t poisoned;
+    /* hash table: two bucket arrays of aref while rehashing incrementally */
+    aoff     table[2];
+    uint64_t size[2];          /* bucket count, a power of two, or 0 */
+    uint64_t used[2];
+    int64_t  rehash_idx;       /* next bucket of table[0] to move, -1 when not rehashing */
+    uint64_t keys;
+    uint64_t expires;          /* keys carrying a TTL */
+    uint64_t mem_used;         /* arena bytes charged to this shard (keys + tables) */
+    uint64_t expire_cursor;    /* housekeeper's position for active expiry */
+    uint64_t version;          /* bumped by every committed write touching the shard */
+    /* slab allocator */
+    aoff     slab_free[SLAB_CLASSES];
+    aoff     slab_chunk[SLAB_CLASSES];
+    uint64_t slab_chunk_used[SLAB_CLASSES];
+    aoff     chunks;           /* every slab chunk of the shard, linked by run header */
+    aoff     large;            /* large runs, doubly linked */
+    /* statistics (relaxed atomics, not undo-logged) */
+    uint64_t stat_hits, stat_misses, stat_expired, stat_evicted;
+    char     pad[64];
+} shard;
+
+/* Header at the start of every heap run (slab chunk or large object). */
+typedef struct run_header {
+    uint64_t npages;
+    aoff     next;             /* heap free list, or the shard's chunk/large list */
+    aoff     prev;             /* large list only */
+    uint32_t magic;
+    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE */
+    uint16_t slab_class;
+    uint32_t shard;
+    uint32_t pad;
+    uint64_t pad2;
+} run_header;                  /* 48 bytes */
+
+#define RUN_MAGIC 0x4e555221u  /* "!RUN" */
+enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3 };
+
+static inline shard *shard_at(uint32_t i) { return arena_shard(i); }
+
+#endif

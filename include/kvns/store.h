@@ -1,0 +1,152 @@
+/* store.h - the keyspace: keys, namespaces, entries, expiry, iteration.
+ *
+ * A key `ns/local` belongs to namespace `ns`; a key without `/` to `default`, and
+ * `default/x` is the same key as `x` (its canonical form is the bare `x`; a default
+ * key whose local part itself holds a `/` keeps its `default/` prefix). The canonical
+ * form is also the display name KEYS and SCAN return.
+ *
+ * Every function taking a kv_txn needs the key's shard locked in that transaction
+ * (txn_lock(t, k->shard)). Entries returned are valid until the transaction ends or
+ * the entry is changed through another call. */
+#ifndef KVNS_STORE_H
+#define KVNS_STORE_H
+
+#include "kvns/txn.h"
+
+enum kv_type { KV_STRING = 0, KV_LIST = 1, KV_HASH = 2, KV_SET = 3, KV_ZSET = 4 };
+
+enum entry_flags {
+    ENTRY_EXPIRE = 1,        /* an int64 unix-ms deadline follows the header */
+    ENTRY_VAL_EXT = 2,       /* the value is an aoff to an external block */
+};
+
+typedef struct kv_entry {
+    aref     next;           /* hash chain */
+    uint32_t hits;           /* reads, for lru/mru eviction and OBJECT FREQ */
+    uint32_t klen;
+    uint32_t vlen;           /* strings: value length */
+    uint16_t nsid;
+    uint8_t  type;           /* enum kv_type */
+    uint8_t  flags;          /* enum entry_flags */
+} kv_entry;                  /* 20 bytes; then [expire], key, value */
+
+typedef struct kv_key {
+    const char *ptr;         /* canonical key bytes (points into the caller's buffer) */
+    uint32_t    len;
+    uint32_t    shard;
+    uint64_t    hash;
+} kv_key;
+
+enum store_error {
+    STORE_OK = 0,
+    STORE_E_NOMEM = -1,      /* arena full / transaction failed: abort the command */
+    STORE_E_NSFULL = -2,     /* no room for another namespace */
+    STORE_E_TOOBIG = -3,     /* key or value beyond the supported size */
+};
+
+#define STORE_MAX_KEY   (512u * 1024 * 1024)
+
+/* Fills k from raw key bytes: canonical form, hash, shard. Cheap, no locking. */
+void key_init(kv_key *k, const char *raw, size_t len);
+/* Namespace id for the key (registering a new namespace if needed), or -1 when the
+ * namespace table is full. */
+int key_nsid(const kv_key *k);
+/* Namespace name of id; sets *len. */
+const char *ns_name(uint32_t nsid, uint32_t *len);
+uint32_t ns_count(void);
+/* Namespace id of an existing name, or -1. */
+int ns_find(const char *name, size_t len);
+
+/* ---- entries ------------------------------------------------------------------- */
+static inline bool entry_has_expire(const kv_entry *e) { return e->flags & ENTRY_EXPIRE; }
+int64_t entry_expire(const kv_entry *e);                 /* unix ms, or -1 */
+const char *entry_key(const kv_entry *e);                /* klen bytes */
+/* String value bytes (len in e->vlen). */
+const char *entry_str(const kv_entry *e);
+/* For collection types: the aoff of the type's root object. */
+aoff entry_obj(const kv_entry *e);
+/* Bytes this entry occupies in the arena, value block included (not collections'
+ * nodes, which their type module reports). */
+size_t entry_footprint(const kv_entry *e);
+
+/* ---- lookup and mutation (shard locked) ---------------------------------------- */
+/* The live entry for k, or NULL. An expired entry is deleted on the way (lazy expiry). */
+kv_entry *store_find(kv_txn *t, const kv_key *k);
+/* Same, and counts a keyspace hit or miss; a hit bumps the entry's hit counter. */
+kv_entry *store_find_read(kv_txn *t, const kv_key *k);
+
+/* Creates or replaces k with a string value (any previous type is dropped).
+ * expire_ms < 0 means no TTL. On success *out (if non-NULL) is the new entry. */
+int store_put_string(kv_txn *t, const kv_key *k, const void *v, size_t vlen,
+                     int64_t expire_ms, kv_entry **out);
+/* Appends to the string entry e of key k (amortised: external values grow in place
+ * while capacity lasts). Keeps the TTL. */
+int store_append(kv_txn *t, const kv_key *k, kv_entry *e, const void *v, size_t vlen,
+                 kv_entry **out);
+/* Overwrites bytes [off, off+n) of string e, zero-padding when it grows. Keeps TTL. */
+int store_setrange(kv_txn *t, const kv_key *k, kv_entry *e, size_t off, const void *v,
+                   size_t n, kv_entry **out);
+/* Creates or replaces k with a collection root already built in k's shard
+ * (type != KV_STRING); obj_bytes is charged to the namespace. */
+int store_put_object(kv_txn *t, const kv_key *k, uint8_t type, aoff obj, int64_t expire_ms,
+                     kv_entry **out);
+/* Deletes k. Returns 1 when it existed (and was live), else 0. */
+int store_delete(kv_txn *t, const kv_key *k);
+/* Sets (expire_ms >= 0) or clears (-1) the TTL of e; the entry may move, so the new
+ * one is returned (NULL on failure: abort). */
+kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expire_ms);
+/* Copies entry src (any type) to key dst, replacing what dst held; keeps the TTL when
+ * keep_ttl. src may live in another shard (both locked). */
+int store_copy(kv_txn *t, const kv_entry *src, const kv_key *dst, bool keep_ttl);
+
+/* Charges (delta > 0) or refunds bytes of a collection's nodes to e's namespace and
+ * shard; type modules call it as they allocate and free nodes. */
+void store_charge(kv_txn *t, uint32_t shard, const kv_entry *e, int64_t delta);
+
+/* Per-type hooks, registered by the type modules (t_list.c, ...): free every node of
+ * a root (deferred frees), deep-copy a root into another shard, and report its
+ * bytes. NULL hooks mean the type is not implemented. */
+typedef struct type_ops {
+    void (*free_obj)(kv_txn *t, uint32_t shard, aoff obj);
+    aoff (*copy_obj)(kv_txn *t, uint32_t dst_shard, aoff obj, uint32_t src_shard);
+    size_t (*obj_bytes)(aoff obj);
+    const char *(*encoding)(aoff obj);
+} type_ops;
+void store_register_type(uint8_t type, const type_ops *ops);
+const type_ops *store_type_ops(uint8_t type);
+
+/* ---- whole-shard operations ------------------------------------------------------ */
+/* Deletes every key of shard s (FLUSHALL): O(chunks). */
+void store_flush_shard(kv_txn *t, uint32_t s);
+/* Moves up to `buckets` buckets of an incremental rehash forward. */
+void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets);
+/* Deletes expired keys met in up to `buckets` buckets from the shard's expiry cursor;
+ * returns how many were deleted (housekeeper's active expiry). */
+unsigned store_expire_scan(kv_txn *t, uint32_t s, unsigned buckets);
+
+/* Calls fn for every live entry of the buckets visited by one SCAN step of shard s at
+ * cursor v (Redis's reverse-binary cursor; survives resizes). Returns the next v,
+ * 0 when the shard is done. */
+typedef void (*entry_fn)(kv_entry *e, void *ctx);
+uint64_t store_scan_step(kv_txn *t, uint32_t s, uint64_t v, entry_fn fn, void *ctx);
+/* Calls fn for every live entry of shard s. */
+void store_foreach(kv_txn *t, uint32_t s, entry_fn fn, void *ctx);
+/* A random live entry of shard s, or NULL when empty. */
+kv_entry *store_random(kv_txn *t, uint32_t s);
+
+/* ---- accounting ------------------------------------------------------------------ */
+uint64_t store_used_memory(void);            /* sum over shards, lock-free */
+uint64_t store_keys(void);
+uint64_t store_expires(void);
+uint64_t store_ns_bytes(uint32_t nsid);      /* lock-free sums over shards */
+uint64_t store_ns_keys(uint32_t nsid);
+
+/* Walks every structure of every shard and checks its invariants (DEBUG CHECK).
+ * Takes all locks itself through t. Returns 0 or -1 with a description. */
+int store_check(kv_txn *t, char *err, size_t errlen);
+
+/* Splits a canonical key into namespace and local part (display purposes). */
+void key_split(const char *key, size_t len, const char **ns, size_t *nslen,
+               const char **local, size_t *locallen);
+
+#endif

@@ -1,0 +1,95 @@
+/* txn.h - crash-atomic transactions over the arena: robust locks, lanes, undo log.
+ *
+ * Every store mutation runs inside a transaction owned by the calling thread's lane:
+ *   txn_begin -> txn_lock (ascending lock ids) -> undo_record before each in-place
+ *   write -> txn_commit (the single store of LANE_COMMITTED is the commit point) ->
+ *   locks released.
+ * If the thread dies at any instruction, whoever next takes one of its locks gets
+ * EOWNERDEAD and lock_recover() rolls that lock's undo entries back (or, when the lane
+ * had committed, leaves the writes in place), then marks the mutex consistent.
+ * Bytes of freshly allocated objects need no undo: they become reachable only through
+ * logged writes. Frees are deferred to commit so a block freed by a transaction is
+ * never reused inside it. */
+#ifndef KVNS_TXN_H
+#define KVNS_TXN_H
+
+#include "kvns/arena.h"
+
+enum txn_error {
+    TXN_OK = 0,
+    TXN_E_UNDO_FULL = 1,   /* the lane's undo area is full: the command is too large */
+    TXN_E_NOMEM = 2,       /* the arena has no room left */
+};
+
+#define TXN_DEDUP_SLOTS 512
+
+typedef struct txn_free {
+    aoff     off;
+    uint32_t size;
+    uint32_t shard;
+} txn_free;
+
+typedef struct kv_txn {
+    lane     *ln;
+    uint32_t  lane_id;
+    uint32_t  nlocked;
+    uint32_t *locked;          /* lock ids held, ascending; capacity shard_count + 1 */
+    int       failed;          /* enum txn_error: once set, logged writes are skipped */
+    int64_t   grow;            /* net bytes charged by this transaction */
+    int64_t   now_ms;          /* wall clock at txn_begin, for expiry decisions */
+    txn_free *frees;
+    size_t    nfrees, cap_frees;
+    uint64_t  dedup_gen;
+    struct { aoff off; uint64_t gen; } dedup[TXN_DEDUP_SLOTS];
+} kv_txn;
+
+/* Binds t to lane lane_id for the life of the calling thread. */
+void txn_init(kv_txn *t, uint32_t lane_id);
+void txn_destroy(kv_txn *t);
+
+void txn_begin(kv_txn *t);
+/* Takes lock id (a shard or the heap). Ids must be taken in ascending order within a
+ * transaction; taking one already held is a no-op. Recovers the lock if its previous
+ * owner died. */
+void txn_lock(kv_txn *t, uint32_t lock_id);
+/* Sorts and de-duplicates ids[] in place, then takes them in ascending order. */
+void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n);
+bool txn_holds(const kv_txn *t, uint32_t lock_id);
+
+/* Records the current bytes at p[0..len) under lock_id before the caller overwrites
+ * them. Returns false (and sets t->failed) when the undo area is full; the caller must
+ * then skip the write. 8-byte words already recorded in this transaction are skipped. */
+bool undo_record(kv_txn *t, uint32_t lock_id, void *p, size_t len);
+
+/* Logged stores: record, then write (skipped when the transaction has failed). */
+void tx_store64(kv_txn *t, uint32_t lock_id, uint64_t *p, uint64_t v);
+void tx_store32(kv_txn *t, uint32_t lock_id, uint32_t *p, uint32_t v);
+void tx_add64(kv_txn *t, uint32_t lock_id, uint64_t *p, int64_t delta);
+void tx_copy(kv_txn *t, uint32_t lock_id, void *dst, const void *src, size_t n);
+
+/* Queues an arena block for freeing at commit (see alloc.h). */
+void txn_defer_free(kv_txn *t, uint32_t shard, aoff off, uint32_t size);
+
+/* Applies deferred frees, commits, releases every lock. Returns TXN_OK, or the
+ * failure code after rolling everything back (then nothing changed). */
+int txn_commit(kv_txn *t);
+/* Rolls back every write of the transaction and releases its locks. */
+void txn_abort(kv_txn *t);
+
+/* Recovers lock_id after its owner died: undoes the uncommitted entries any lane holds
+ * for it. Called with the mutex held (EOWNERDEAD), before pthread_mutex_consistent. */
+void lock_recover(uint32_t lock_id);
+/* Finishes a dead lane: takes and recovers every lock it held, then resets it.
+ * Used by the replacement worker and the supervisor's sweep helper. */
+void lane_sweep(uint32_t lane_id);
+/* Number of lanes that are not idle (tests: all must be idle after a sweep). */
+uint32_t lanes_busy(void);
+
+/* Test hook: when non-zero, the process raises SIGKILL after that many more undo
+ * records (lets unit tests kill a child in the middle of a mutation). */
+extern long txn_kill_after_records;
+/* Test hook: 1 = raise SIGKILL just before the commit store, 2 = just after it
+ * (locks still held). */
+extern int txn_kill_at_commit;
+
+#endif

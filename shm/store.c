@@ -1,0 +1,1011 @@
+/* store.c - shards' hash tables, entries, namespaces and expiry (see store.h). */
+#include "kvns/store.h"
+#include "kvns/alloc.h"
+#include "kvns/shard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY_HDR        ((size_t)sizeof(kv_entry))
+#define INLINE_MAX       512          /* entries larger than this keep strings outside */
+#define TABLE_MIN        4
+#define REHASH_EMPTY_MAX 10
+
+static const type_ops *type_table[8];
+
+void store_register_type(uint8_t type, const type_ops *ops) { type_table[type & 7] = ops; }
+const type_ops *store_type_ops(uint8_t type) { return type_table[type & 7]; }
+
+/* ---- hashing and keys --------------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t read64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Seeded 64-bit hash of a key (wyhash-style multiply-mix). */
+static uint64_t key_hash(const char *p, size_t n, uint64_t seed)
+{
+    const uint64_t c1 = 0xa0761d6478bd642fULL, c2 = 0xe7037ed1a0b428dbULL,
+                   c3 = 0x8ebc6af09c88c6e3ULL, c4 = 0x589965cc75374cc3ULL;
+    uint64_t h = seed ^ mix64(n ^ c1, c2);
+    size_t left = n;
+    while (left >= 16) {
+        h = mix64(read64(p) ^ c1 ^ h, read64(p + 8) ^ c2);
+        p += 16;
+        left -= 16;
+    }
+    if (left >= 8) {
+        h = mix64(read64(p) ^ c3 ^ h, c4);
+        p += 8;
+        left -= 8;
+    }
+    if (left) {
+        uint64_t tail = 0;
+        memcpy(&tail, p, left);
+        h = mix64(tail ^ c4 ^ h, c1 ^ left);
+    }
+    return mix64(h ^ c2, c3 ^ n);
+}
+
+void key_init(kv_key *k, const char *raw, size_t len)
+{
+    if (len > 8 && memcmp(raw, "default/", 8) == 0 && !memchr(raw + 8, '/', len - 8)) {
+        raw += 8;
+        len -= 8;
+    }
+    arena_header *h = arena_hdr();
+    k->ptr = raw;
+    k->len = (uint32_t)len;
+    k->hash = key_hash(raw, len, h->hash_seed);
+    k->shard = h->shard_bits ? (uint32_t)(k->hash >> (64 - h->shard_bits)) : 0;
+}
+
+void key_split(const char *key, size_t len, const char **ns, size_t *nslen,
+               const char **local, size_t *locallen)
+{
+    const char *slash = memchr(key, '/', len);
+    if (!slash) {
+        *ns = "default";
+        *nslen = 7;
+        *local = key;
+        *locallen = len;
+        return;
+    }
+    *ns = key;
+    *nslen = (size_t)(slash - key);
+    *local = slash + 1;
+    *locallen = len - *nslen - 1;
+}
+
+/* ---- namespaces ----------------------------------------------------------------------- */
+
+#define NS_CACHE 2048
+static __thread struct { uint32_t known; uint16_t slot[NS_CACHE]; } ns_cache;
+
+const char *ns_name(uint32_t nsid, uint32_t *len)
+{
+    arena_header *h = arena_hdr();
+    *len = h->ns[nsid].len;
+    return arena_base + h->ns_names_off + h->ns[nsid].name_off;
+}
+
+uint32_t ns_count(void) { return __atomic_load_n(&arena_hdr()->ns_count, __ATOMIC_ACQUIRE); }
+
+static uint64_t ns_hash(const char *p, size_t n) { return key_hash(p, n, 0x6e616d65ULL); }
+
+static bool ns_equal(uint32_t id, const char *p, size_t n)
+{
+    uint32_t len;
+    const char *name = ns_name(id, &len);
+    return len == n && memcmp(name, p, n) == 0;
+}
+
+/* Adds namespaces published since this thread last looked to its cache. */
+static void ns_cache_refresh(void)
+{
+    uint32_t count = ns_count();
+    while (ns_cache.known < count) {
+        uint32_t id = ns_cache.known++;
+        uint32_t len;
+        const char *name = ns_name(id, &len);
+        uint64_t i = ns_hash(name, len);
+        while (ns_cache.slot[i % NS_CACHE])
+            i++;
+        ns_cache.slot[i % NS_CACHE] = (uint16_t)(id + 1);
+    }
+}
+
+static int ns_cache_find(const char *p, size_t n)
+{
+    for (uint64_t i = ns_hash(p, n);; i++) {
+        uint16_t v = ns_cache.slot[i % NS_CACHE];
+        if (!v)
+            return -1;
+        if (ns_equal(v - 1u, p, n))
+            return v - 1;
+    }
+}
+
+int ns_find(const char *name, size_t len)
+{
+    ns_cache_refresh();
+    return ns_cache_find(name, len);
+}
+
+/* Registers namespace p under the namespace lock: name bytes first, then the slot,
+ * then the count (the publication point), so a crash leaves nothing half-visible. */
+static int ns_register(const char *p, size_t n)
+{
+    arena_header *h = arena_hdr();
+    int rc = pthread_mutex_lock(&h->ns_lock);
+    if (rc == EOWNERDEAD)
+        pthread_mutex_consistent(&h->ns_lock);
+    ns_cache_refresh();
+    int id = ns_cache_find(p, n);
+    if (id < 0) {
+        uint32_t count = h->ns_count;
+        if (count >= NS_MAX || h->ns_names_used + n > NS_NAMES_BYTES) {
+            pthread_mutex_unlock(&h->ns_lock);
+            return -1;
+        }
+        memcpy(arena_base + h->ns_names_off + h->ns_names_used, p, n);
+        h->ns[count].len = (uint32_t)n;
+        h->ns[count].name_off = h->ns_names_used;
+        h->ns_names_used += (uint32_t)n;
+        __atomic_store_n(&h->ns_count, count + 1, __ATOMIC_RELEASE);
+        ns_cache_refresh();
+        id = (int)count;
+    }
+    pthread_mutex_unlock(&h->ns_lock);
+    return id;
+}
+
+int key_nsid(const kv_key *k)
+{
+    const char *slash = memchr(k->ptr, '/', k->len);
+    if (!slash)
+        return 0;
+    size_t n = (size_t)(slash - k->ptr);
+    if (n == 7 && memcmp(k->ptr, "default", 7) == 0)
+        return 0;
+    int id = ns_find(k->ptr, n);
+    return id >= 0 ? id : ns_register(k->ptr, n);
+}
+
+/* ---- entries -------------------------------------------------------------------------- */
+
+static inline size_t entry_key_at(const kv_entry *e) { return ENTRY_HDR + (entry_has_expire(e) ? 8 : 0); }
+
+int64_t entry_expire(const kv_entry *e)
+{
+    if (!entry_has_expire(e))
+        return -1;
+    int64_t v;
+    memcpy(&v, (const char *)e + ENTRY_HDR, 8);
+    return v;
+}
+
+const char *entry_key(const kv_entry *e) { return (const char *)e + entry_key_at(e); }
+
+static inline char *entry_val_at(const kv_entry *e) { return (char *)e + entry_key_at(e) + e->klen; }
+
+aoff entry_obj(const kv_entry *e)
+{
+    aoff o;
+    memcpy(&o, entry_val_at(e), 8);
+    return o;
+}
+
+/* The external block of a string: [uint64 cap][bytes]. */
+static inline uint64_t *ext_block(const kv_entry *e) { return arena_ptr(entry_obj(e)); }
+
+const char *entry_str(const kv_entry *e)
+{
+    if (e->flags & ENTRY_VAL_EXT)
+        return (const char *)(ext_block(e) + 1);
+    return entry_val_at(e);
+}
+
+/* Allocation size of the entry block itself. */
+static size_t entry_block_size(const kv_entry *e)
+{
+    return entry_key_at(e) + e->klen + ((e->flags & ENTRY_VAL_EXT) ? 8 : e->vlen);
+}
+
+size_t entry_footprint(const kv_entry *e)
+{
+    size_t n = alloc_real_size(entry_block_size(e));
+    if (e->type == KV_STRING && (e->flags & ENTRY_VAL_EXT))
+        n += alloc_real_size(8 + *ext_block(e));
+    return n;
+}
+
+static inline uint64_t *ns_bytes_slot(uint32_t s, uint32_t nsid)
+{
+    return (uint64_t *)(arena_base + arena_hdr()->ns_bytes_off) + (uint64_t)s * NS_MAX + nsid;
+}
+
+static inline uint64_t *ns_keys_slot(uint32_t s, uint32_t nsid)
+{
+    return (uint64_t *)(arena_base + arena_hdr()->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
+}
+
+void store_charge(kv_txn *t, uint32_t s, const kv_entry *e, int64_t delta)
+{
+    tx_add64(t, s, ns_bytes_slot(s, e->nsid), delta);
+}
+
+/* Bytes charged to the namespace for e: its blocks plus a collection's nodes. */
+static size_t entry_charge(const kv_entry *e)
+{
+    size_t n = entry_footprint(e);
+    if (e->type != KV_STRING) {
+        const type_ops *ops = store_type_ops(e->type);
+        if (ops && ops->obj_bytes)
+            n += ops->obj_bytes(entry_obj(e));
+    }
+    return n;
+}
+
+/* Builds a new entry block in shard s (fresh memory: no undo). For strings with
+ * val != NULL the value is copied; ext_cap > 0 forces an external block of that
+ * capacity. For collections val is NULL and obj is stored. Returns NULL on failure. */
+static kv_entry *entry_build(kv_txn *t, uint32_t s, const kv_key *k, int nsid, uint8_t type,
+                             const void *val, size_t vlen, size_t ext_cap, aoff obj,
+                             int64_t expire_ms)
+{
+    bool has_exp = expire_ms >= 0;
+    size_t head = ENTRY_HDR + (has_exp ? 8 : 0) + k->len;
+    bool ext = type != KV_STRING || ext_cap > 0 || head + vlen > INLINE_MAX;
+    if (type == KV_STRING && ext && ext_cap < vlen)
+        ext_cap = vlen;
+    aoff off = shard_alloc(t, s, head + (ext ? 8 : vlen));
+    if (!off)
+        return NULL;
+    kv_entry *e = arena_ptr(off);
+    e->next = 0;
+    e->hits = 0;
+    e->klen = k->len;
+    e->vlen = type == KV_STRING ? (uint32_t)vlen : 0;
+    e->nsid = (uint16_t)nsid;
+    e->type = type;
+    e->flags = (uint8_t)((has_exp ? ENTRY_EXPIRE : 0) | (ext ? ENTRY_VAL_EXT : 0));
+    if (has_exp)
+        memcpy((char *)e + ENTRY_HDR, &expire_ms, 8);
+    memcpy((char *)e + ENTRY_HDR + (has_exp ? 8 : 0), k->ptr, k->len);
+    char *vp = entry_val_at(e);
+    if (type != KV_STRING) {
+        memcpy(vp, &obj, 8);
+    } else if (ext) {
+        aoff blk = shard_alloc(t, s, 8 + ext_cap);
+        if (!blk)
+            return NULL;
+        uint64_t *b = arena_ptr(blk);
+        b[0] = ext_cap;
+        if (vlen)
+            memcpy(b + 1, val, vlen);
+        memcpy(vp, &blk, 8);
+    } else if (vlen) {
+        memcpy(vp, val, vlen);
+    }
+    return e;
+}
+
+/* Frees e and what it owns (deferred to commit). */
+static void entry_release(kv_txn *t, uint32_t s, kv_entry *e)
+{
+    if (e->type == KV_STRING) {
+        if (e->flags & ENTRY_VAL_EXT)
+            shard_free(t, s, entry_obj(e), 8 + *ext_block(e));
+    } else {
+        const type_ops *ops = store_type_ops(e->type);
+        if (ops && ops->free_obj)
+            ops->free_obj(t, s, entry_obj(e));
+    }
+    shard_free(t, s, arena_off(e), entry_block_size(e));
+}
+
+/* ---- hash table ----------------------------------------------------------------------- */
+
+static inline aref *bucket_at(const shard *sh, int tbl, uint64_t idx)
+{
+    return (aref *)arena_ptr(sh->table[tbl]) + idx;
+}
+
+static inline bool rehashing(const shard *sh) { return sh->rehash_idx >= 0; }
+
+static bool entry_matches(const kv_entry *e, const kv_key *k)
+{
+    return e->klen == k->len && memcmp(entry_key(e), k->ptr, k->len) == 0;
+}
+
+/* Finds k; returns the entry, sets *link to the aref pointing at it and *in_table to
+ * the table holding it (during a rehash new keys sit in table 1 whatever their
+ * table-0 index, so the table cannot be derived from the hash). */
+static kv_entry *table_find(shard *sh, const kv_key *k, aref **link, int *in_table)
+{
+    for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++) {
+        if (!sh->size[tbl])
+            continue;
+        uint64_t idx = k->hash & (sh->size[tbl] - 1);
+        if (tbl == 0 && rehashing(sh) && idx < (uint64_t)sh->rehash_idx)
+            continue;
+        aref *l = bucket_at(sh, tbl, idx);
+        while (*l) {
+            kv_entry *e = ref_ptr(*l);
+            if (entry_matches(e, k)) {
+                *link = l;
+                *in_table = tbl;
+                return e;
+            }
+            l = &e->next;
+        }
+    }
+    return NULL;
+}
+
+/* Allocates a zeroed bucket array (fresh memory, no undo). */
+static aoff table_alloc(kv_txn *t, uint32_t s, uint64_t size)
+{
+    aoff off = shard_alloc(t, s, size * sizeof(aref));
+    if (off)
+        memset(arena_ptr(off), 0, size * sizeof(aref));
+    return off;
+}
+
+/* Starts an incremental rehash into a table of new_size buckets. */
+static void rehash_start(kv_txn *t, shard *sh, uint64_t new_size)
+{
+    aoff tbl = table_alloc(t, sh->id, new_size);
+    if (!tbl)
+        return;
+    tx_store64(t, sh->id, &sh->table[1], tbl);
+    tx_store64(t, sh->id, &sh->size[1], new_size);
+    tx_store64(t, sh->id, &sh->used[1], 0);
+    tx_store64(t, sh->id, (uint64_t *)&sh->rehash_idx, 0);
+}
+
+static void table_resize_if_needed(kv_txn *t, shard *sh, uint64_t keys_after);
+
+void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets)
+{
+    shard *sh = shard_at(s);
+    unsigned empty = 0;
+    while (buckets > 0 && rehashing(sh) && !t->failed) {
+        uint64_t b = (uint64_t)sh->rehash_idx;
+        aref *src = bucket_at(sh, 0, b);
+        if (!*src && ++empty < REHASH_EMPTY_MAX * buckets) {
+            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, b + 1);
+        } else {
+            aref r = *src;
+            uint64_t moved = 0;
+            while (r) {
+                kv_entry *e = ref_ptr(r);
+                aref next = e->next;
+                kv_key k = { entry_key(e), e->klen, s, 0 };
+                k.hash = key_hash(k.ptr, k.len, arena_hdr()->hash_seed);
+                aref *dst = bucket_at(sh, 1, k.hash & (sh->size[1] - 1));
+                tx_store32(t, s, &e->next, *dst);
+                tx_store32(t, s, dst, r);
+                moved++;
+                r = next;
+            }
+            if (*src)
+                tx_store32(t, s, src, 0);
+            tx_add64(t, s, &sh->used[0], -(int64_t)moved);
+            tx_add64(t, s, &sh->used[1], (int64_t)moved);
+            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, b + 1);
+            buckets--;
+        }
+        if ((uint64_t)sh->rehash_idx >= sh->size[0]) {
+            shard_free(t, s, sh->table[0], sh->size[0] * sizeof(aref));
+            tx_store64(t, s, &sh->table[0], sh->table[1]);
+            tx_store64(t, s, &sh->size[0], sh->size[1]);
+            tx_store64(t, s, &sh->used[0], sh->used[1]);
+            tx_store64(t, s, &sh->table[1], 0);
+            tx_store64(t, s, &sh->size[1], 0);
+            tx_store64(t, s, &sh->used[1], 0);
+            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, (uint64_t)-1);
+            table_resize_if_needed(t, sh, sh->keys);   /* keys may have left meanwhile */
+        }
+    }
+}
+
+/* Keeps the load factor between 1/8 and 1: grows or shrinks incrementally. */
+static void table_resize_if_needed(kv_txn *t, shard *sh, uint64_t keys_after)
+{
+    if (rehashing(sh))
+        return;
+    if (sh->size[0] == 0) {
+        aoff tbl = table_alloc(t, sh->id, TABLE_MIN);
+        if (!tbl)
+            return;
+        tx_store64(t, sh->id, &sh->table[0], tbl);
+        tx_store64(t, sh->id, &sh->size[0], TABLE_MIN);
+        return;
+    }
+    if (keys_after > sh->size[0]) {
+        rehash_start(t, sh, sh->size[0] * 2);
+    } else if (sh->size[0] > TABLE_MIN && keys_after < sh->size[0] / 8) {
+        uint64_t n = TABLE_MIN;
+        while (n < keys_after * 2)
+            n *= 2;
+        rehash_start(t, sh, n);
+    }
+}
+
+/* Links a new entry into the table new keys go to. */
+static void table_insert(kv_txn *t, shard *sh, kv_entry *e, uint64_t hash)
+{
+    int tbl = rehashing(sh) ? 1 : 0;
+    aref *head = bucket_at(sh, tbl, hash & (sh->size[tbl] - 1));
+    e->next = *head;                       /* e is fresh: no undo */
+    tx_store32(t, sh->id, head, ptr_ref(e));
+    tx_add64(t, sh->id, &sh->used[tbl], 1);
+}
+
+/* Accounting for an entry entering (sign 1) or leaving (sign -1) shard s. */
+static void account_entry(kv_txn *t, uint32_t s, const kv_entry *e, int sign)
+{
+    shard *sh = shard_at(s);
+    tx_add64(t, s, ns_bytes_slot(s, e->nsid), sign * (int64_t)entry_charge(e));
+    tx_add64(t, s, ns_keys_slot(s, e->nsid), sign);
+    tx_add64(t, s, &sh->keys, sign);
+    if (entry_has_expire(e))
+        tx_add64(t, s, &sh->expires, sign);
+}
+
+/* Unlinks e (found through link in table tbl) and frees it. */
+static void entry_unlink_free(kv_txn *t, shard *sh, aref *link, kv_entry *e, int tbl)
+{
+    account_entry(t, sh->id, e, -1);
+    tx_store32(t, sh->id, link, e->next);
+    tx_add64(t, sh->id, &sh->used[tbl], -1);
+    entry_release(t, sh->id, e);
+}
+
+/* Replaces old (at link) by new: accounting, relink, free of old's blocks except
+ * what new took over (keep_obj: the collection root or external string block). */
+static void entry_replace(kv_txn *t, shard *sh, aref *link, kv_entry *old, kv_entry *nw,
+                          bool keep_obj)
+{
+    account_entry(t, sh->id, old, -1);
+    nw->next = old->next;                  /* nw is fresh */
+    tx_store32(t, sh->id, link, ptr_ref(nw));
+    if (keep_obj)
+        shard_free(t, sh->id, arena_off(old), entry_block_size(old));
+    else
+        entry_release(t, sh->id, old);
+    account_entry(t, sh->id, nw, 1);
+}
+
+static bool entry_expired(const kv_txn *t, const kv_entry *e)
+{
+    return entry_has_expire(e) && entry_expire(e) <= t->now_ms;
+}
+
+kv_entry *store_find(kv_txn *t, const kv_key *k)
+{
+    shard *sh = shard_at(k->shard);
+    aref *link;
+    int tbl;
+    kv_entry *e = table_find(sh, k, &link, &tbl);
+    if (e && entry_expired(t, e)) {
+        entry_unlink_free(t, sh, link, e, tbl);
+        __atomic_add_fetch(&sh->stat_expired, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    return e;
+}
+
+kv_entry *store_find_read(kv_txn *t, const kv_key *k)
+{
+    kv_entry *e = store_find(t, k);
+    shard *sh = shard_at(k->shard);
+    if (e) {
+        __atomic_add_fetch(&sh->stat_hits, 1, __ATOMIC_RELAXED);
+        if (e->hits != UINT32_MAX)
+            __atomic_add_fetch(&e->hits, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_add_fetch(&sh->stat_misses, 1, __ATOMIC_RELAXED);
+    }
+    return e;
+}
+
+/* Common tail of every put: insert or replace, with the rehash step and resize. */
+static int put_entry(kv_txn *t, const kv_key *k, kv_entry *(*build)(kv_txn *, const kv_key *, int, void *),
+                     void *ctx, kv_entry **out)
+{
+    shard *sh = shard_at(k->shard);
+    int nsid = key_nsid(k);
+    if (nsid < 0)
+        return STORE_E_NSFULL;
+    if (k->len > STORE_MAX_KEY)
+        return STORE_E_TOOBIG;
+    store_rehash_step(t, k->shard, 1);
+    aref *link;
+    int tbl;
+    kv_entry *old = table_find(sh, k, &link, &tbl);
+    if (!old)
+        table_resize_if_needed(t, sh, sh->keys + 1);
+    kv_entry *nw = build(t, k, nsid, ctx);
+    if (!nw || t->failed)
+        return STORE_E_NOMEM;
+    if (old)
+        entry_replace(t, sh, link, old, nw, false);
+    else {
+        table_insert(t, sh, nw, k->hash);
+        account_entry(t, k->shard, nw, 1);
+    }
+    if (out)
+        *out = nw;
+    return t->failed ? STORE_E_NOMEM : STORE_OK;
+}
+
+struct string_ctx { const void *v; size_t vlen; size_t ext_cap; int64_t expire; };
+
+static kv_entry *build_string(kv_txn *t, const kv_key *k, int nsid, void *ctx)
+{
+    struct string_ctx *c = ctx;
+    return entry_build(t, k->shard, k, nsid, KV_STRING, c->v, c->vlen, c->ext_cap, 0, c->expire);
+}
+
+int store_put_string(kv_txn *t, const kv_key *k, const void *v, size_t vlen,
+                     int64_t expire_ms, kv_entry **out)
+{
+    struct string_ctx c = { v, vlen, 0, expire_ms };
+    return put_entry(t, k, build_string, &c, out);
+}
+
+struct object_ctx { uint8_t type; aoff obj; int64_t expire; };
+
+static kv_entry *build_object(kv_txn *t, const kv_key *k, int nsid, void *ctx)
+{
+    struct object_ctx *c = ctx;
+    return entry_build(t, k->shard, k, nsid, c->type, NULL, 0, 0, c->obj, c->expire);
+}
+
+int store_put_object(kv_txn *t, const kv_key *k, uint8_t type, aoff obj, int64_t expire_ms,
+                     kv_entry **out)
+{
+    struct object_ctx c = { type, obj, expire_ms };
+    return put_entry(t, k, build_object, &c, out);
+}
+
+int store_delete(kv_txn *t, const kv_key *k)
+{
+    shard *sh = shard_at(k->shard);
+    aref *link;
+    int tbl;
+    kv_entry *e = table_find(sh, k, &link, &tbl);
+    if (!e)
+        return 0;
+    bool live = !entry_expired(t, e);
+    entry_unlink_free(t, sh, link, e, tbl);
+    table_resize_if_needed(t, sh, sh->keys);
+    return live;
+}
+
+/* Rebuilds e under k with a new TTL, keeping its value (string bytes or object). */
+kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expire_ms)
+{
+    shard *sh = shard_at(k->shard);
+    if (entry_has_expire(e) && expire_ms >= 0) {
+        tx_copy(t, k->shard, (char *)e + ENTRY_HDR, &expire_ms, 8);
+        return t->failed ? NULL : e;
+    }
+    if (!entry_has_expire(e) && expire_ms < 0)
+        return e;
+    aref *link;
+    int tbl;
+    if (table_find(sh, k, &link, &tbl) != e)
+        return NULL;
+    kv_entry *nw;
+    bool keep = e->flags & ENTRY_VAL_EXT;
+    if (keep)
+        nw = entry_build(t, k->shard, k, e->nsid, e->type, NULL, 0, 0, entry_obj(e), expire_ms);
+    else
+        nw = entry_build(t, k->shard, k, e->nsid, KV_STRING, entry_str(e), e->vlen, 0, 0, expire_ms);
+    if (!nw)
+        return NULL;
+    if (keep) {
+        nw->flags |= ENTRY_VAL_EXT;
+        nw->vlen = e->vlen;
+    }
+    nw->hits = e->hits;
+    entry_replace(t, sh, link, e, nw, keep);
+    return t->failed ? NULL : nw;
+}
+
+int store_append(kv_txn *t, const kv_key *k, kv_entry *e, const void *v, size_t vlen,
+                 kv_entry **out)
+{
+    size_t newlen = (size_t)e->vlen + vlen;
+    if (newlen > 512u * 1024 * 1024)
+        return STORE_E_TOOBIG;
+    if ((e->flags & ENTRY_VAL_EXT) && *ext_block(e) >= newlen) {
+        /* bytes past the current length are not live: no undo for them */
+        memcpy((char *)(ext_block(e) + 1) + e->vlen, v, vlen);
+        tx_store32(t, k->shard, &e->vlen, (uint32_t)newlen);
+        if (out)
+            *out = e;
+        return t->failed ? STORE_E_NOMEM : STORE_OK;
+    }
+    char *buf = malloc(newlen ? newlen : 1);
+    if (!buf)
+        return STORE_E_NOMEM;
+    memcpy(buf, entry_str(e), e->vlen);
+    memcpy(buf + e->vlen, v, vlen);
+    size_t head = ENTRY_HDR + (entry_has_expire(e) ? 8 : 0) + k->len;
+    /* a string that outgrew the inline size grows geometrically from now on */
+    size_t cap = head + newlen > INLINE_MAX ? newlen + newlen / 2 : 0;
+    struct string_ctx c = { buf, newlen, cap, entry_expire(e) };
+    uint32_t hits = e->hits;
+    int rc = put_entry(t, k, build_string, &c, out);
+    if (rc == STORE_OK && out && *out)
+        (*out)->hits = hits;
+    free(buf);
+    return rc;
+}
+
+int store_setrange(kv_txn *t, const kv_key *k, kv_entry *e, size_t off, const void *v,
+                   size_t n, kv_entry **out)
+{
+    if (off + n <= e->vlen && n <= 65536) {
+        tx_copy(t, k->shard, (char *)entry_str(e) + off, v, n);
+        if (out)
+            *out = e;
+        return t->failed ? STORE_E_NOMEM : STORE_OK;
+    }
+    size_t newlen = off + n > e->vlen ? off + n : e->vlen;
+    char *buf = calloc(1, newlen ? newlen : 1);
+    if (!buf)
+        return STORE_E_NOMEM;
+    memcpy(buf, entry_str(e), e->vlen);
+    memcpy(buf + off, v, n);
+    uint32_t hits = e->hits;
+    struct string_ctx c = { buf, newlen, 0, entry_expire(e) };
+    int rc = put_entry(t, k, build_string, &c, out);
+    if (rc == STORE_OK && out && *out)
+        (*out)->hits = hits;
+    free(buf);
+    return rc;
+}
+
+struct copy_ctx { const kv_entry *src; aoff obj; int64_t expire; };
+
+static kv_entry *build_copy(kv_txn *t, const kv_key *k, int nsid, void *ctx)
+{
+    struct copy_ctx *c = ctx;
+    if (c->src->type == KV_STRING)
+        return entry_build(t, k->shard, k, nsid, KV_STRING, entry_str(c->src), c->src->vlen, 0, 0, c->expire);
+    return entry_build(t, k->shard, k, nsid, c->src->type, NULL, 0, 0, c->obj, c->expire);
+}
+
+int store_copy(kv_txn *t, const kv_entry *src, const kv_key *dst, bool keep_ttl)
+{
+    struct copy_ctx c = { src, 0, keep_ttl ? entry_expire(src) : -1 };
+    if (src->type != KV_STRING) {
+        const type_ops *ops = store_type_ops(src->type);
+        if (!ops || !ops->copy_obj)
+            return STORE_E_NOMEM;
+        /* src's shard is found from the object's own run header by the type module */
+        c.obj = ops->copy_obj(t, dst->shard, entry_obj(src), UINT32_MAX);
+        if (!c.obj)
+            return STORE_E_NOMEM;
+    }
+    /* the key bytes of src may be freed by the put (same key): copy them first */
+    int rc = put_entry(t, dst, build_copy, &c, NULL);
+    if (rc == STORE_OK && src->type != KV_STRING) {
+        /* the copied nodes were charged by the type module to no entry yet */
+    }
+    return rc;
+}
+
+/* ---- whole-shard operations --------------------------------------------------------- */
+
+void store_flush_shard(kv_txn *t, uint32_t s)
+{
+    shard *sh = shard_at(s);
+    uint32_t nns = ns_count();
+    for (uint32_t i = 0; i < nns; i++) {
+        if (*ns_bytes_slot(s, i))
+            tx_store64(t, s, ns_bytes_slot(s, i), 0);
+        if (*ns_keys_slot(s, i))
+            tx_store64(t, s, ns_keys_slot(s, i), 0);
+    }
+    shard_release_all(t, s);
+    tx_store64(t, s, &sh->table[0], 0);
+    tx_store64(t, s, &sh->table[1], 0);
+    tx_store64(t, s, &sh->size[0], 0);
+    tx_store64(t, s, &sh->size[1], 0);
+    tx_store64(t, s, &sh->used[0], 0);
+    tx_store64(t, s, &sh->used[1], 0);
+    tx_store64(t, s, (uint64_t *)&sh->rehash_idx, (uint64_t)-1);
+    tx_store64(t, s, &sh->keys, 0);
+    tx_store64(t, s, &sh->expires, 0);
+}
+
+unsigned store_expire_scan(kv_txn *t, uint32_t s, unsigned buckets)
+{
+    shard *sh = shard_at(s);
+    if (rehashing(sh))
+        store_rehash_step(t, s, buckets);
+    if (!sh->expires || !sh->size[0] || rehashing(sh))
+        return 0;
+    unsigned deleted = 0;
+    uint64_t mask = sh->size[0] - 1;
+    uint64_t b = sh->expire_cursor & mask;
+    for (unsigned i = 0; i < buckets && !t->failed; i++, b = (b + 1) & mask) {
+        aref *link = bucket_at(sh, 0, b);
+        while (*link) {
+            kv_entry *e = ref_ptr(*link);
+            if (entry_expired(t, e)) {
+                entry_unlink_free(t, sh, link, e, 0);   /* not rehashing: one table */
+                deleted++;
+            } else {
+                link = &e->next;
+            }
+        }
+    }
+    sh->expire_cursor = b;      /* a hint only: no undo */
+    if (deleted) {
+        __atomic_add_fetch(&sh->stat_expired, deleted, __ATOMIC_RELAXED);
+        table_resize_if_needed(t, sh, sh->keys);
+    }
+    return deleted;
+}
+
+static uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    return __builtin_bswap64(v);
+}
+
+static void scan_bucket(kv_txn *t, shard *sh, int tbl, uint64_t idx, entry_fn fn, void *ctx)
+{
+    for (aref r = *bucket_at(sh, tbl, idx); r;) {
+        kv_entry *e = ref_ptr(r);
+        r = e->next;
+        if (!entry_expired(t, e))
+            fn(e, ctx);
+    }
+}
+
+/* One step of Redis's dictScan over shard s (see dict.c for why the reverse-binary
+ * increment visits every bucket present for the whole scan despite resizes). */
+uint64_t store_scan_step(kv_txn *t, uint32_t s, uint64_t v, entry_fn fn, void *ctx)
+{
+    shard *sh = shard_at(s);
+    if (!sh->size[0])
+        return 0;
+    if (!rehashing(sh)) {
+        uint64_t m0 = sh->size[0] - 1;
+        scan_bucket(t, sh, 0, v & m0, fn, ctx);
+        v |= ~m0;
+        v = rev64(v);
+        v++;
+        v = rev64(v);
+        return v;
+    }
+    int small = sh->size[0] <= sh->size[1] ? 0 : 1, large = 1 - small;
+    uint64_t m0 = sh->size[small] - 1, m1 = sh->size[large] - 1;
+    uint64_t b0 = v & m0;
+    if (!(small == 0 && b0 < (uint64_t)sh->rehash_idx))
+        scan_bucket(t, sh, small, b0, fn, ctx);
+    do {
+        uint64_t b1 = v & m1;
+        if (!(large == 0 && b1 < (uint64_t)sh->rehash_idx))
+            scan_bucket(t, sh, large, b1, fn, ctx);
+        v |= ~m1;
+        v = rev64(v);
+        v++;
+        v = rev64(v);
+    } while (v & (m0 ^ m1));
+    return v;
+}
+
+void store_foreach(kv_txn *t, uint32_t s, entry_fn fn, void *ctx)
+{
+    shard *sh = shard_at(s);
+    for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++)
+        for (uint64_t b = 0; b < sh->size[tbl]; b++)
+            if (!(tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx))
+                scan_bucket(t, sh, tbl, b, fn, ctx);
+}
+
+kv_entry *store_random(kv_txn *t, uint32_t s)
+{
+    shard *sh = shard_at(s);
+    if (!sh->keys)
+        return NULL;
+    for (int tries = 0; tries < 1000; tries++) {
+        int tbl = rehashing(sh) && (random() & 1) ? 1 : 0;
+        if (!sh->size[tbl])
+            continue;
+        uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & (sh->size[tbl] - 1);
+        if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
+            continue;
+        aref r = *bucket_at(sh, tbl, b);
+        unsigned n = 0;
+        for (aref x = r; x; x = ((kv_entry *)ref_ptr(x))->next)
+            n++;
+        if (!n)
+            continue;
+        unsigned pick = (unsigned)random() % n;
+        while (pick--)
+            r = ((kv_entry *)ref_ptr(r))->next;
+        kv_entry *e = ref_ptr(r);
+        if (!entry_expired(t, e))
+            return e;
+    }
+    return NULL;
+}
+
+/* ---- accounting ----------------------------------------------------------------------- */
+
+uint64_t store_used_memory(void)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
+        n += __atomic_load_n(&shard_at(s)->mem_used, __ATOMIC_RELAXED);
+    return n;
+}
+
+uint64_t store_keys(void)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
+        n += __atomic_load_n(&shard_at(s)->keys, __ATOMIC_RELAXED);
+    return n;
+}
+
+uint64_t store_expires(void)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
+        n += __atomic_load_n(&shard_at(s)->expires, __ATOMIC_RELAXED);
+    return n;
+}
+
+uint64_t store_ns_bytes(uint32_t nsid)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
+        n += __atomic_load_n(ns_bytes_slot(s, nsid), __ATOMIC_RELAXED);
+    return n;
+}
+
+uint64_t store_ns_keys(uint32_t nsid)
+{
+    uint64_t n = 0;
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
+        n += __atomic_load_n(ns_keys_slot(s, nsid), __ATOMIC_RELAXED);
+    return n;
+}
+
+/* ---- consistency checker --------------------------------------------------------- */
+
+static int check_shard(uint32_t s, char *err, size_t errlen, uint64_t *ns_bytes, uint64_t *ns_keys)
+{
+    shard *sh = shard_at(s);
+    arena_header *h = arena_hdr();
+    uint64_t keys = 0, expires = 0, table_bytes = 0;
+    uint32_t nns = ns_count();
+    memset(ns_bytes, 0, NS_MAX * 8);
+    memset(ns_keys, 0, NS_MAX * 8);
+    for (int tbl = 0; tbl < 2; tbl++) {
+        if (!sh->size[tbl])
+            continue;
+        if (sh->size[tbl] & (sh->size[tbl] - 1)) {
+            snprintf(err, errlen, "shard %u table %d size %llu not a power of two", s, tbl,
+                     (unsigned long long)sh->size[tbl]);
+            return -1;
+        }
+        table_bytes += alloc_real_size(sh->size[tbl] * sizeof(aref));
+        uint64_t in_table = 0;
+        for (uint64_t b = 0; b < sh->size[tbl]; b++) {
+            if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx && *bucket_at(sh, 0, b)) {
+                snprintf(err, errlen, "shard %u: moved bucket %llu not empty", s, (unsigned long long)b);
+                return -1;
+            }
+            uint64_t chain = 0;
+            for (aref r = *bucket_at(sh, tbl, b); r; r = ((kv_entry *)ref_ptr(r))->next) {
+                aoff off = (aoff)r << 3;
+                if (off < h->heap_start || off >= h->heap_bump || ++chain > sh->keys + 1) {
+                    snprintf(err, errlen, "shard %u bucket %llu: bad entry ref", s, (unsigned long long)b);
+                    return -1;
+                }
+                kv_entry *e = ref_ptr(r);
+                kv_key k = { entry_key(e), e->klen, 0, 0 };
+                k.hash = key_hash(k.ptr, k.len, h->hash_seed);
+                uint32_t ks = h->shard_bits ? (uint32_t)(k.hash >> (64 - h->shard_bits)) : 0;
+                if (ks != s || (k.hash & (sh->size[tbl] - 1)) != b) {
+                    snprintf(err, errlen, "shard %u: key '%.*s' in the wrong bucket", s,
+                             (int)(e->klen > 64 ? 64 : e->klen), entry_key(e));
+                    return -1;
+                }
+                if (e->nsid >= nns || e->type > KV_ZSET) {
+                    snprintf(err, errlen, "shard %u: entry with bad namespace or type", s);
+                    return -1;
+                }
+                kv_key probe;
+                key_init(&probe, entry_key(e), e->klen);
+                if (probe.len != e->klen || key_nsid(&probe) != e->nsid) {
+                    snprintf(err, errlen, "shard %u: key '%.*s' not canonical or wrong namespace", s,
+                             (int)(e->klen > 64 ? 64 : e->klen), entry_key(e));
+                    return -1;
+                }
+                ns_bytes[e->nsid] += entry_charge(e);
+                ns_keys[e->nsid]++;
+                keys++;
+                in_table++;
+                if (entry_has_expire(e))
+                    expires++;
+            }
+        }
+        if (in_table != sh->used[tbl]) {
+            snprintf(err, errlen, "shard %u table %d holds %llu entries, counter says %llu", s, tbl,
+                     (unsigned long long)in_table, (unsigned long long)sh->used[tbl]);
+            return -1;
+        }
+    }
+    if (keys != sh->keys || expires != sh->expires) {
+        snprintf(err, errlen, "shard %u: %llu keys/%llu expires found, counters say %llu/%llu", s,
+                 (unsigned long long)keys, (unsigned long long)expires,
+                 (unsigned long long)sh->keys, (unsigned long long)sh->expires);
+        return -1;
+    }
+    uint64_t charged = table_bytes;
+    for (uint32_t i = 0; i < nns; i++) {
+        if (ns_bytes[i] != *ns_bytes_slot(s, i) || ns_keys[i] != *ns_keys_slot(s, i)) {
+            snprintf(err, errlen, "shard %u namespace %u: %llu bytes/%llu keys found, counters say %llu/%llu",
+                     s, i, (unsigned long long)ns_bytes[i], (unsigned long long)ns_keys[i],
+                     (unsigned long long)*ns_bytes_slot(s, i), (unsigned long long)*ns_keys_slot(s, i));
+            return -1;
+        }
+        charged += ns_bytes[i];
+    }
+    if (charged != sh->mem_used) {
+        snprintf(err, errlen, "shard %u: %llu bytes reachable, mem_used says %llu", s,
+                 (unsigned long long)charged, (unsigned long long)sh->mem_used);
+        return -1;
+    }
+    return 0;
+}
+
+int store_check(kv_txn *t, char *err, size_t errlen)
+{
+    arena_header *h = arena_hdr();
+    txn_begin(t);
+    for (uint32_t s = 0; s < h->shard_count; s++)
+        txn_lock(t, s);
+    txn_lock(t, lock_id_heap());
+    uint64_t *ns_bytes = malloc(NS_MAX * 8), *ns_keys = malloc(NS_MAX * 8);
+    int rc = 0;
+    if (!ns_bytes || !ns_keys) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    for (uint32_t s = 0; s < h->shard_count && rc == 0; s++)
+        rc = check_shard(s, err, errlen, ns_bytes, ns_keys);
+    if (rc == 0)
+        rc = alloc_check(err, errlen);
+    free(ns_bytes);
+    free(ns_keys);
+    txn_commit(t);
+    return rc;
+}

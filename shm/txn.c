@@ -1,0 +1,358 @@
+/* txn.c - robust locks, per-thread lanes and the undo log (see txn.h). */
+#include "kvns/txn.h"
+#include "kvns/shard.h"
+#include "kvns/alloc.h"
+#include "kvns/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UNDO_DONE 0xffffffffu
+
+long txn_kill_after_records;
+int txn_kill_at_commit;
+
+/* One undo entry: header, then len bytes of old contents padded to 8. */
+typedef struct undo_entry {
+    uint32_t lock_id;
+    uint32_t len;
+    aoff     off;
+} undo_entry;
+
+static inline uint64_t *lane_held(lane *ln) { return arena_ptr(ln->held_off); }
+
+/* The mutex behind a lock id. */
+static pthread_mutex_t *lock_mutex(uint32_t lock_id)
+{
+    arena_header *h = arena_hdr();
+    if (lock_id < h->shard_count)
+        return &shard_at(lock_id)->lock;
+    return &h->heap_lock;
+}
+
+void txn_init(kv_txn *t, uint32_t lane_id)
+{
+    memset(t, 0, sizeof *t);
+    t->lane_id = lane_id;
+    t->ln = arena_lane(lane_id);
+    t->locked = calloc(arena_hdr()->shard_count + 1, sizeof(uint32_t));
+    if (!t->locked)
+        abort();
+    t->ln->pid = getpid();
+}
+
+void txn_destroy(kv_txn *t)
+{
+    free(t->locked);
+    free(t->frees);
+    t->locked = NULL;
+    t->frees = NULL;
+}
+
+void txn_begin(kv_txn *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    t->failed = TXN_OK;
+    t->grow = 0;
+    t->nfrees = 0;
+    t->dedup_gen++;
+    t->ln->txn++;
+    __atomic_store_n(&t->ln->state, LANE_ACTIVE, __ATOMIC_RELEASE);
+}
+
+bool txn_holds(const kv_txn *t, uint32_t lock_id)
+{
+    for (uint32_t i = 0; i < t->nlocked; i++)
+        if (t->locked[i] == lock_id)
+            return true;
+    return false;
+}
+
+/* Applies, newest first, the uncommitted undo entries of lane ln that belong to
+ * lock_id, marking each done so a crash during recovery can safely repeat it. */
+static void lane_undo_lock(lane *ln, uint32_t lock_id)
+{
+    uint64_t used = __atomic_load_n(&ln->undo_used, __ATOMIC_ACQUIRE);
+    char *base = arena_ptr(ln->undo_off);
+    size_t n = 0, cap = 64;
+    uint64_t *pos = malloc(cap * sizeof *pos);
+    if (!pos)
+        abort();
+    for (uint64_t at = 0; at + sizeof(undo_entry) <= used;) {
+        undo_entry *e = (undo_entry *)(base + at);
+        if (e->lock_id == lock_id) {
+            if (n == cap) {
+                cap *= 2;
+                pos = realloc(pos, cap * sizeof *pos);
+                if (!pos)
+                    abort();
+            }
+            pos[n++] = at;
+        }
+        at += sizeof(undo_entry) + ((e->len + 7u) & ~7u);
+    }
+    while (n-- > 0) {
+        undo_entry *e = (undo_entry *)(base + pos[n]);
+        memcpy(arena_base + e->off, (char *)(e + 1), e->len);
+        __atomic_store_n(&e->lock_id, UNDO_DONE, __ATOMIC_RELEASE);
+    }
+    free(pos);
+}
+
+void lock_recover(uint32_t lock_id)
+{
+    arena_header *h = arena_hdr();
+    uint32_t undone = 0;
+    for (uint32_t i = 0; i < h->lane_count; i++) {
+        lane *ln = arena_lane(i);
+        /* Only a lane that set its held bit for this lock can have entries for it:
+         * the dead owner, or live lanes blocked waiting for it (whose logs are stable
+         * while they wait and hold nothing for this lock). Other live lanes may be
+         * rewriting their logs right now and must not be read. */
+        uint64_t bits = __atomic_load_n(&lane_held(ln)[lock_id / 64], __ATOMIC_ACQUIRE);
+        if (!(bits & (1ULL << (lock_id % 64))))
+            continue;
+        uint32_t st = __atomic_load_n(&ln->state, __ATOMIC_ACQUIRE);
+        if (st != LANE_ACTIVE)
+            continue;   /* committed: its writes stand; idle: nothing pending */
+        lane_undo_lock(ln, lock_id);
+        undone++;
+    }
+    log_warn("recovered lock after owner death", "lock=%u lanes_checked=%u", lock_id, undone);
+}
+
+/* Locks m, recovering it when the previous owner died. ENOTRECOVERABLE means the arena
+ * cannot be trusted any more: exit with the code that tells the supervisor to rebuild. */
+static void robust_lock(pthread_mutex_t *m, uint32_t lock_id)
+{
+    int rc = pthread_mutex_lock(m);
+    if (rc == 0)
+        return;
+    if (rc == EOWNERDEAD) {
+        lock_recover(lock_id);
+        pthread_mutex_consistent(m);
+        return;
+    }
+    log_error("lock unusable", "lock=%u err=%d", lock_id, rc);
+    _exit(3);
+}
+
+void txn_lock(kv_txn *t, uint32_t lock_id)
+{
+    if (t->nlocked && t->locked[t->nlocked - 1] >= lock_id) {
+        if (txn_holds(t, lock_id))
+            return;
+        log_error("lock order violation", "lock=%u last=%u", lock_id, t->locked[t->nlocked - 1]);
+        abort();
+    }
+    uint64_t *held = lane_held(t->ln);
+    __atomic_or_fetch(&held[lock_id / 64], 1ULL << (lock_id % 64), __ATOMIC_SEQ_CST);
+    robust_lock(lock_mutex(lock_id), lock_id);
+    t->locked[t->nlocked++] = lock_id;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n)
+{
+    if (n > 1)
+        qsort(ids, n, sizeof *ids, cmp_u32);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || ids[i] != ids[i - 1])
+            txn_lock(t, ids[i]);
+}
+
+/* True when the 8-byte word at off was already recorded in this transaction. */
+static bool dedup_seen(kv_txn *t, aoff off)
+{
+    uint64_t slot = (off >> 3) * 0x9e3779b97f4a7c15ULL >> 55;   /* 9 bits */
+    for (int probe = 0; probe < 4; probe++) {
+        uint64_t i = (slot + probe) & (TXN_DEDUP_SLOTS - 1);
+        if (t->dedup[i].gen != t->dedup_gen) {
+            t->dedup[i].gen = t->dedup_gen;
+            t->dedup[i].off = off;
+            return false;
+        }
+        if (t->dedup[i].off == off)
+            return true;
+    }
+    return false;
+}
+
+bool undo_record(kv_txn *t, uint32_t lock_id, void *p, size_t len)
+{
+    if (t->failed)
+        return false;
+    aoff off = arena_off(p);
+    if (len == 8 && (off & 7) == 0 && dedup_seen(t, off))
+        return true;
+    lane *ln = t->ln;
+    size_t need = sizeof(undo_entry) + ((len + 7) & ~(size_t)7);
+    if (ln->undo_used + need > ln->undo_cap) {
+        t->failed = TXN_E_UNDO_FULL;
+        return false;
+    }
+    undo_entry *e = (undo_entry *)((char *)arena_ptr(ln->undo_off) + ln->undo_used);
+    e->lock_id = lock_id;
+    e->len = (uint32_t)len;
+    e->off = off;
+    memcpy(e + 1, p, len);
+    /* publish the entry before the caller's in-place write can happen */
+    __atomic_store_n(&ln->undo_used, ln->undo_used + need, __ATOMIC_RELEASE);
+    if (txn_kill_after_records && --txn_kill_after_records == 0)
+        raise(SIGKILL);
+    return true;
+}
+
+void tx_store64(kv_txn *t, uint32_t lock_id, uint64_t *p, uint64_t v)
+{
+    if (undo_record(t, lock_id, p, 8))
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+void tx_store32(kv_txn *t, uint32_t lock_id, uint32_t *p, uint32_t v)
+{
+    if (undo_record(t, lock_id, p, 4))
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+void tx_add64(kv_txn *t, uint32_t lock_id, uint64_t *p, int64_t delta)
+{
+    tx_store64(t, lock_id, p, *p + (uint64_t)delta);
+}
+
+void tx_copy(kv_txn *t, uint32_t lock_id, void *dst, const void *src, size_t n)
+{
+    if (undo_record(t, lock_id, dst, n)) {
+        memcpy(dst, src, n);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    }
+}
+
+void txn_defer_free(kv_txn *t, uint32_t shard_id, aoff off, uint32_t size)
+{
+    if (t->nfrees == t->cap_frees) {
+        t->cap_frees = t->cap_frees ? t->cap_frees * 2 : 64;
+        t->frees = realloc(t->frees, t->cap_frees * sizeof *t->frees);
+        if (!t->frees)
+            abort();
+    }
+    t->frees[t->nfrees++] = (txn_free){ off, size, shard_id };
+}
+
+/* Releases every lock, newest first, and clears the lane's held bits. */
+static void txn_unlock_all(kv_txn *t)
+{
+    uint64_t *held = lane_held(t->ln);
+    while (t->nlocked > 0) {
+        uint32_t id = t->locked[--t->nlocked];
+        pthread_mutex_unlock(lock_mutex(id));
+        __atomic_and_fetch(&held[id / 64], ~(1ULL << (id % 64)), __ATOMIC_RELEASE);
+    }
+}
+
+/* Rolls back this lane's whole undo log, newest first (we hold every lock it names). */
+static void txn_rollback(kv_txn *t)
+{
+    lane *ln = t->ln;
+    char *base = arena_ptr(ln->undo_off);
+    uint64_t used = ln->undo_used;
+    size_t n = 0, cap = 256;
+    uint64_t *pos = malloc(cap * sizeof *pos);
+    if (!pos)
+        abort();
+    for (uint64_t at = 0; at < used;) {
+        undo_entry *e = (undo_entry *)(base + at);
+        if (n == cap) {
+            cap *= 2;
+            pos = realloc(pos, cap * sizeof *pos);
+            if (!pos)
+                abort();
+        }
+        pos[n++] = at;
+        at += sizeof(undo_entry) + ((e->len + 7u) & ~7u);
+    }
+    while (n-- > 0) {
+        undo_entry *e = (undo_entry *)(base + pos[n]);
+        memcpy(arena_base + e->off, (char *)(e + 1), e->len);
+    }
+    free(pos);
+}
+
+/* Ends the transaction: lane idle, undo emptied, locks released. */
+static void txn_finish(kv_txn *t)
+{
+    __atomic_store_n(&t->ln->undo_used, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->ln->state, LANE_IDLE, __ATOMIC_RELEASE);
+    txn_unlock_all(t);
+}
+
+int txn_commit(kv_txn *t)
+{
+    if (!t->failed && t->nfrees)
+        alloc_apply_frees(t);
+    if (t->failed) {
+        int err = t->failed;
+        txn_abort(t);
+        t->failed = err;
+        return err;
+    }
+    if (t->ln->undo_used) {
+        for (uint32_t i = 0; i < t->nlocked; i++)
+            if (t->locked[i] < arena_hdr()->shard_count)
+                __atomic_add_fetch(&shard_at(t->locked[i])->version, 1, __ATOMIC_RELAXED);
+        if (txn_kill_at_commit == 1)
+            raise(SIGKILL);
+        /* the commit point: one aligned store */
+        __atomic_store_n(&t->ln->state, LANE_COMMITTED, __ATOMIC_SEQ_CST);
+        if (txn_kill_at_commit == 2)
+            raise(SIGKILL);
+    }
+    txn_finish(t);
+    return TXN_OK;
+}
+
+void txn_abort(kv_txn *t)
+{
+    txn_rollback(t);
+    t->nfrees = 0;
+    txn_finish(t);
+}
+
+void lane_sweep(uint32_t lane_id)
+{
+    lane *ln = arena_lane(lane_id);
+    uint64_t *held = lane_held(ln);
+    for (uint64_t w = 0; w < ln->held_words; w++) {
+        while (held[w]) {
+            uint32_t id = (uint32_t)(w * 64 + (uint64_t)__builtin_ctzll(held[w]));
+            pthread_mutex_t *m = lock_mutex(id);
+            robust_lock(m, id);
+            /* normal acquisition: whoever recovered it already undid our entries */
+            if (__atomic_load_n(&ln->state, __ATOMIC_ACQUIRE) == LANE_ACTIVE)
+                lane_undo_lock(ln, id);
+            pthread_mutex_unlock(m);
+            __atomic_and_fetch(&held[w], ~(1ULL << (id % 64)), __ATOMIC_RELEASE);
+        }
+    }
+    __atomic_store_n(&ln->undo_used, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ln->state, LANE_IDLE, __ATOMIC_RELEASE);
+}
+
+uint32_t lanes_busy(void)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < arena_hdr()->lane_count; i++)
+        if (__atomic_load_n(&arena_lane(i)->state, __ATOMIC_ACQUIRE) != LANE_IDLE)
+            n++;
+    return n;
+}
