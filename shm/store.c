@@ -241,6 +241,13 @@ static inline uint64_t *ns_keys_slot(uint32_t s, uint32_t nsid)
     return (uint64_t *)(arena_base + arena_hdr()->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
 }
 
+uint32_t entry_shard(const kv_entry *e)
+{
+    kv_key k;
+    key_init(&k, entry_key(e), e->klen);
+    return k.shard;
+}
+
 void store_charge(kv_txn *t, uint32_t s, const kv_entry *e, int64_t delta)
 {
     tx_add64(t, s, ns_bytes_slot(s, e->nsid), delta);
@@ -302,6 +309,58 @@ static kv_entry *entry_build(kv_txn *t, uint32_t s, const kv_key *k, int nsid, u
     return e;
 }
 
+/* A deleted big object waiting for the housekeeper. */
+typedef struct lazy_node {
+    aoff    next;
+    aoff    obj;
+    uint8_t type;
+    uint8_t pad[7];
+} lazy_node;
+
+/* Frees a collection root: now when small, else queued for lazy freeing. */
+static void object_release(kv_txn *t, uint32_t s, uint8_t type, aoff obj)
+{
+    const type_ops *ops = store_type_ops(type);
+    if (!ops || !ops->free_step)
+        return;
+    size_t bytes = ops->obj_bytes(obj);
+    if (bytes <= LAZYFREE_THRESHOLD) {
+        while (!t->failed && !ops->free_step(t, s, obj, 1u << 30))
+            ;
+        return;
+    }
+    shard *sh = shard_at(s);
+    aoff n = shard_alloc(t, s, sizeof(lazy_node));
+    if (!n)
+        return;
+    lazy_node *ln = arena_ptr(n);
+    ln->next = sh->lazyfree;
+    ln->obj = obj;
+    ln->type = type;
+    tx_store64(t, s, &sh->lazyfree, n);
+    tx_add64(t, s, &sh->lazy_bytes, (int64_t)(bytes + alloc_real_size(sizeof(lazy_node))));
+}
+
+bool store_lazyfree_step(kv_txn *t, uint32_t s, unsigned budget)
+{
+    shard *sh = shard_at(s);
+    if (!sh->lazyfree)
+        return false;
+    lazy_node *ln = arena_ptr(sh->lazyfree);
+    const type_ops *ops = store_type_ops(ln->type);
+    size_t before = ops->obj_bytes(ln->obj);
+    bool done = ops->free_step(t, s, ln->obj, budget);
+    size_t after = done ? 0 : ops->obj_bytes(ln->obj);
+    int64_t freed = (int64_t)(before - after);
+    if (done) {
+        freed += (int64_t)alloc_real_size(sizeof(lazy_node));
+        tx_store64(t, s, &sh->lazyfree, ln->next);
+        shard_free(t, s, arena_off(ln), sizeof(lazy_node));
+    }
+    tx_add64(t, s, &sh->lazy_bytes, -freed);
+    return sh->lazyfree != 0 || !done;
+}
+
 /* Frees e and what it owns (deferred to commit). */
 static void entry_release(kv_txn *t, uint32_t s, kv_entry *e)
 {
@@ -309,9 +368,7 @@ static void entry_release(kv_txn *t, uint32_t s, kv_entry *e)
         if (e->flags & ENTRY_VAL_EXT)
             shard_free(t, s, entry_obj(e), 8 + *ext_block(e));
     } else {
-        const type_ops *ops = store_type_ops(e->type);
-        if (ops && ops->free_obj)
-            ops->free_obj(t, s, entry_obj(e));
+        object_release(t, s, e->type, entry_obj(e));
     }
     shard_free(t, s, arena_off(e), entry_block_size(e));
 }
@@ -700,17 +757,12 @@ int store_copy(kv_txn *t, const kv_entry *src, const kv_key *dst, bool keep_ttl)
         const type_ops *ops = store_type_ops(src->type);
         if (!ops || !ops->copy_obj)
             return STORE_E_NOMEM;
-        /* src's shard is found from the object's own run header by the type module */
-        c.obj = ops->copy_obj(t, dst->shard, entry_obj(src), UINT32_MAX);
+        c.obj = ops->copy_obj(t, dst->shard, entry_obj(src), entry_shard(src));
         if (!c.obj)
             return STORE_E_NOMEM;
     }
     /* the key bytes of src may be freed by the put (same key): copy them first */
-    int rc = put_entry(t, dst, build_copy, &c, NULL);
-    if (rc == STORE_OK && src->type != KV_STRING) {
-        /* the copied nodes were charged by the type module to no entry yet */
-    }
-    return rc;
+    return put_entry(t, dst, build_copy, &c, NULL);
 }
 
 /* ---- whole-shard operations --------------------------------------------------------- */
@@ -726,6 +778,8 @@ void store_flush_shard(kv_txn *t, uint32_t s)
             tx_store64(t, s, ns_keys_slot(s, i), 0);
     }
     shard_release_all(t, s);
+    tx_store64(t, s, &sh->lazyfree, 0);
+    tx_store64(t, s, &sh->lazy_bytes, 0);
     tx_store64(t, s, &sh->table[0], 0);
     tx_store64(t, s, &sh->table[1], 0);
     tx_store64(t, s, &sh->size[0], 0);
@@ -969,7 +1023,7 @@ static int check_shard(uint32_t s, char *err, size_t errlen, uint64_t *ns_bytes,
                  (unsigned long long)sh->keys, (unsigned long long)sh->expires);
         return -1;
     }
-    uint64_t charged = table_bytes;
+    uint64_t charged = table_bytes + sh->lazy_bytes;
     for (uint32_t i = 0; i < nns; i++) {
         if (ns_bytes[i] != *ns_bytes_slot(s, i) || ns_keys[i] != *ns_keys_slot(s, i)) {
             snprintf(err, errlen, "shard %u namespace %u: %llu bytes/%llu keys found, counters say %llu/%llu",
@@ -1008,4 +1062,31 @@ int store_check(kv_txn *t, char *err, size_t errlen)
     free(ns_keys);
     txn_commit(t);
     return rc;
+}
+
+/* ---- eviction support ------------------------------------------------------------- */
+
+size_t store_entry_bytes(const kv_entry *e) { return entry_charge(e); }
+
+size_t store_sample_ns(kv_txn *t, uint32_t s, uint32_t nsid, kv_entry **out, size_t max,
+                       unsigned budget)
+{
+    shard *sh = shard_at(s);
+    size_t n = 0;
+    if (!sh->size[0])
+        return 0;
+    int tbl = rehashing(sh) && (random() & 1) ? 1 : 0;
+    uint64_t mask = sh->size[tbl] - 1;
+    uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & mask;
+    for (unsigned i = 0; i < budget && n < max; i++, b = (b + 1) & mask) {
+        if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
+            continue;
+        for (aref r = *bucket_at(sh, tbl, b); r && n < max;) {
+            kv_entry *e = ref_ptr(r);
+            r = e->next;
+            if (e->nsid == nsid && !entry_expired(t, e))
+                out[n++] = e;
+        }
+    }
+    return n;
 }

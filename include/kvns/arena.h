@@ -114,6 +114,7 @@ typedef struct arena_header {
     uint32_t pad2;
     uint64_t worker_restarts;
     uint64_t next_client_id;    /* atomic: client ids are unique across workers */
+    uint64_t ns_evictions[NS_MAX]; /* atomic: keys evicted per namespace */
 } arena_header;
 
 extern char *arena_base;               /* this process's mapping */

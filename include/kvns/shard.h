@@ -27,6 +27,8 @@ typedef struct shard {
     uint64_t slab_chunk_used[SLAB_CLASSES];
     aoff     chunks;           /* every slab chunk of the shard, linked by run header */
     aoff     large;            /* large runs, doubly linked */
+    aoff     lazyfree;         /* queue of deleted big objects (lazy_node list) */
+    uint64_t lazy_bytes;       /* bytes still held by queued objects */
     /* statistics (relaxed atomics, not undo-logged) */
     uint64_t stat_hits, stat_misses, stat_expired, stat_evicted;
     char     pad[64];

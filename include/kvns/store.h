@@ -99,25 +99,47 @@ kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expi
  * keep_ttl. src may live in another shard (both locked). */
 int store_copy(kv_txn *t, const kv_entry *src, const kv_key *dst, bool keep_ttl);
 
-/* Charges (delta > 0) or refunds bytes of a collection's nodes to e's namespace and
- * shard; type modules call it as they allocate and free nodes. */
+/* Charges (delta > 0) or refunds bytes of a collection's nodes to e's namespace;
+ * type modules call it with alloc_real_size() of every node they allocate (+) or
+ * free (-), alongside the byte counter in their root that obj_bytes reports. */
 void store_charge(kv_txn *t, uint32_t shard, const kv_entry *e, int64_t delta);
+/* Bytes charged to e's namespace for it (entry, value, collection nodes):
+ * MEMORY USAGE and eviction accounting. */
+size_t store_entry_bytes(const kv_entry *e);
+/* Namespace-filtered random sample: up to max live entries of namespace nsid met in
+ * shard s from a random bucket onward (at most `budget` buckets visited). */
+size_t store_sample_ns(kv_txn *t, uint32_t s, uint32_t nsid, kv_entry **out, size_t max,
+                       unsigned budget);
+/* The shard a live entry belongs to. */
+uint32_t entry_shard(const kv_entry *e);
 
-/* Per-type hooks, registered by the type modules (t_list.c, ...): free every node of
- * a root (deferred frees), deep-copy a root into another shard, and report its
- * bytes. NULL hooks mean the type is not implemented. */
+/* Per-type hooks, registered by the type modules (t_list.c, ...) before serving.
+ * - free_step: frees (shard_free, deferred to commit) at most `budget` nodes of the
+ *   object and returns true once everything, root included, is freed. Small objects
+ *   are freed in the deleting transaction; objects over LAZYFREE_THRESHOLD bytes are
+ *   queued and freed by the housekeeper in bounded steps, so deleting a 1M-element
+ *   collection never holds a shard lock for long. obj_bytes must shrink as nodes go.
+ * - copy_obj: deep-copies the object of src_shard into dst_shard (fresh memory, no
+ *   undo needed) and returns the new root, or 0 (t->failed set) on failure.
+ * - obj_bytes: arena bytes of every node and the root (alloc_real_size of each
+ *   allocation); kept as a counter in the root, updated with store_charge.
+ * - encoding: OBJECT ENCODING's answer for the object's current encoding. */
 typedef struct type_ops {
-    void (*free_obj)(kv_txn *t, uint32_t shard, aoff obj);
+    bool (*free_step)(kv_txn *t, uint32_t shard, aoff obj, unsigned budget);
     aoff (*copy_obj)(kv_txn *t, uint32_t dst_shard, aoff obj, uint32_t src_shard);
     size_t (*obj_bytes)(aoff obj);
     const char *(*encoding)(aoff obj);
 } type_ops;
+#define LAZYFREE_THRESHOLD (64 * 1024)
 void store_register_type(uint8_t type, const type_ops *ops);
 const type_ops *store_type_ops(uint8_t type);
 
 /* ---- whole-shard operations ------------------------------------------------------ */
 /* Deletes every key of shard s (FLUSHALL): O(chunks). */
 void store_flush_shard(kv_txn *t, uint32_t s);
+/* Frees up to `budget` nodes of objects queued for lazy freeing in shard s; returns
+ * true while work remains (housekeeper). */
+bool store_lazyfree_step(kv_txn *t, uint32_t s, unsigned budget);
 /* Moves up to `buckets` buckets of an incremental rehash forward. */
 void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets);
 /* Deletes expired keys met in up to `buckets` buckets from the shard's expiry cursor;

@@ -1,0 +1,148 @@
+/* command.h - clients, the command table and the dispatcher.
+ *
+ * Each command family file (t_string.c, t_keyspace.c, t_server.c, ...) exports one
+ * table of `struct command` rows ending with a zeroed row; command.c merges them at
+ * start into one lookup table. A row gives the name, Redis-style arity (N exact, -N at
+ * least N, the name included) and key positions (first, last (negative counts from the
+ * end), step), which the dispatcher uses to lock the keys' shards before calling the
+ * handler and to commit after it - so a plain handler just works on c->keys[i] (the
+ * resolved key of argv[i]) inside an open transaction.
+ *
+ * Handlers write their reply into c->out. A handler that fails after mutating must
+ * call cmd_abort(c, "ERR ...") (rolls the transaction back and replaces whatever reply
+ * it wrote). Rows flagged CMD_NOLOCK get no transaction: the handler opens its own
+ * (txn_begin/txn_lock/txn_commit on c->w->txn), e.g. to visit shards one at a time. */
+#ifndef KVNS_COMMAND_H
+#define KVNS_COMMAND_H
+
+#include "kvns/resp.h"
+#include "kvns/store.h"
+#include "kvns/config.h"
+
+enum cmd_flags {
+    CMD_WRITE    = 1 << 0,
+    CMD_READONLY = 1 << 1,
+    CMD_DENYOOM  = 1 << 2,   /* refused with OOM when it would grow memory past the limit */
+    CMD_FAST     = 1 << 3,
+    CMD_ADMIN    = 1 << 4,
+    CMD_NOLOCK   = 1 << 5,   /* the handler manages its own transactions */
+    CMD_PUBSUB   = 1 << 6,
+    CMD_LOADING  = 1 << 7,
+    CMD_STALE    = 1 << 8,
+    CMD_NOSCRIPT = 1 << 9,
+    CMD_MOVABLE  = 1 << 10,  /* key positions depend on arguments (handler locks) */
+};
+
+struct client;
+typedef void cmd_proc(struct client *c);
+
+typedef struct command {
+    const char *name;        /* lower case */
+    int         arity;
+    uint32_t    flags;
+    int         first_key, last_key, key_step;
+    cmd_proc   *proc;
+    const char *group;       /* COMMAND DOCS group: "string", "generic", "connection", "server" */
+    const char *summary;
+    const char *since;
+    const char *complexity;
+} command;
+
+enum client_flags {
+    CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
+    CLIENT_CLOSE_ASAP        = 1 << 1,
+};
+
+/* Per thread of a worker process (or the housekeeper): its lane's transaction and
+ * the clients it serves. */
+typedef struct worker_ctx {
+    kv_txn   txn;
+    uint32_t worker_slot;        /* 0..workers-1 */
+    uint32_t thread_idx;
+    int      epfd;
+    struct client *clients;      /* doubly linked list of this thread's clients */
+    uint64_t nclients;
+    const kvns_config *cfg;
+} worker_ctx;
+
+typedef struct client {
+    int       fd;
+    uint64_t  id;
+    int       proto;             /* 2 or 3 */
+    unsigned  flags;
+    worker_ctx *w;
+    struct client *prev, *next;
+    /* input */
+    char     *rbuf;
+    size_t    rlen, rcap, rpos;  /* bytes held, capacity, parse position */
+    size_t    rneed;             /* parser says nothing can complete before rlen >= rneed */
+    resp_request req;
+    resp_arg *argv;              /* == req.argv during a command */
+    size_t    argc;
+    kv_key   *keys;              /* keys[i] resolved for each key position i of argv */
+    size_t    keys_cap;
+    /* output */
+    reply_buf out;
+    size_t    out_sent;
+    size_t    reply_mark;        /* out.len when the current command started */
+    bool      aborted;
+    int64_t   last_grow;         /* bytes the last OOM-refused attempt wanted */
+    /* identity */
+    char     *name;              /* CLIENT SETNAME, or NULL */
+    char     *lib_name, *lib_ver;
+    char      addr[64], laddr[64];
+    int64_t   created_ms, last_ms;
+    const command *last_cmd;
+    uint64_t  commands;
+} client;
+
+/* Looks up a command by name (any case). */
+const command *command_lookup(const char *name, size_t len);
+/* Builds the merged table; call once per process before serving. */
+void command_table_init(void);
+/* Iterates the merged table (COMMAND, COMMAND COUNT/LIST/DOCS). */
+size_t command_count(void);
+const command *command_at(size_t i);
+
+/* Executes the request in c->argv/c->argc: lookup, arity, locking, handler, commit,
+ * errors. Appends the reply to c->out. */
+void command_exec(client *c);
+
+/* Rolls back the current command's transaction and replaces its reply by err. */
+void cmd_abort(client *c, const char *err);
+
+/* Common replies. */
+extern const char *const ERR_WRONGTYPE;   /* "WRONGTYPE Operation against a key holding the wrong kind of value" */
+extern const char *const ERR_NOT_INT;     /* "ERR value is not an integer or out of range" */
+extern const char *const ERR_NOT_FLOAT;   /* "ERR value is not a valid float" */
+extern const char *const ERR_SYNTAX;      /* "ERR syntax error" */
+extern const char *const ERR_OOM;         /* "OOM command not allowed when used memory > 'maxmemory'." */
+extern const char *const ERR_NO_KEY;      /* "ERR no such key" */
+extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomically" */
+
+/* Case-insensitive compare of an argument with a lower-case word. */
+bool arg_is(const resp_arg *a, const char *word);
+/* Parses argv[i] as an integer; on failure replies ERR_NOT_INT and returns false. */
+bool arg_ll(client *c, size_t i, long long *out);
+/* Replies the right error for a failed store call (OOM, namespace table full, ...). */
+void reply_store_error(client *c, int rc);
+/* Wall clock in ms (the transaction's, when one is open). */
+int64_t now_ms(void);
+
+/* Per-family tables. */
+extern const command string_commands[];
+extern const command keyspace_commands[];
+extern const command server_commands[];
+extern const command memory_commands[];
+
+/* Process-wide state a command may read (set by the worker at start). */
+typedef struct server_state {
+    const kvns_config *cfg;
+    int64_t start_ms;
+    int     role_worker;             /* this process serves clients */
+    uint32_t worker_slot;
+    uint64_t *stat_connections;      /* arena counters (see stats.h), may be NULL in tests */
+} server_state;
+extern server_state server;
+
+#endif

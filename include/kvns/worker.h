@@ -1,0 +1,28 @@
+/* worker.h - the serving processes: worker event loops, housekeeper, supervisor. */
+#ifndef KVNS_WORKER_H
+#define KVNS_WORKER_H
+
+#include "kvns/config.h"
+#include <stdint.h>
+
+/* Exit codes understood by the supervisor. */
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_FAILURE_GENERIC = 1,
+    EXIT_CONFIG = 2,           /* bad configuration: fatal, never respawned */
+    EXIT_ARENA_BROKEN = 3,     /* a lock is unrecoverable: stop everything */
+};
+
+/* Lane numbering: worker w's thread i uses lane w * threads + i; the housekeeper
+ * uses lane workers * threads. */
+uint32_t lane_of_worker(const kvns_config *cfg, uint32_t slot, uint32_t thread);
+uint32_t lane_of_housekeeper(const kvns_config *cfg);
+
+/* Runs worker `slot` (in a forked child) until SIGTERM; returns the exit code. */
+int worker_main(const kvns_config *cfg, uint32_t slot, int listen_fd);
+/* Runs the housekeeper (in a forked child) until SIGTERM; returns the exit code. */
+int housekeeper_main(const kvns_config *cfg);
+/* Runs the supervisor: creates the arena and sockets, forks and watches children. */
+int supervisor_main(const kvns_config *cfg);
+
+#endif

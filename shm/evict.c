@@ -1,0 +1,176 @@
+/* evict.c - namespace-scoped, sampled lru/mru eviction (see evict.h). */
+#include "kvns/evict.h"
+#include "kvns/shard.h"
+#include "kvns/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SAMPLE_SHARDS   5        /* shards sampled per round */
+#define SAMPLE_PER_SHARD 5       /* entries taken from each (Redis: maxmemory-samples 5) */
+#define SAMPLE_BUCKETS  64       /* buckets visited per shard sample */
+#define POOL_SIZE       16       /* best candidates kept across samples (Redis: EVPOOL_SIZE) */
+#define MAX_ROUNDS      256
+
+static const kvns_config *evict_cfg;
+static signed char policy_cache[NS_MAX];   /* -1 unknown, else override or -2 (none set) */
+
+void evict_init(const kvns_config *cfg)
+{
+    evict_cfg = cfg;
+    memset(policy_cache, -1, sizeof policy_cache);
+}
+
+enum evict_policy evict_policy_of(uint32_t nsid)
+{
+    if (nsid < NS_MAX && policy_cache[nsid] == -1) {
+        policy_cache[nsid] = -2;
+        uint32_t len;
+        const char *name = ns_name(nsid, &len);
+        for (unsigned i = 0; evict_cfg && i < evict_cfg->ns_eviction_count; i++) {
+            const ns_override *o = &evict_cfg->ns_eviction[i];
+            if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+                policy_cache[nsid] = (signed char)o->policy;
+        }
+    }
+    if (nsid < NS_MAX && policy_cache[nsid] >= 0)
+        return (enum evict_policy)policy_cache[nsid];
+    return (enum evict_policy)__atomic_load_n(&arena_hdr()->evict_policy, __ATOMIC_RELAXED);
+}
+
+uint64_t evict_start_bytes(void)
+{
+    arena_header *h = arena_hdr();
+    uint64_t limit = __atomic_load_n(&h->memory_limit, __ATOMIC_RELAXED);
+    double th = h->evict_threshold > 0 && h->evict_threshold <= 1 ? h->evict_threshold : 1.0;
+    return (uint64_t)((double)limit * th);
+}
+
+typedef struct candidate {
+    uint32_t shard;
+    uint32_t hits;
+    uint32_t klen;
+    char     key[64];             /* keys longer than this are re-found by prefix+len */
+    char    *long_key;
+} candidate;
+
+/* True when a is a better victim than b under policy p. */
+static bool better_victim(const candidate *a, const candidate *b, enum evict_policy p)
+{
+    return p == EVICT_MRU ? a->hits > b->hits : a->hits < b->hits;
+}
+
+static void pool_add(candidate *pool, size_t *n, const kv_entry *e, uint32_t s, enum evict_policy p)
+{
+    candidate c = { .shard = s, .hits = e->hits, .klen = e->klen };
+    if (e->klen <= sizeof c.key) {
+        memcpy(c.key, entry_key(e), e->klen);
+    } else {
+        c.long_key = malloc(e->klen);
+        if (!c.long_key)
+            return;
+        memcpy(c.long_key, entry_key(e), e->klen);
+    }
+    if (*n < POOL_SIZE) {
+        pool[(*n)++] = c;
+        return;
+    }
+    size_t worst = 0;
+    for (size_t i = 1; i < *n; i++)
+        if (better_victim(&pool[worst], &pool[i], p))
+            worst = i;
+    if (better_victim(&c, &pool[worst], p)) {
+        free(pool[worst].long_key);
+        pool[worst] = c;
+    } else {
+        free(c.long_key);
+    }
+}
+
+/* Fills the pool from SAMPLE_SHARDS random shards that hold keys of nsid. Returns
+ * false when the namespace has no keys at all. */
+static bool sample_pool(kv_txn *t, uint32_t nsid, candidate *pool, size_t *n, enum evict_policy p)
+{
+    arena_header *h = arena_hdr();
+    if (!store_ns_keys(nsid))
+        return false;
+    uint32_t start = (uint32_t)random() & (h->shard_count - 1);
+    unsigned sampled = 0;
+    for (uint32_t i = 0; i < h->shard_count && sampled < SAMPLE_SHARDS; i++) {
+        uint32_t s = (start + i) & (h->shard_count - 1);
+        uint64_t *keys = (uint64_t *)(arena_base + h->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
+        if (!__atomic_load_n(keys, __ATOMIC_RELAXED))
+            continue;
+        kv_entry *found[SAMPLE_PER_SHARD];
+        txn_begin(t);
+        txn_lock(t, s);
+        size_t got = store_sample_ns(t, s, nsid, found, SAMPLE_PER_SHARD, SAMPLE_BUCKETS);
+        for (size_t j = 0; j < got; j++)
+            pool_add(pool, n, found[j], s, p);
+        txn_commit(t);
+        sampled++;
+    }
+    return true;
+}
+
+/* Deletes the candidate if it still exists; returns the bytes it freed. */
+static uint64_t evict_one(kv_txn *t, const candidate *c, uint32_t nsid)
+{
+    kv_key k;
+    key_init(&k, c->long_key ? c->long_key : c->key, c->klen);
+    txn_begin(t);
+    txn_lock(t, k.shard);
+    uint64_t freed = 0;
+    kv_entry *e = store_find(t, &k);
+    if (e && e->nsid == nsid) {
+        freed = store_entry_bytes(e);
+        store_delete(t, &k);
+    }
+    if (txn_commit(t) != TXN_OK)
+        return 0;
+    if (freed) {
+        __atomic_add_fetch(&arena_hdr()->ns_evictions[nsid], 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&shard_at(k.shard)->stat_evicted, 1, __ATOMIC_RELAXED);
+    }
+    return freed;
+}
+
+uint64_t evict_namespace(kv_txn *t, uint32_t nsid, uint64_t need)
+{
+    enum evict_policy p = evict_policy_of(nsid);
+    if (p == EVICT_NONE)
+        return 0;
+    /* leave some headroom below the threshold, so that concurrent writers that were
+     * also waiting do not immediately take the room this writer made */
+    uint64_t start = evict_start_bytes();
+    uint64_t margin = start / 256 < (1u << 20) ? start / 256 : (1u << 20);
+    uint64_t target = start - margin;
+    uint64_t freed = 0;
+    candidate pool[POOL_SIZE];
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+        uint64_t used = store_used_memory();
+        if (used + need <= target)
+            break;
+        size_t n = 0;
+        if (!sample_pool(t, nsid, pool, &n, p) || n == 0)
+            break;
+        /* evict the best candidates of this pool, best first, until it fits */
+        while (n > 0 && store_used_memory() + need > target) {
+            size_t best = 0;
+            for (size_t i = 1; i < n; i++)
+                if (better_victim(&pool[i], &pool[best], p))
+                    best = i;
+            freed += evict_one(t, &pool[best], nsid);
+            free(pool[best].long_key);
+            pool[best] = pool[--n];
+        }
+        for (size_t i = 0; i < n; i++)
+            free(pool[i].long_key);
+    }
+    return freed;
+}
+
+uint64_t evict_count(uint32_t nsid)
+{
+    return nsid < NS_MAX ? __atomic_load_n(&arena_hdr()->ns_evictions[nsid], __ATOMIC_RELAXED) : 0;
+}

@@ -1,0 +1,278 @@
+/* command.c - the merged command table and the dispatcher (see command.h). */
+#include "kvns/command.h"
+#include "kvns/alloc.h"
+#include "kvns/evict.h"
+#include "kvns/log.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const char *const ERR_NOT_INT = "ERR value is not an integer or out of range";
+const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
+const char *const ERR_SYNTAX = "ERR syntax error";
+const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
+const char *const ERR_NO_KEY = "ERR no such key";
+const char *const ERR_TOO_LARGE = "ERR command too large to run atomically (undo log full)";
+
+server_state server;
+
+#define LOOKUP_SLOTS 1024
+static const command *all_commands[LOOKUP_SLOTS / 2];
+static size_t ncommands;
+static const command *lookup[LOOKUP_SLOTS];
+
+/* FNV-1a over the lower-cased name: the lookup table's hash. */
+static uint32_t name_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)tolower((unsigned char)p[i])) * 16777619u;
+    return h;
+}
+
+static void table_add(const command *rows)
+{
+    for (const command *c = rows; c->name; c++) {
+        if (ncommands >= LOOKUP_SLOTS / 2) {
+            log_error("command table full", NULL);
+            abort();
+        }
+        all_commands[ncommands++] = c;
+        uint32_t i = name_hash(c->name, strlen(c->name));
+        while (lookup[i % LOOKUP_SLOTS])
+            i++;
+        lookup[i % LOOKUP_SLOTS] = c;
+    }
+}
+
+void command_table_init(void)
+{
+    if (ncommands)
+        return;
+    table_add(string_commands);
+    table_add(keyspace_commands);
+    table_add(server_commands);
+    table_add(memory_commands);
+}
+
+size_t command_count(void) { return ncommands; }
+const command *command_at(size_t i) { return i < ncommands ? all_commands[i] : NULL; }
+
+const command *command_lookup(const char *name, size_t len)
+{
+    if (len > 32)
+        return NULL;
+    for (uint32_t i = name_hash(name, len);; i++) {
+        const command *c = lookup[i % LOOKUP_SLOTS];
+        if (!c)
+            return NULL;
+        if (strlen(c->name) == len && strncasecmp(c->name, name, len) == 0)
+            return c;
+    }
+}
+
+bool arg_is(const resp_arg *a, const char *word)
+{
+    size_t n = strlen(word);
+    return a->len == n && strncasecmp(a->ptr, word, n) == 0;
+}
+
+bool arg_ll(client *c, size_t i, long long *out)
+{
+    if (parse_ll(c->argv[i].ptr, c->argv[i].len, out) == 0)
+        return true;
+    reply_error(&c->out, ERR_NOT_INT);
+    return false;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cmd_abort(client *c, const char *err)
+{
+    if (!c->aborted) {
+        int failed = c->w->txn.failed;
+        txn_abort(&c->w->txn);
+        c->w->txn.failed = failed;
+    }
+    c->out.len = c->reply_mark;
+    reply_error(&c->out, err);
+    c->aborted = true;
+}
+
+void reply_store_error(client *c, int rc)
+{
+    if (rc == STORE_E_NSFULL)
+        cmd_abort(c, "ERR too many namespaces");
+    else if (rc == STORE_E_TOOBIG)
+        cmd_abort(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    else if (c->w->txn.failed == TXN_E_UNDO_FULL)
+        cmd_abort(c, ERR_TOO_LARGE);
+    else
+        cmd_abort(c, ERR_OOM);
+}
+
+/* Error texts quote client bytes: keep them on one line, like Redis does. */
+static void append_sanitized(char *dst, size_t cap, size_t *len, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && *len + 1 < cap; i++) {
+        char ch = p[i];
+        dst[(*len)++] = (ch == '\r' || ch == '\n') ? ' ' : ch;
+    }
+    dst[*len] = 0;
+}
+
+/* Redis 7: "ERR unknown command 'x', with args beginning with: 'a' 'b' " */
+static void reply_unknown_command(client *c)
+{
+    char msg[512];
+    size_t len = 0;
+    msg[0] = 0;
+    append_sanitized(msg, sizeof msg, &len, "ERR unknown command '", 21);
+    append_sanitized(msg, sizeof msg, &len, c->argv[0].ptr, c->argv[0].len > 128 ? 128 : c->argv[0].len);
+    append_sanitized(msg, sizeof msg, &len, "', with args beginning with: ", 29);
+    size_t args_start = len;
+    for (size_t i = 1; i < c->argc && len - args_start < 128; i++) {
+        size_t room = 128 - (len - args_start);
+        append_sanitized(msg, sizeof msg, &len, "'", 1);
+        append_sanitized(msg, sizeof msg, &len, c->argv[i].ptr, c->argv[i].len < room ? c->argv[i].len : room);
+        append_sanitized(msg, sizeof msg, &len, "' ", 2);
+    }
+    reply_error(&c->out, msg);
+}
+
+/* Resolves the key arguments of a table-driven command; returns how many shard ids
+ * were written to shards[]. */
+static size_t resolve_keys(client *c, const command *cmd, uint32_t *shards)
+{
+    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
+    if (c->keys_cap < c->argc) {
+        c->keys_cap = c->argc + 8;
+        c->keys = realloc(c->keys, c->keys_cap * sizeof *c->keys);
+        if (!c->keys)
+            abort();
+    }
+    size_t n = 0;
+    for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
+        key_init(&c->keys[i], c->argv[i].ptr, c->argv[i].len);
+        shards[n++] = c->keys[i].shard;
+    }
+    return n;
+}
+
+/* Bytes a write may add: its arguments plus per-key overhead (a guess made before
+ * running it; the exact figure is known at commit). */
+static uint64_t estimate_growth(const client *c)
+{
+    uint64_t n = 0;
+    for (size_t i = 1; i < c->argc; i++)
+        n += c->argv[i].len + 16;
+    return n + 64;
+}
+
+/* Evicts, in the namespaces of the command's keys, enough to let `need` bytes fit
+ * under the eviction threshold. Returns the bytes freed (0 when the policy is none,
+ * nothing was over, or nothing was left to evict). */
+static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need, kv_txn *t)
+{
+    if (store_used_memory() + need <= evict_start_bytes())
+        return 0;
+    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
+    uint64_t freed = 0;
+    int prev = -1;
+    for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
+        int nsid = key_nsid(&c->keys[i]);
+        if (nsid < 0 || nsid == prev)
+            continue;
+        prev = nsid;
+        freed += evict_namespace(t, (uint32_t)nsid, need);
+    }
+    return freed;
+}
+
+enum run_result { RUN_DONE = 0, RUN_OOM = 1 };
+
+/* Runs a table-driven command in one transaction over its keys' shards. RUN_OOM: it
+ * would have grown memory past the limit and was rolled back (c->last_grow says by
+ * how much); the caller may evict and retry. */
+static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
+{
+    c->out.len = c->reply_mark;
+    c->aborted = false;
+    txn_begin(t);
+    txn_lock_many(t, ids, n);
+    cmd->proc(c);
+    if (c->aborted) {
+        lane_stat_add(t->ln, STAT_ERRORS, 1);
+        return RUN_DONE;
+    }
+    if ((cmd->flags & CMD_DENYOOM) && t->grow > 0 &&
+        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+        c->last_grow = t->grow;
+        txn_abort(t);
+        c->out.len = c->reply_mark;
+        return RUN_OOM;
+    }
+    int rc = txn_commit(t);
+    if (rc != TXN_OK) {
+        c->out.len = c->reply_mark;
+        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
+        lane_stat_add(t->ln, STAT_ERRORS, 1);
+    }
+    return RUN_DONE;
+}
+
+void command_exec(client *c)
+{
+    lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
+    const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    c->reply_mark = c->out.len;
+    c->aborted = false;
+    if (!cmd) {
+        reply_unknown_command(c);
+        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
+        return;
+    }
+    c->last_cmd = cmd;
+    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
+        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
+        return;
+    }
+    if (cmd->first_key <= 0 || (cmd->flags & CMD_NOLOCK)) {
+        cmd->proc(c);
+        return;
+    }
+    uint32_t stack_ids[64];
+    uint32_t *ids = c->argc <= 64 ? stack_ids : malloc(c->argc * sizeof *ids);
+    if (!ids)
+        abort();
+    size_t n = resolve_keys(c, cmd, ids);
+    kv_txn *t = &c->w->txn;
+    if (cmd->flags & CMD_DENYOOM)
+        evict_before_write(c, cmd, estimate_growth(c), t);
+    for (int attempt = 0;; attempt++) {
+        int rc = run_locked(c, cmd, t, ids, n);
+        if (rc != RUN_OOM)
+            break;
+        /* it did not fit: the transaction was rolled back; free what it measured
+         * in its namespaces (eviction policy permitting) and run it again */
+        uint64_t need = (uint64_t)c->last_grow;
+        if (attempt >= 8 || evict_before_write(c, cmd, need, t) == 0) {
+            lane_stat_add(t->ln, STAT_OOM, 1);
+            reply_error(&c->out, ERR_OOM);
+            lane_stat_add(t->ln, STAT_ERRORS, 1);
+            break;
+        }
+    }
+    if (ids != stack_ids)
+        free(ids);
+}

@@ -1,0 +1,83 @@
+/* housekeeper.c - the background process: active expiry and incremental rehashing.
+ * Metrics and persistence join it later. It has a lane of its own and takes shard
+ * locks one at a time, briefly, like any worker. */
+#include "kvns/worker.h"
+#include "kvns/command.h"
+#include "kvns/log.h"
+#include "kvns/shard.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPIRE_BUCKETS_PER_STEP 64
+#define CYCLE_MS                100
+#define LAZYFREE_NODES_PER_STEP 512
+
+static volatile sig_atomic_t housekeeper_stopping;
+
+static void on_stop(int sig) { (void)sig; housekeeper_stopping = 1; }
+
+/* One active-expiry pass over every shard: like Redis's activeExpireCycle, a shard is
+ * visited again at once while the last step found many expired keys. Returns the
+ * number of keys deleted. */
+static uint64_t expire_cycle(kv_txn *t)
+{
+    uint64_t total = 0;
+    uint32_t shards = arena_hdr()->shard_count;
+    for (uint32_t s = 0; s < shards && !housekeeper_stopping; s++) {
+        shard *sh = shard_at(s);
+        /* deleted big objects: free them in bounded steps, one short lock hold each */
+        for (int rounds = 0; rounds < 64 && __atomic_load_n(&sh->lazyfree, __ATOMIC_RELAXED); rounds++) {
+            txn_begin(t);
+            txn_lock(t, s);
+            store_lazyfree_step(t, s, LAZYFREE_NODES_PER_STEP);
+            txn_commit(t);
+        }
+        for (int rounds = 0; rounds < 16; rounds++) {
+            if (!__atomic_load_n(&sh->expires, __ATOMIC_RELAXED) && sh->rehash_idx < 0)
+                break;
+            txn_begin(t);
+            txn_lock(t, s);
+            unsigned n = store_expire_scan(t, s, EXPIRE_BUCKETS_PER_STEP);
+            txn_commit(t);
+            total += n;
+            if (n < EXPIRE_BUCKETS_PER_STEP / 4)
+                break;
+        }
+    }
+    return total;
+}
+
+int housekeeper_main(const kvns_config *cfg)
+{
+    log_set_role("housekeeper");
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return EXIT_FAILURE_GENERIC;
+    struct sigaction sa = { .sa_handler = on_stop };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    server.cfg = cfg;
+    uint32_t ln = lane_of_housekeeper(cfg);
+    lane_sweep(ln);
+    kv_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return EXIT_FAILURE_GENERIC;
+    txn_init(t, ln);
+    log_info("housekeeper started", NULL);
+    while (!housekeeper_stopping) {
+        expire_cycle(t);
+        struct timespec ts = { 0, CYCLE_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    txn_destroy(t);
+    free(t);
+    log_info("housekeeper stopped", NULL);
+    return EXIT_OK;
+}

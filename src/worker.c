@@ -1,0 +1,377 @@
+/* worker.c - a worker process: pre-started threads, one epoll loop each, accepting on
+ * the shared listening socket (EPOLLEXCLUSIVE), parsing RESP in place, executing
+ * pipelined commands and writing their replies in one write per batch. */
+#include "kvns/worker.h"
+#include "kvns/command.h"
+#include "kvns/log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK        (16 * 1024)
+#define OUT_HIGH_WATER    (64u * 1024 * 1024)   /* stop reading while this much is unsent */
+#define QUERY_BUF_MAX     (1024u * 1024 * 1024 + 64 * 1024)
+#define MAX_EVENTS        256
+
+static volatile sig_atomic_t worker_stopping;
+static int worker_listen_fd = -1;
+static const kvns_config *worker_cfg;
+
+uint32_t lane_of_worker(const kvns_config *cfg, uint32_t slot, uint32_t thread)
+{
+    return slot * cfg->threads + thread;
+}
+
+uint32_t lane_of_housekeeper(const kvns_config *cfg)
+{
+    return cfg->workers * cfg->threads;
+}
+
+static void on_stop_signal(int sig) { (void)sig; worker_stopping = 1; }
+
+/* Formats a socket address as ip:port (Redis's CLIENT LIST addr field). */
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%d", ip, port);
+}
+
+static client *client_new(worker_ctx *w, int fd, const struct sockaddr_storage *peer)
+{
+    client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->w = w;
+    c->proto = 2;
+    reply_init(&c->out);
+    c->out.proto = 2;
+    c->id = __atomic_add_fetch(&arena_hdr()->next_client_id, 1, __ATOMIC_RELAXED);
+    c->created_ms = c->last_ms = now_ms();
+    format_addr(peer, c->addr, sizeof c->addr);
+    struct sockaddr_storage local;
+    socklen_t sl = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &sl) == 0)
+        format_addr(&local, c->laddr, sizeof c->laddr);
+    c->next = w->clients;
+    if (w->clients)
+        w->clients->prev = c;
+    w->clients = c;
+    w->nclients++;
+    lane_stat_add(w->txn.ln, STAT_CONNECTED, 1);
+    lane_stat_add(w->txn.ln, STAT_CONNECTIONS, 1);
+    return c;
+}
+
+static void client_free(client *c)
+{
+    worker_ctx *w = c->w;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nclients--;
+    lane_stat_add(w->txn.ln, STAT_CONNECTED, -1);
+    free(c->rbuf);
+    free(c->keys);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    resp_request_free(&c->req);
+    reply_free(&c->out);
+    free(c);
+}
+
+/* Sets which events the connection waits for: input unless output is backed up. */
+static void client_update_events(client *c)
+{
+    size_t pending = c->out.len - c->out_sent;
+    struct epoll_event ev = { .data.ptr = c };
+    ev.events = pending ? EPOLLOUT : 0;
+    if (pending < OUT_HIGH_WATER && !(c->flags & CLIENT_CLOSE_AFTER_REPLY))
+        ev.events |= EPOLLIN;
+    epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes pending output. Returns -1 when the connection must be closed. */
+static int client_flush(client *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n > 0) {
+            c->out_sent += (size_t)n;
+            lane_stat_add(c->w->txn.ln, STAT_NET_OUT, n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    if (c->out_sent == c->out.len) {
+        c->out_sent = 0;
+        reply_reset(&c->out);
+        if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+            return -1;
+        if (c->out.cap > 1024 * 1024) {       /* give back a huge buffer */
+            reply_free(&c->out);
+            reply_init(&c->out);
+            c->out.proto = c->proto;
+        }
+    }
+    return 0;
+}
+
+/* Parses and executes every complete request in the read buffer. */
+static void client_process(client *c)
+{
+    while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+        if (c->out.len - c->out_sent >= OUT_HIGH_WATER)
+            break;
+        if (c->rneed && c->rlen < c->rneed)
+            break;
+        size_t consumed = 0, need = 0;
+        const char *err = NULL;
+        int rc = resp_parse(&c->req, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &need, &err);
+        if (rc == RESP_INCOMPLETE) {
+            c->rneed = need ? c->rpos + need : 0;
+            break;
+        }
+        c->rneed = 0;
+        if (rc == RESP_ERROR) {
+            reply_errorf(&c->out, "ERR %s", err);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            break;
+        }
+        c->rpos += consumed;
+        if (c->req.argc == 0)
+            continue;
+        c->argv = c->req.argv;
+        c->argc = c->req.argc;
+        command_exec(c);
+        c->commands++;
+    }
+    c->last_ms = now_ms();
+    /* keep the unparsed tail at the start of the buffer */
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+        if (c->rneed)
+            c->rneed = 0;
+    } else if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        if (c->rneed)
+            c->rneed -= c->rpos;
+        c->rpos = 0;
+    }
+}
+
+/* Reads what the socket has. Returns -1 on EOF or error. */
+static int client_read(client *c)
+{
+    for (int rounds = 0; rounds < 4; rounds++) {
+        size_t want = READ_CHUNK;
+        if (c->rneed > c->rlen && c->rneed - c->rlen > want)
+            want = c->rneed - c->rlen;      /* a large bulk: read it in one go */
+        if (c->rcap - c->rlen < want) {
+            size_t cap = c->rlen + want;
+            if (cap > QUERY_BUF_MAX) {
+                log_warn("closing client: query buffer limit", "addr=%s", c->addr);
+                return -1;
+            }
+            char *nb = realloc(c->rbuf, cap);
+            if (!nb)
+                return -1;
+            c->rbuf = nb;
+            c->rcap = cap;
+        }
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            lane_stat_add(c->w->txn.ln, STAT_NET_IN, n);
+            if (c->rlen < c->rcap)
+                return 0;               /* short read: the socket is drained */
+            continue;
+        }
+        if (n == 0)
+            return -1;
+        if (errno == EINTR)
+            continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+    return 0;
+}
+
+static void client_on_event(client *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (!(events & EPOLLIN)) {
+            client_free(c);
+            return;
+        }
+    }
+    if (events & EPOLLIN) {
+        if (client_read(c) < 0) {
+            client_free(c);
+            return;
+        }
+    }
+    client_process(c);
+    if (client_flush(c) < 0) {
+        client_free(c);
+        return;
+    }
+    /* output drained below the high-water mark: resume parsing buffered input */
+    if (c->rlen > c->rpos && c->out.len - c->out_sent < OUT_HIGH_WATER &&
+        !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !(c->rneed && c->rlen < c->rneed)) {
+        client_process(c);
+        if (client_flush(c) < 0) {
+            client_free(c);
+            return;
+        }
+    }
+    client_update_events(c);
+}
+
+static void accept_clients(worker_ctx *w)
+{
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        int fd = accept4(worker_listen_fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (lane_stat_sum(STAT_CONNECTED) >= worker_cfg->max_clients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t ignored = write(fd, msg, sizeof msg - 1);
+            (void)ignored;
+            close(fd);
+            lane_stat_add(w->txn.ln, STAT_REJECTED, 1);
+            continue;
+        }
+        client *c = client_new(w, fd, &peer);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+static int listen_marker;
+
+/* One thread's event loop. */
+static void *thread_loop(void *arg)
+{
+    worker_ctx *w = arg;
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_marker };
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, worker_listen_fd, &ev) != 0) {
+        log_error("epoll_ctl on listener failed", "err=\"%s\"", strerror(errno));
+        exit(EXIT_FAILURE_GENERIC);
+    }
+    struct epoll_event events[MAX_EVENTS];
+    bool listening = true;
+    while (true) {
+        if (worker_stopping && listening) {
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+            listening = false;
+        }
+        if (worker_stopping && !w->clients)
+            break;
+        if (worker_stopping) {
+            /* commands run to completion between loop turns, so nothing is in
+             * flight here: send what is pending (best effort) and close */
+            while (w->clients) {
+                client_flush(w->clients);
+                client_free(w->clients);
+            }
+            continue;
+        }
+        int n = epoll_wait(w->epfd, events, MAX_EVENTS, 100);
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == &listen_marker)
+                accept_clients(w);
+            else
+                client_on_event(events[i].data.ptr, events[i].events);
+        }
+    }
+    return NULL;
+}
+
+int worker_main(const kvns_config *cfg, uint32_t slot, int listen_fd)
+{
+    char role[32];
+    snprintf(role, sizeof role, "worker-%u", slot);
+    log_set_role(role);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return EXIT_FAILURE_GENERIC;
+    worker_cfg = cfg;
+    worker_listen_fd = listen_fd;
+    server.cfg = cfg;
+    server.role_worker = 1;
+    server.worker_slot = slot;
+    server.start_ms = arena_hdr()->start_time_ms;
+    command_table_init();
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    worker_ctx *ctx = calloc(cfg->threads, sizeof *ctx);
+    pthread_t *tids = calloc(cfg->threads, sizeof *tids);
+    if (!ctx || !tids)
+        return EXIT_FAILURE_GENERIC;
+    for (uint32_t i = 0; i < cfg->threads; i++) {
+        uint32_t ln = lane_of_worker(cfg, slot, i);
+        lane_sweep(ln);                 /* finish what a dead predecessor left */
+        txn_init(&ctx[i].txn, ln);
+        ctx[i].txn.ln->stat[STAT_CONNECTED] = 0;
+        ctx[i].worker_slot = slot;
+        ctx[i].thread_idx = i;
+        ctx[i].cfg = cfg;
+        ctx[i].epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (ctx[i].epfd < 0)
+            return EXIT_FAILURE_GENERIC;
+    }
+    log_info("worker started", "slot=%u threads=%u", slot, cfg->threads);
+    for (uint32_t i = 1; i < cfg->threads; i++)
+        pthread_create(&tids[i], NULL, thread_loop, &ctx[i]);
+    thread_loop(&ctx[0]);
+    for (uint32_t i = 1; i < cfg->threads; i++)
+        pthread_join(tids[i], NULL);
+    log_info("worker stopped", "slot=%u", slot);
+    return EXIT_OK;
+}
