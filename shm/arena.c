@@ -1,6 +1,7 @@
 /* arena.c - creating and mapping the shared-memory arena (see arena.h). */
 #include "kvns/arena.h"
 #include "kvns/shard.h"
+#include "kvns/clients.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,13 @@ static uint64_t arena_layout(const arena_params *p, arena_header *h)
     at = align_up(at + (uint64_t)p->shard_count * NS_MAX * 8, ARENA_PAGE);
     h->ns_names_off = at;
     at = align_up(at + NS_NAMES_BYTES, ARENA_PAGE);
+    /* metrics: one latency series table per lane */
+    h->metrics_off = at;
+    at += (uint64_t)METRICS_AREA_BYTES * p->lane_count;
+    at = align_up(at, ARENA_PAGE);
+    h->clients_off = at;
+    h->clients_cap = p->max_clients + 64;
+    at = align_up(at + (uint64_t)h->clients_cap * CLIENT_SLOT_BYTES, ARENA_PAGE);
     /* lane areas: held bitmap then undo log */
     uint64_t lane_area = align_up(lane_held_words(p->shard_count) * 8 + p->undo_bytes, ARENA_PAGE);
     uint64_t lanes_area_start = at;
@@ -139,6 +147,7 @@ int arena_create(const arena_params *p, int *fd_out)
         ln->held_words = held_words;
         ln->undo_off = ln->held_off + held_words * 8;
         ln->undo_cap = lane_area - held_words * 8;
+        ln->metrics_off = h->metrics_off + (uint64_t)METRICS_AREA_BYTES * i; /* metrics */
     }
     /* namespace 0 is "default" */
     memcpy(arena_base + h->ns_names_off, "default", 7);

@@ -2,7 +2,12 @@
 #include "kvns/command.h"
 #include "kvns/alloc.h"
 #include "kvns/evict.h"
+#include "kvns/hash.h"
+#include "kvns/list.h"
 #include "kvns/log.h"
+#include "kvns/metrics.h"
+#include "kvns/set.h"
+#include "kvns/zset.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -19,11 +24,15 @@ const char *const ERR_NO_KEY = "ERR no such key";
 const char *const ERR_TOO_LARGE = "ERR command too large to run atomically (undo log full)";
 
 server_state server;
+extern const command list_commands[];
+extern const command hash_commands[];
+extern const command set_commands[];
+extern const command zset_commands[];
 
 #define LOOKUP_SLOTS 1024
 static const command *all_commands[LOOKUP_SLOTS / 2];
 static size_t ncommands;
-static const command *lookup[LOOKUP_SLOTS];
+static uint16_t lookup[LOOKUP_SLOTS];       /* index + 1 into all_commands, 0 = empty */
 
 /* FNV-1a over the lower-cased name: the lookup table's hash. */
 static uint32_t name_hash(const char *p, size_t n)
@@ -45,7 +54,7 @@ static void table_add(const command *rows)
         uint32_t i = name_hash(c->name, strlen(c->name));
         while (lookup[i % LOOKUP_SLOTS])
             i++;
-        lookup[i % LOOKUP_SLOTS] = c;
+        lookup[i % LOOKUP_SLOTS] = (uint16_t)ncommands;
     }
 }
 
@@ -57,22 +66,38 @@ void command_table_init(void)
     table_add(keyspace_commands);
     table_add(server_commands);
     table_add(memory_commands);
+    table_add(list_commands);
+    store_register_type(KV_LIST, &list_type_ops);
+    table_add(hash_commands);
+    table_add(set_commands);
+    table_add(zset_commands);
+    store_register_type(KV_HASH, &hash_type_ops);
+    store_register_type(KV_SET, &set_type_ops);
+    store_register_type(KV_ZSET, &zset_type_ops);
 }
 
 size_t command_count(void) { return ncommands; }
 const command *command_at(size_t i) { return i < ncommands ? all_commands[i] : NULL; }
 
-const command *command_lookup(const char *name, size_t len)
+/* Position of the named command in the merged table, or -1. */
+static int command_index(const char *name, size_t len)
 {
     if (len > 32)
-        return NULL;
+        return -1;
     for (uint32_t i = name_hash(name, len);; i++) {
-        const command *c = lookup[i % LOOKUP_SLOTS];
-        if (!c)
-            return NULL;
+        uint16_t v = lookup[i % LOOKUP_SLOTS];
+        if (!v)
+            return -1;
+        const command *c = all_commands[v - 1];
         if (strlen(c->name) == len && strncasecmp(c->name, name, len) == 0)
-            return c;
+            return v - 1;
     }
+}
+
+const command *command_lookup(const char *name, size_t len)
+{
+    int i = command_index(name, len);
+    return i < 0 ? NULL : all_commands[i];
 }
 
 bool arg_is(const resp_arg *a, const char *word)
@@ -210,10 +235,8 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     txn_begin(t);
     txn_lock_many(t, ids, n);
     cmd->proc(c);
-    if (c->aborted) {
-        lane_stat_add(t->ln, STAT_ERRORS, 1);
+    if (c->aborted)
         return RUN_DONE;
-    }
     if ((cmd->flags & CMD_DENYOOM) && t->grow > 0 &&
         store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
         c->last_grow = t->grow;
@@ -225,26 +248,54 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     if (rc != TXN_OK) {
         c->out.len = c->reply_mark;
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
-        lane_stat_add(t->ln, STAT_ERRORS, 1);
     }
     return RUN_DONE;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void command_run(client *c, const command *cmd);
+
 void command_exec(client *c)
 {
     lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
-    const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    int idx = command_index(c->argv[0].ptr, c->argv[0].len);
+    const command *cmd = idx < 0 ? NULL : all_commands[idx];
+    uint64_t start = mono_ns();
+    c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
+    size_t mark = c->out.len;
+    command_run(c, cmd);
+    if (c->out.len > mark && c->out.data[mark] == '-')
+        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
+    if (cmd) {
+        uint32_t nsid = METRICS_NO_NS;
+        if (cmd->first_key > 0 && (int)c->argc > cmd->first_key) {
+            /* key_nsid reads only the bytes before the first '/': no hash needed */
+            kv_key k = { c->argv[cmd->first_key].ptr, (uint32_t)c->argv[cmd->first_key].len, 0, 0 };
+            int id = key_nsid_existing(&k);
+            nsid = id < 0 ? METRICS_NO_NS : (uint32_t)id;
+        }
+        metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, mono_ns() - start);
+    }
+}
+
+/* Executes one request against cmd (NULL: unknown command). */
+static void command_run(client *c, const command *cmd)
+{
     c->reply_mark = c->out.len;
     c->aborted = false;
     if (!cmd) {
         reply_unknown_command(c);
-        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
         return;
     }
     c->last_cmd = cmd;
     if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
-        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
         return;
     }
     if (cmd->first_key <= 0 || (cmd->flags & CMD_NOLOCK)) {
@@ -269,7 +320,6 @@ void command_exec(client *c)
         if (attempt >= 8 || evict_before_write(c, cmd, need, t) == 0) {
             lane_stat_add(t->ln, STAT_OOM, 1);
             reply_error(&c->out, ERR_OOM);
-            lane_stat_add(t->ln, STAT_ERRORS, 1);
             break;
         }
     }

@@ -5,6 +5,7 @@
 #include "kvns/worker.h"
 #include "kvns/command.h"
 #include "kvns/evict.h"
+#include "kvns/clients.h"
 #include "kvns/log.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ typedef struct child_slot {
 static child_slot *slots;     /* workers, then the housekeeper */
 static uint32_t nslots;
 static int listen_fd = -1;
+/* metrics: the /metrics listener, handed to the housekeeper (defined in housekeeper.c) */
+extern int housekeeper_metrics_fd;
 static const kvns_config *sup_cfg;
 
 static int64_t mono_ms(void)
@@ -130,8 +133,11 @@ static void spawn_sweeper(uint32_t i)
             first = lane_of_worker(sup_cfg, i, 0);
             count = sup_cfg->threads;
         }
-        for (uint32_t l = first; l < first + count; l++)
+        for (uint32_t l = first; l < first + count; l++) {
             lane_sweep(l);
+            clients_release_lane(l);           /* its connections died with it */
+            arena_lane(l)->stat[STAT_CONNECTED] = 0;
+        }
         if (check) {
             kv_txn *t = calloc(1, sizeof *t);
             char err[256];
@@ -255,6 +261,7 @@ int supervisor_main(const kvns_config *cfg)
         .shard_count = cfg->shard_count,
         .lane_count = cfg->workers * cfg->threads + 2,
         .undo_bytes = UNDO_BYTES,
+        .max_clients = cfg->max_clients,
     };
     int arena_fd;
     if (arena_create(&p, &arena_fd) != 0) {
@@ -273,6 +280,16 @@ int supervisor_main(const kvns_config *cfg)
     listen_fd = open_listener(cfg->host, cfg->port);
     if (listen_fd < 0)
         return EXIT_FAILURE_GENERIC;
+    /* metrics: open the HTTP listener before forking, like the RESP one (port 0: off) */
+    if (cfg->metrics_port > 0) {
+        housekeeper_metrics_fd = open_listener(cfg->metrics_host, cfg->metrics_port);
+        if (housekeeper_metrics_fd < 0) {
+            log_error("cannot open the metrics listener (KVNS_METRICS_HOST/KVNS_METRICS_PORT), stopping",
+                      "host=%s port=%d", cfg->metrics_host, cfg->metrics_port);
+            return EXIT_FAILURE_GENERIC;
+        }
+        log_info("metrics listening", "host=%s port=%d", cfg->metrics_host, cfg->metrics_port);
+    }
     log_info("arena ready", "bytes=%llu shards=%u lanes=%u memory_limit=%llu memory_limit_source=\"%s\"",
              (unsigned long long)h->size, h->shard_count, h->lane_count,
              (unsigned long long)cfg->memory_limit, cfg->memory_limit_source ? cfg->memory_limit_source : "");

@@ -3,6 +3,7 @@
  * pipelined commands and writing their replies in one write per batch. */
 #include "kvns/worker.h"
 #include "kvns/command.h"
+#include "kvns/clients.h"
 #include "kvns/log.h"
 
 #include <errno.h>
@@ -74,6 +75,16 @@ static client *client_new(worker_ctx *w, int fd, const struct sockaddr_storage *
     socklen_t sl = sizeof local;
     if (getsockname(fd, (struct sockaddr *)&local, &sl) == 0)
         format_addr(&local, c->laddr, sizeof c->laddr);
+    c->slot = clients_claim(c->id, w->txn.lane_id);
+    if (c->slot >= 0) {
+        client_slot *s = clients_slot((uint32_t)c->slot);
+        s->fd = fd;
+        s->pid = getpid();
+        s->resp = 2;
+        s->created_ms = s->last_ms = c->created_ms;
+        clients_set_field(s->addr, sizeof s->addr, c->addr, strlen(c->addr));
+        clients_set_field(s->laddr, sizeof s->laddr, c->laddr, strlen(c->laddr));
+    }
     c->next = w->clients;
     if (w->clients)
         w->clients->prev = c;
@@ -97,6 +108,7 @@ static void client_free(client *c)
         c->next->prev = c->prev;
     w->nclients--;
     lane_stat_add(w->txn.ln, STAT_CONNECTED, -1);
+    clients_release(c->slot);
     free(c->rbuf);
     free(c->keys);
     free(c->name);
@@ -105,6 +117,45 @@ static void client_free(client *c)
     resp_request_free(&c->req);
     reply_free(&c->out);
     free(c);
+}
+
+static int client_flush(client *c);
+
+/* Refreshes the client's registry slot after a batch (CLIENT LIST reads it). */
+static void client_sync_slot(client *c)
+{
+    if (c->slot < 0)
+        return;
+    client_slot *s = clients_slot((uint32_t)c->slot);
+    s->last_ms = c->last_ms;
+    s->last_cmd = c->last_cmd_idx;
+    s->resp = (uint32_t)c->proto;
+    s->commands = c->commands;
+    s->qbuf = c->rlen - c->rpos;
+    s->obuf = c->out.len - c->out_sent;
+    const char *name = c->name ? c->name : "";
+    clients_set_field(s->name, sizeof s->name, name, strlen(name));
+    const char *ln = c->lib_name ? c->lib_name : "", *lv = c->lib_ver ? c->lib_ver : "";
+    clients_set_field(s->lib_name, sizeof s->lib_name, ln, strlen(ln));
+    clients_set_field(s->lib_ver, sizeof s->lib_ver, lv, strlen(lv));
+}
+
+/* Closes this thread's clients that CLIENT KILL (from any process) marked. */
+static void reap_killed_clients(worker_ctx *w)
+{
+    uint64_t seq = __atomic_load_n(&w->txn.ln->kill_seq, __ATOMIC_ACQUIRE);
+    if (seq == w->seen_kill_seq)
+        return;
+    w->seen_kill_seq = seq;
+    client *c = w->clients;
+    while (c) {
+        client *next = c->next;
+        if (c->slot >= 0 && __atomic_load_n(&clients_slot((uint32_t)c->slot)->kill, __ATOMIC_ACQUIRE)) {
+            client_flush(c);
+            client_free(c);
+        }
+        c = next;
+    }
 }
 
 /* Sets which events the connection waits for: input unless output is backed up. */
@@ -178,6 +229,7 @@ static void client_process(client *c)
         c->commands++;
     }
     c->last_ms = now_ms();
+    client_sync_slot(c);
     /* keep the unparsed tail at the start of the buffer */
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
@@ -317,6 +369,7 @@ static void *thread_loop(void *arg)
             continue;
         }
         int n = epoll_wait(w->epfd, events, MAX_EVENTS, 100);
+        reap_killed_clients(w);         /* before serving: a killed client gets no reply */
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == &listen_marker)
                 accept_clients(w);

@@ -26,6 +26,9 @@ typedef uint32_t aref;                 /* arena offset / 8, 0 = none */
 #define SLAB_MAX         16384                   /* larger objects get page runs */
 #define SLAB_CHUNK_PAGES 16                      /* 64 KiB slab chunks */
 #define HEAP_FREE_LISTS  257                     /* runs of 1..256 pages, then one list */
+/* metrics: bytes of each lane's latency series table (metrics.c static-asserts its fit;
+ * pages are committed only as series appear) */
+#define METRICS_AREA_BYTES (288u * 1024)
 
 enum lane_state { LANE_IDLE = 0, LANE_ACTIVE = 1, LANE_COMMITTED = 2 };
 
@@ -41,6 +44,8 @@ typedef struct lane {
     aoff     held_off;         /* bitmap of lock ids this lane holds or is acquiring */
     uint64_t held_words;
     uint64_t stat[16];         /* enum lane_stat counters, single writer, relaxed */
+    uint64_t kill_seq;         /* bumped by CLIENT KILL of one of this lane's clients */
+    aoff     metrics_off;      /* metrics: this lane's latency series table (metrics.c) */
 } lane;
 
 /* Counters each serving thread keeps in its lane (summed for INFO and metrics). */
@@ -83,6 +88,10 @@ typedef struct arena_header {
     uint32_t pad0;
     aoff     shards_off;       /* shard_count * sizeof(struct shard) */
     aoff     lanes_off;        /* lane_count * sizeof(lane) */
+    aoff     metrics_off;      /* metrics: lane_count * METRICS_AREA_BYTES, lane i's at i */
+    aoff     clients_off;      /* client registry: clients_cap client_slot entries */
+    uint32_t clients_cap;
+    uint32_t pad_clients;
     aoff     ns_bytes_off;     /* shard_count * NS_MAX uint64: bytes per (shard, ns) */
     aoff     ns_keys_off;      /* shard_count * NS_MAX uint64: keys per (shard, ns) */
     aoff     heap_start;
@@ -131,6 +140,7 @@ typedef struct arena_params {
     uint32_t shard_count;      /* power of two */
     uint32_t lane_count;
     uint64_t undo_bytes;       /* per lane */
+    uint32_t max_clients;      /* client registry capacity */
 } arena_params;
 
 /* Creates a sealed memfd large enough for the params, maps it MAP_SHARED, lays out and

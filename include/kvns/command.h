@@ -62,6 +62,7 @@ typedef struct worker_ctx {
     int      epfd;
     struct client *clients;      /* doubly linked list of this thread's clients */
     uint64_t nclients;
+    uint64_t seen_kill_seq;      /* lane kill_seq value last acted on */
     const kvns_config *cfg;
 } worker_ctx;
 
@@ -93,7 +94,9 @@ typedef struct client {
     char      addr[64], laddr[64];
     int64_t   created_ms, last_ms;
     const command *last_cmd;
+    uint32_t  last_cmd_idx;      /* index + 1 in the command table, 0 = none */
     uint64_t  commands;
+    int       slot;              /* this client's entry in the shared registry, or -1 */
 } client;
 
 /* Looks up a command by name (any case). */
