@@ -5,7 +5,9 @@
 #include "kvns/command.h"
 #include "kvns/log.h"
 #include "kvns/shard.h"
+#include "kvns/metrics.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -19,6 +21,38 @@
 static volatile sig_atomic_t housekeeper_stopping;
 
 static void on_stop(int sig) { (void)sig; housekeeper_stopping = 1; }
+
+/* ---- metrics: the HTTP endpoint's thread ------------------------------------------ */
+/* The /metrics listening socket the supervisor opened before forking (-1: disabled).
+ * Set by supervisor.c; belongs in worker.h once that header is free to change. */
+int housekeeper_metrics_fd = -1;
+static volatile int metrics_stopping;
+
+/* Thread body: serves /metrics and /health until metrics_stopping is set. */
+static void *metrics_thread_main(void *cfg)
+{
+    metrics_serve(housekeeper_metrics_fd, cfg, &metrics_stopping);
+    return NULL;
+}
+
+/* Starts the metrics thread with every signal blocked (they belong to the main loop).
+ * Returns true when it runs. */
+static bool metrics_thread_start(pthread_t *tid, const kvns_config *cfg)
+{
+    if (housekeeper_metrics_fd < 0)
+        return false;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(tid, NULL, metrics_thread_main, (void *)cfg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_error("cannot start the metrics thread", "err=%d", rc);
+        return false;
+    }
+    return true;
+}
+/* ---- end metrics ------------------------------------------------------------------- */
 
 /* One active-expiry pass over every shard: like Redis's activeExpireCycle, a shard is
  * visited again at once while the last step found many expired keys. Returns the
@@ -71,10 +105,16 @@ int housekeeper_main(const kvns_config *cfg)
         return EXIT_FAILURE_GENERIC;
     txn_init(t, ln);
     log_info("housekeeper started", NULL);
+    pthread_t metrics_tid;
+    bool metrics_running = metrics_thread_start(&metrics_tid, cfg);   /* metrics */
     while (!housekeeper_stopping) {
         expire_cycle(t);
         struct timespec ts = { 0, CYCLE_MS * 1000000L };
         nanosleep(&ts, NULL);
+    }
+    if (metrics_running) {                                            /* metrics */
+        metrics_stopping = 1;
+        pthread_join(metrics_tid, NULL);
     }
     txn_destroy(t);
     free(t);
