@@ -1,0 +1,881 @@
+/* t_zset.c - sorted set commands (Redis 7 semantics): ZADD, ZINCRBY, ZREM, ZCARD,
+ * ZSCORE, ZMSCORE, ZRANK, ZREVRANK, ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER, ZSCAN, the
+ * helpers the other zset command files share, and the command table. Range commands
+ * are in t_zset_range.c, the multi-key set operations in t_zset_setops.c. Handlers of
+ * table-driven rows run inside the transaction the dispatcher opened (command.h). */
+#include "t_zset.h"
+#include "kvns/glob.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared helpers --------------------------------------------------------------------- */
+
+zset_obj *zset_lookup(client *c, const kv_key *k, bool read, kv_entry **ep, bool *wrong)
+{
+    kv_txn *t = zset_txn(c);
+    kv_entry *e = read ? store_find_read(t, k) : store_find(t, k);
+    *wrong = false;
+    if (ep)
+        *ep = e;
+    if (!e)
+        return NULL;
+    if (e->type != KV_ZSET) {
+        *wrong = true;
+        reply_error(&c->out, ERR_WRONGTYPE);
+        return NULL;
+    }
+    return arena_ptr(entry_obj(e));
+}
+
+zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep)
+{
+    kv_txn *t = zset_txn(c);
+    aoff root = zset_create(t, k->shard);
+    if (!root) {
+        reply_store_error(c, STORE_E_NOMEM);
+        return NULL;
+    }
+    int rc = store_put_object(t, k, KV_ZSET, root, -1, ep);
+    if (rc != STORE_OK) {
+        reply_store_error(c, rc);
+        return NULL;
+    }
+    return arena_ptr(root);
+}
+
+bool zset_settle(client *c, const kv_key *k, kv_entry *e, zset_obj *z, size_t before)
+{
+    kv_txn *t = zset_txn(c);
+    if (t->failed) {
+        reply_store_error(c, STORE_E_NOMEM);
+        return false;
+    }
+    size_t after = zset_bytes(z);
+    if (after != before)
+        store_charge(t, k->shard, e, (int64_t)after - (int64_t)before);
+    if (!z->length)
+        store_delete(t, k);
+    if (t->failed) {
+        reply_store_error(c, STORE_E_NOMEM);
+        return false;
+    }
+    return true;
+}
+
+bool zset_store_result(client *c, const kv_key *k, const zset_item *items, size_t n)
+{
+    kv_txn *t = zset_txn(c);
+    if (n == 0) {
+        store_delete(t, k);
+        return true;
+    }
+    aoff root = zset_build_sorted(t, k->shard, items, n);
+    if (!root) {
+        reply_store_error(c, STORE_E_NOMEM);
+        return false;
+    }
+    int rc = store_put_object(t, k, KV_ZSET, root, -1, NULL);
+    if (rc != STORE_OK) {
+        reply_store_error(c, rc);
+        return false;
+    }
+    return true;
+}
+
+void zset_reply_member(client *c, const char *m, size_t len, double score, bool withscores)
+{
+    if (withscores && c->out.proto == 3)
+        reply_array(&c->out, 2);
+    reply_bulk(&c->out, m, len);
+    if (withscores)
+        zset_reply_score(c, score);
+}
+
+void zset_reply_members_header(client *c, long long n, bool withscores)
+{
+    reply_array(&c->out, withscores && c->out.proto != 3 ? n * 2 : n);
+}
+
+void zres_init(zset_results *r) { memset(r, 0, sizeof *r); }
+
+bool zres_add(zset_results *r, const char *m, size_t len, double score)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        zset_item *items = realloc(r->items, cap * sizeof *items);
+        size_t *offs = items ? realloc(r->offs, cap * sizeof *offs) : NULL;
+        if (items)
+            r->items = items;
+        if (!items || !offs)
+            return false;
+        r->offs = offs;
+        r->cap = cap;
+    }
+    if (r->pool_len + len > r->pool_cap) {
+        size_t cap = r->pool_cap ? r->pool_cap : 256;
+        while (cap < r->pool_len + len)
+            cap *= 2;
+        char *pool = realloc(r->pool, cap);
+        if (!pool)
+            return false;
+        r->pool = pool;
+        r->pool_cap = cap;
+    }
+    if (len)
+        memcpy(r->pool + r->pool_len, m, len);
+    r->offs[r->n] = r->pool_len;
+    r->items[r->n++] = (zset_item){ NULL, len, score };
+    r->pool_len += len;
+    return true;
+}
+
+void zres_freeze(zset_results *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        r->items[i].member = r->pool + r->offs[i];
+}
+
+/* (score, member) order for qsort. */
+static int item_cmp(const void *a, const void *b)
+{
+    const zset_item *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return zset_member_cmp(x->member, x->len, y->member, y->len);
+}
+
+void zres_sort(zset_results *r)
+{
+    if (r->n > 1)
+        qsort(r->items, r->n, sizeof *r->items, item_cmp);
+}
+
+void zres_free(zset_results *r)
+{
+    free(r->items);
+    free(r->offs);
+    free(r->pool);
+    zres_init(r);
+}
+
+/* ---- ZADD, ZINCRBY ------------------------------------------------------------------------ */
+
+/* Redis's zaddGenericCommand: ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...
+ * Replies the number of added (CH: added or changed) members, or with INCR the new
+ * score (nil when NX/XX/GT/LT prevented the update). */
+static void zadd_generic(client *c, int flags)
+{
+    kv_txn *t = zset_txn(c);
+    size_t idx = 2;
+    bool ch = false;
+    for (; idx < c->argc; idx++) {
+        const resp_arg *a = &c->argv[idx];
+        if (arg_is(a, "nx"))
+            flags |= ZADD_IN_NX;
+        else if (arg_is(a, "xx"))
+            flags |= ZADD_IN_XX;
+        else if (arg_is(a, "ch"))
+            ch = true;
+        else if (arg_is(a, "incr"))
+            flags |= ZADD_IN_INCR;
+        else if (arg_is(a, "gt"))
+            flags |= ZADD_IN_GT;
+        else if (arg_is(a, "lt"))
+            flags |= ZADD_IN_LT;
+        else
+            break;
+    }
+    bool incr = flags & ZADD_IN_INCR, nx = flags & ZADD_IN_NX, xx = flags & ZADD_IN_XX;
+    bool gt = flags & ZADD_IN_GT, lt = flags & ZADD_IN_LT;
+    size_t elements = c->argc - idx;
+    if (elements % 2 || !elements) {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    elements /= 2;
+    if (nx && xx) {
+        reply_error(&c->out, "ERR XX and NX options at the same time are not compatible");
+        return;
+    }
+    if ((gt && nx) || (lt && nx) || (gt && lt)) {
+        reply_error(&c->out, "ERR GT, LT, and/or NX options at the same time are not compatible");
+        return;
+    }
+    if (incr && elements > 1) {
+        reply_error(&c->out, "ERR INCR option supports a single increment-element pair");
+        return;
+    }
+    double *scores = malloc(elements * sizeof *scores);
+    if (!scores) {
+        reply_error(&c->out, ERR_OOM);
+        return;
+    }
+    for (size_t j = 0; j < elements; j++) {
+        const resp_arg *a = &c->argv[idx + j * 2];
+        if (parse_double(a->ptr, a->len, &scores[j]) != 0) {
+            reply_error(&c->out, ERR_NOT_FLOAT);
+            free(scores);
+            return;
+        }
+    }
+    const kv_key *k = &c->keys[1];
+    kv_entry *e;
+    bool wrong;
+    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
+    long long added = 0, updated = 0, processed = 0;
+    double score = 0;
+    if (wrong)
+        goto done;
+    if (!z) {
+        if (xx)
+            goto reply;
+        if (!(z = zset_create_at(c, k, &e)))
+            goto done;
+    }
+    size_t before = zset_bytes(z);
+    for (size_t j = 0; j < elements; j++) {
+        const resp_arg *m = &c->argv[idx + 1 + j * 2];
+        int out;
+        double newscore = scores[j];
+        int rc = zset_add(t, k->shard, z, scores[j], m->ptr, m->len, flags, &out, &newscore);
+        if (rc == 0) {
+            cmd_abort(c, "ERR resulting score is not a number (NaN)");
+            goto done;
+        }
+        if (rc < 0) {
+            reply_store_error(c, STORE_E_NOMEM);
+            goto done;
+        }
+        if (out & ZADD_OUT_ADDED)
+            added++;
+        if (out & ZADD_OUT_UPDATED)
+            updated++;
+        if (!(out & ZADD_OUT_NOP))
+            processed++;
+        score = newscore;
+    }
+    if (!zset_settle(c, k, e, z, before))
+        goto done;
+reply:
+    if (incr) {
+        if (processed)
+            zset_reply_score(c, score);
+        else
+            reply_null(&c->out);
+    } else {
+        reply_int(&c->out, ch ? added + updated : added);
+    }
+done:
+    free(scores);
+}
+
+static void cmd_zadd(client *c) { zadd_generic(c, 0); }
+static void cmd_zincrby(client *c) { zadd_generic(c, ZADD_IN_INCR); }
+
+/* ---- ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK ------------------------------------------------------ */
+
+/* ZREM key member...: how many members were removed (the key goes with the last). */
+static void cmd_zrem(client *c)
+{
+    kv_txn *t = zset_txn(c);
+    const kv_key *k = &c->keys[1];
+    kv_entry *e;
+    bool wrong;
+    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
+    if (wrong)
+        return;
+    if (!z) {
+        reply_int(&c->out, 0);
+        return;
+    }
+    size_t before = zset_bytes(z);
+    long long deleted = 0;
+    for (size_t j = 2; j < c->argc && z->length && !t->failed; j++)
+        deleted += zset_del(t, k->shard, z, c->argv[j].ptr, c->argv[j].len);
+    if (zset_settle(c, k, e, z, before))
+        reply_int(&c->out, deleted);
+}
+
+/* ZCARD key: the number of members, 0 for a missing key. */
+static void cmd_zcard(client *c)
+{
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (!wrong)
+        reply_int(&c->out, z ? (long long)z->length : 0);
+}
+
+/* ZSCORE key member: the score, or nil. */
+static void cmd_zscore(client *c)
+{
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    double score;
+    if (z && zset_score(z, c->argv[2].ptr, c->argv[2].len, &score))
+        zset_reply_score(c, score);
+    else
+        reply_null(&c->out);
+}
+
+/* ZMSCORE key member...: the score of each member, nil for absent ones. */
+static void cmd_zmscore(client *c)
+{
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    reply_array(&c->out, (long long)c->argc - 2);
+    for (size_t j = 2; j < c->argc; j++) {
+        double score;
+        if (z && zset_score(z, c->argv[j].ptr, c->argv[j].len, &score))
+            zset_reply_score(c, score);
+        else
+            reply_null(&c->out);
+    }
+}
+
+/* ZRANK / ZREVRANK key member [WITHSCORE] (7.2): the 0-based rank, or [rank, score];
+ * nil (a nil array with WITHSCORE) when the key or member is missing. */
+static void zrank_generic(client *c, bool reverse)
+{
+    if (c->argc > 4) {
+        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", c->last_cmd->name);
+        return;
+    }
+    bool withscore = false;
+    if (c->argc == 4) {
+        if (!arg_is(&c->argv[3], "withscore")) {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+        withscore = true;
+    }
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    uint64_t rank;
+    double score;
+    if (!z || !zset_rank(z, c->argv[2].ptr, c->argv[2].len, reverse, &rank, &score)) {
+        if (withscore)
+            reply_null_array(&c->out);
+        else
+            reply_null(&c->out);
+        return;
+    }
+    if (withscore)
+        reply_array(&c->out, 2);
+    reply_int(&c->out, (long long)rank);
+    if (withscore)
+        zset_reply_score(c, score);
+}
+
+static void cmd_zrank(client *c) { zrank_generic(c, false); }
+static void cmd_zrevrank(client *c) { zrank_generic(c, true); }
+
+/* ---- ZPOPMIN, ZPOPMAX, ZMPOP ------------------------------------------------------------------ */
+
+/* Pops min(count, length) members of z from the low end (or the high end when max)
+ * and replies each (as a [member, score] array when nested). The caller wrote the
+ * enclosing header. Removing everything deletes the key without visiting the nodes
+ * (a big set is then freed lazily). Returns false after aborting. */
+static bool zpop_members(client *c, const kv_key *k, kv_entry *e, zset_obj *z, bool max, uint64_t n,
+                         bool nested)
+{
+    kv_txn *t = zset_txn(c);
+    uint64_t len = z->length;
+    zset_iter it;
+    zset_iter_init(&it, z, 0, max);
+    const char *m;
+    size_t mlen;
+    double score;
+    for (uint64_t i = 0; i < n && zset_iter_next(&it, &m, &mlen, &score); i++) {
+        if (nested)
+            reply_array(&c->out, 2);
+        reply_bulk(&c->out, m, mlen);
+        zset_reply_score(c, score);
+    }
+    if (n >= len) {
+        store_delete(t, k);
+        if (t->failed) {
+            reply_store_error(c, STORE_E_NOMEM);
+            return false;
+        }
+        return true;
+    }
+    size_t before = zset_bytes(z);
+    if (max)
+        zset_delete_rank_range(t, k->shard, z, len - n, len - 1);
+    else
+        zset_delete_rank_range(t, k->shard, z, 0, n - 1);
+    return zset_settle(c, k, e, z, before);
+}
+
+/* ZPOPMIN / ZPOPMAX key [count]: without count a flat [member, score]; with count the
+ * popped pairs (nested in RESP3). */
+static void zpop_generic(client *c, bool max)
+{
+    if (c->argc > 3) {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    long long count = -1;
+    if (c->argc == 3 && (parse_ll(c->argv[2].ptr, c->argv[2].len, &count) != 0 || count < 0)) {
+        /* getPositiveLongFromObjectOrReply: one message for both failures */
+        reply_error(&c->out, "ERR value is out of range, must be positive");
+        return;
+    }
+    bool nested = c->out.proto == 3 && count != -1;
+    const kv_key *k = &c->keys[1];
+    kv_entry *e;
+    bool wrong;
+    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
+    if (wrong)
+        return;
+    if (!z || count == 0) {
+        reply_array(&c->out, 0);
+        return;
+    }
+    uint64_t n = count == -1 ? 1 : (uint64_t)count;
+    if (n > z->length)
+        n = z->length;
+    reply_array(&c->out, nested ? (long long)n : (long long)n * 2);
+    zpop_members(c, k, e, z, max, n, nested);
+}
+
+static void cmd_zpopmin(client *c) { zpop_generic(c, false); }
+static void cmd_zpopmax(client *c) { zpop_generic(c, true); }
+
+/* Parses a positive count like getRangeLongFromObjectOrReply(1, LONG_MAX, msg): both a
+ * non-integer and an out-of-range value reply msg. */
+static bool positive_arg(client *c, size_t i, const char *msg, long long *out)
+{
+    if (parse_ll(c->argv[i].ptr, c->argv[i].len, out) != 0 || *out < 1) {
+        reply_error(&c->out, msg);
+        return false;
+    }
+    return true;
+}
+
+/* ZMPOP numkeys key... MIN|MAX [COUNT count]: [key, [[member, score], ...]] from the
+ * first non-empty key, or a nil array. Takes its own locks (CMD_NOLOCK). */
+static void cmd_zmpop(client *c)
+{
+    long long numkeys, count = -1;
+    if (!positive_arg(c, 1, "ERR numkeys should be greater than 0", &numkeys))
+        return;
+    if (numkeys > (long long)c->argc - 2) {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    size_t where_idx = 2 + (size_t)numkeys;
+    if (where_idx >= c->argc) {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    bool max;
+    if (arg_is(&c->argv[where_idx], "min"))
+        max = false;
+    else if (arg_is(&c->argv[where_idx], "max"))
+        max = true;
+    else {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    for (size_t j = where_idx + 1; j < c->argc; j++) {
+        if (count == -1 && arg_is(&c->argv[j], "count") && j + 1 < c->argc) {
+            if (!positive_arg(c, ++j, "ERR count should be greater than 0", &count))
+                return;
+        } else {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (count == -1)
+        count = 1;
+    kv_key *keys = malloc((size_t)numkeys * sizeof *keys);
+    uint32_t *ids = malloc((size_t)numkeys * sizeof *ids);
+    if (!keys || !ids) {
+        free(keys);
+        free(ids);
+        reply_error(&c->out, ERR_OOM);
+        return;
+    }
+    for (long long i = 0; i < numkeys; i++) {
+        key_init(&keys[i], c->argv[2 + i].ptr, c->argv[2 + i].len);
+        ids[i] = keys[i].shard;
+    }
+    kv_txn *t = zset_txn(c);
+    txn_begin(t);
+    txn_lock_many(t, ids, (size_t)numkeys);
+    bool done = false;
+    for (long long i = 0; i < numkeys && !done; i++) {
+        kv_entry *e;
+        bool wrong;
+        zset_obj *z = zset_lookup(c, &keys[i], false, &e, &wrong);
+        if (wrong) {
+            done = true;
+        } else if (z) {
+            uint64_t n = (uint64_t)count < z->length ? (uint64_t)count : z->length;
+            reply_array(&c->out, 2);
+            reply_bulk(&c->out, c->argv[2 + i].ptr, c->argv[2 + i].len);
+            reply_array(&c->out, (long long)n);
+            if (!zpop_members(c, &keys[i], e, z, max, n, true)) {
+                free(keys);
+                free(ids);
+                return;                      /* aborted, error replied */
+            }
+            done = true;
+        }
+    }
+    if (!done)
+        reply_null_array(&c->out);
+    int rc = txn_commit(t);
+    if (rc != TXN_OK) {
+        c->out.len = c->reply_mark;
+        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
+    }
+    free(keys);
+    free(ids);
+}
+
+/* ---- ZRANDMEMBER ------------------------------------------------------------------------------ */
+
+/* Replies the member of 0-based rank r. */
+static void reply_rank(client *c, const zset_obj *z, uint64_t r, bool withscores)
+{
+    zset_iter it;
+    zset_iter_init(&it, z, r, false);
+    const char *m;
+    size_t len;
+    double score;
+    if (zset_iter_next(&it, &m, &len, &score))
+        zset_reply_member(c, m, len, score, withscores);
+}
+
+/* Open-addressing set of ranks (unique random picks). */
+typedef struct rank_set { uint64_t *slot; uint64_t mask; } rank_set;
+
+/* Inserts r (stored as r + 1); false when it was already there. */
+static bool rank_set_add(rank_set *s, uint64_t r)
+{
+    for (uint64_t i = (r * 0x9e3779b97f4a7c15ULL) & s->mask;; i = (i + 1) & s->mask) {
+        if (s->slot[i] == r + 1)
+            return false;
+        if (!s->slot[i]) {
+            s->slot[i] = r + 1;
+            return true;
+        }
+    }
+}
+
+/* ZRANDMEMBER key count [WITHSCORES] as zrandmemberWithCountCommand: a negative count
+ * allows repeats; a positive one returns distinct members (all of them, from the
+ * highest score down, when count >= the size). Picks are uniform over ranks. */
+static void zrandmember_count(client *c, long long l, bool withscores)
+{
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    if (!z || l == 0) {
+        reply_array(&c->out, 0);
+        return;
+    }
+    uint64_t size = z->length;
+    bool uniq = l >= 0;
+    uint64_t count = uniq ? (uint64_t)l : (uint64_t)0 - (uint64_t)l;
+    if (!uniq || count == 1) {
+        zset_reply_members_header(c, (long long)count, withscores);
+        for (uint64_t i = 0; i < count; i++)
+            reply_rank(c, z, zset_rand64() % size, withscores);
+        return;
+    }
+    if (count >= size) {
+        zset_reply_members_header(c, (long long)size, withscores);
+        zset_iter it;
+        zset_iter_init(&it, z, 0, true);
+        const char *m;
+        size_t len;
+        double score;
+        while (zset_iter_next(&it, &m, &len, &score))
+            zset_reply_member(c, m, len, score, withscores);
+        return;
+    }
+    zset_reply_members_header(c, (long long)count, withscores);
+    if (count * 3 > size) {
+        /* a partial Fisher-Yates shuffle of all ranks */
+        uint64_t *perm = malloc(size * sizeof *perm);
+        if (!perm)
+            abort();
+        for (uint64_t i = 0; i < size; i++)
+            perm[i] = i;
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t j = i + zset_rand64() % (size - i);
+            uint64_t tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+            reply_rank(c, z, perm[i], withscores);
+        }
+        free(perm);
+        return;
+    }
+    uint64_t cap = 16;
+    while (cap < count * 2)
+        cap *= 2;
+    rank_set picked = { calloc(cap, sizeof(uint64_t)), cap - 1 };
+    if (!picked.slot)
+        abort();
+    for (uint64_t added = 0; added < count;) {
+        uint64_t r = zset_rand64() % size;
+        if (rank_set_add(&picked, r)) {
+            reply_rank(c, z, r, withscores);
+            added++;
+        }
+    }
+    free(picked.slot);
+}
+
+/* ZRANDMEMBER key [count [WITHSCORES]]: a random member (nil when missing) or, with a
+ * count, an array of them. */
+static void cmd_zrandmember(client *c)
+{
+    if (c->argc >= 3) {
+        long long l;
+        if (!arg_ll(c, 2, &l))
+            return;
+        if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], "withscores"))) {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+        bool withscores = c->argc == 4;
+        if (withscores && (l < LLONG_MIN / 2 || l > LLONG_MAX / 2)) {
+            reply_error(&c->out, "ERR value is out of range");
+            return;
+        }
+        zrandmember_count(c, l, withscores);
+        return;
+    }
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    if (!z) {
+        reply_null(&c->out);
+        return;
+    }
+    const char *m;
+    size_t len;
+    double score;
+    zset_random(z, &m, &len, &score);
+    reply_bulk(&c->out, m, len);
+}
+
+/* ---- ZSCAN -------------------------------------------------------------------------------------- */
+
+/* Parses a cursor as parseScanCursorOrReply (strtoul: no leading space, all digits
+ * consumed, no overflow; "+5" and "-1" are accepted like strtoul does). */
+static bool parse_cursor(const resp_arg *a, uint64_t *out)
+{
+    char buf[128];
+    if (a->len >= sizeof buf)
+        return false;
+    memcpy(buf, a->ptr, a->len);
+    buf[a->len] = 0;
+    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end || errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void scan_collect(const char *m, size_t len, double score, void *ctx)
+{
+    zres_add(ctx, m, len, score);
+}
+
+/* ZSCAN key cursor [MATCH pattern] [COUNT count]: [next cursor, [member, score, ...]]
+ * with scores as bulk strings. A compact set is returned whole with cursor 0; a large
+ * one is walked with the dict's reverse-binary cursor, COUNT bounding the work as in
+ * Redis (visits until COUNT members were seen or 10*COUNT steps were made). */
+static void cmd_zscan(client *c)
+{
+    uint64_t cursor;
+    if (!parse_cursor(&c->argv[2], &cursor)) {
+        reply_error(&c->out, "ERR invalid cursor");
+        return;
+    }
+    bool wrong;
+    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
+    if (wrong)
+        return;
+    if (!z) {
+        reply_array(&c->out, 2);
+        reply_bulk(&c->out, "0", 1);
+        reply_array(&c->out, 0);
+        return;
+    }
+    long long count = 10;
+    const char *pat = NULL;
+    size_t plen = 0;
+    for (size_t i = 3; i < c->argc; i += 2) {
+        bool has_val = i + 1 < c->argc;
+        if (has_val && arg_is(&c->argv[i], "count")) {
+            if (!arg_ll(c, i + 1, &count))
+                return;
+            if (count < 1) {
+                reply_error(&c->out, ERR_SYNTAX);
+                return;
+            }
+        } else if (has_val && arg_is(&c->argv[i], "match")) {
+            const resp_arg *p = &c->argv[i + 1];
+            pat = p->len == 1 && p->ptr[0] == '*' ? NULL : p->ptr;
+            plen = p->len;
+        } else {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+    }
+    zset_results res;
+    zres_init(&res);
+    if (z->encoding == ZSET_COMPACT) {
+        cursor = zset_scan(z, 0, scan_collect, &res);
+    } else {
+        long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+        do
+            cursor = zset_scan(z, cursor, scan_collect, &res);
+        while (cursor && --steps > 0 && (long long)res.n < count);
+    }
+    zres_freeze(&res);
+    size_t matched = 0;
+    for (size_t i = 0; i < res.n; i++) {
+        if (!pat || glob_match(pat, plen, res.items[i].member, res.items[i].len, false))
+            res.items[matched++] = res.items[i];
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)cursor);
+    reply_array(&c->out, 2);
+    reply_bulk(&c->out, buf, (size_t)n);
+    reply_array(&c->out, (long long)matched * 2);
+    for (size_t i = 0; i < matched; i++) {
+        reply_bulk(&c->out, res.items[i].member, res.items[i].len);
+        n = fmt_double(buf, sizeof buf, res.items[i].score);
+        reply_bulk(&c->out, buf, (size_t)n);
+    }
+    zres_free(&res);
+}
+
+/* ---- the table ------------------------------------------------------------------------------------ */
+
+#define RO     CMD_READONLY
+#define WR     CMD_WRITE
+#define FAST   CMD_FAST
+#define DENY   CMD_DENYOOM
+#define NUMKEYS (CMD_NOLOCK | CMD_MOVABLE)
+
+const command zset_commands[] = {
+    { "zadd", -4, WR | DENY | FAST, 1, 1, 1, cmd_zadd, "sorted-set",
+      "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+      "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set." },
+    { "zincrby", 4, WR | DENY | FAST, 1, 1, 1, cmd_zincrby, "sorted-set",
+      "Increments the score of a member in a sorted set.", "1.2.0",
+      "O(log(N)) where N is the number of elements in the sorted set." },
+    { "zrem", -3, WR | FAST, 1, 1, 1, cmd_zrem, "sorted-set",
+      "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+      "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed." },
+    { "zcard", 2, RO | FAST, 1, 1, 1, cmd_zcard, "sorted-set",
+      "Returns the number of members in a sorted set.", "1.2.0", "O(1)" },
+    { "zscore", 3, RO | FAST, 1, 1, 1, cmd_zscore, "sorted-set",
+      "Returns the score of a member in a sorted set.", "1.2.0", "O(1)" },
+    { "zmscore", -3, RO | FAST, 1, 1, 1, cmd_zmscore, "sorted-set",
+      "Returns the score of one or more members in a sorted set.", "6.2.0",
+      "O(N) where N is the number of members being requested." },
+    { "zrank", -3, RO | FAST, 1, 1, 1, cmd_zrank, "sorted-set",
+      "Returns the index of a member in a sorted set ordered by ascending scores.", "2.0.0", "O(log(N))" },
+    { "zrevrank", -3, RO | FAST, 1, 1, 1, cmd_zrevrank, "sorted-set",
+      "Returns the index of a member in a sorted set ordered by descending scores.", "2.0.0", "O(log(N))" },
+    { "zcount", 4, RO | FAST, 1, 1, 1, zcmd_zcount, "sorted-set",
+      "Returns the count of members in a sorted set that have scores within a range.", "2.0.0",
+      "O(log(N)) with N being the number of elements in the sorted set." },
+    { "zlexcount", 4, RO | FAST, 1, 1, 1, zcmd_zlexcount, "sorted-set",
+      "Returns the number of members in a sorted set within a lexicographical range.", "2.8.9",
+      "O(log(N)) with N being the number of elements in the sorted set." },
+    { "zrange", -4, RO, 1, 1, 1, zcmd_zrange, "sorted-set",
+      "Returns members in a sorted set within a range of indexes.", "1.2.0",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned." },
+    { "zrangestore", -5, WR | DENY, 1, 2, 1, zcmd_zrangestore, "sorted-set",
+      "Stores a range of members from sorted set in a key.", "6.2.0",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key." },
+    { "zrevrange", -4, RO, 1, 1, 1, zcmd_zrevrange, "sorted-set",
+      "Returns members in a sorted set within a range of indexes in reverse order.", "1.2.0",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned." },
+    { "zrangebyscore", -4, RO, 1, 1, 1, zcmd_zrangebyscore, "sorted-set",
+      "Returns members in a sorted set within a range of scores.", "1.0.5",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
+    { "zrevrangebyscore", -4, RO, 1, 1, 1, zcmd_zrevrangebyscore, "sorted-set",
+      "Returns members in a sorted set within a range of scores in reverse order.", "2.2.0",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
+    { "zrangebylex", -4, RO, 1, 1, 1, zcmd_zrangebylex, "sorted-set",
+      "Returns members in a sorted set within a lexicographical range.", "2.8.9",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
+    { "zrevrangebylex", -4, RO, 1, 1, 1, zcmd_zrevrangebylex, "sorted-set",
+      "Returns members in a sorted set within a lexicographical range in reverse order.", "2.8.9",
+      "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
+    { "zremrangebyrank", 4, WR, 1, 1, 1, zcmd_zremrangebyrank, "sorted-set",
+      "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+      "2.0.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
+    { "zremrangebyscore", 4, WR, 1, 1, 1, zcmd_zremrangebyscore, "sorted-set",
+      "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+      "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
+    { "zremrangebylex", 4, WR, 1, 1, 1, zcmd_zremrangebylex, "sorted-set",
+      "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+      "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
+    { "zpopmin", -2, WR | FAST, 1, 1, 1, cmd_zpopmin, "sorted-set",
+      "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+      "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped." },
+    { "zpopmax", -2, WR | FAST, 1, 1, 1, cmd_zpopmax, "sorted-set",
+      "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+      "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped." },
+    { "zmpop", -4, WR | NUMKEYS, 0, 0, 0, cmd_zmpop, "sorted-set",
+      "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+      "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped." },
+    { "zrandmember", -2, RO, 1, 1, 1, cmd_zrandmember, "sorted-set",
+      "Returns one or more random members from a sorted set.", "6.2.0",
+      "O(N) where N is the number of members returned" },
+    { "zscan", -3, RO, 1, 1, 1, cmd_zscan, "sorted-set",
+      "Iterates over members and scores of a sorted set.", "2.8.0",
+      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
+    { "zunionstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zunionstore, "sorted-set",
+      "Stores the union of multiple sorted sets in a key.", "2.0.0",
+      "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set." },
+    { "zinterstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zinterstore, "sorted-set",
+      "Stores the intersect of multiple sorted sets in a key.", "2.0.0",
+      "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set." },
+    { "zdiffstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zdiffstore, "sorted-set",
+      "Stores the difference of multiple sorted sets in a key.", "6.2.0",
+      "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set." },
+    { "zunion", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zunion, "sorted-set",
+      "Returns the union of multiple sorted sets.", "6.2.0",
+      "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set." },
+    { "zinter", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zinter, "sorted-set",
+      "Returns the intersect of multiple sorted sets.", "6.2.0",
+      "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set." },
+    { "zdiff", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zdiff, "sorted-set",
+      "Returns the difference between multiple sorted sets.", "6.2.0",
+      "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set." },
+    { "zintercard", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zintercard, "sorted-set",
+      "Returns the number of members of the intersect of multiple sorted sets.", "7.0.0",
+      "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets." },
+    { 0 },
+};
