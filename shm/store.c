@@ -171,6 +171,17 @@ static int ns_register(const char *p, size_t n)
     return id;
 }
 
+int key_nsid_existing(const kv_key *k)
+{
+    const char *slash = memchr(k->ptr, '/', k->len);
+    if (!slash)
+        return 0;
+    size_t n = (size_t)(slash - k->ptr);
+    if (n == 7 && memcmp(k->ptr, "default", 7) == 0)
+        return 0;
+    return ns_find(k->ptr, n);
+}
+
 int key_nsid(const kv_key *k)
 {
     const char *slash = memchr(k->ptr, '/', k->len);

@@ -124,7 +124,7 @@ static void test_rename_copy(void **state)
     EXPECT(":0\r\n", "EXISTS", "a");
     EXPECT(":100\r\n", "TTL", "ns1/a");
     for (int i = 0; i < 16; i++) {               /* lands in every shard pairing */
-        char dst[16];
+        char dst[32];
         snprintf(dst, sizeof dst, "n%d/x%d", i, i);
         EXPECT("+OK\r\n", "RENAME", "ns1/a", dst);
         EXPECT("+OK\r\n", "RENAME", dst, "ns1/a");

@@ -51,6 +51,8 @@ void key_init(kv_key *k, const char *raw, size_t len);
 /* Namespace id for the key (registering a new namespace if needed), or -1 when the
  * namespace table is full. */
 int key_nsid(const kv_key *k);
+/* Namespace id for the key when its namespace exists, else -1 (never registers). */
+int key_nsid_existing(const kv_key *k);
 /* Namespace name of id; sets *len. */
 const char *ns_name(uint32_t nsid, uint32_t *len);
 uint32_t ns_count(void);
