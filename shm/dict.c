@@ -2,6 +2,7 @@
  * shard tables of store.c: new keys go to table 1 while a rehash is running, every
  * mutation moves one bucket, and the load factor stays between 1/8 and 1. */
 #include "kvns/dict.h"
+#include "kvns/store.h"
 #include "kvns/alloc.h"
 
 #include <stdio.h>
@@ -17,46 +18,11 @@
 
 /* ---- hashing -------------------------------------------------------------------- */
 
-/* 128-bit multiply folded to 64 bits: the mixing step of the hash. */
-static inline uint64_t mix64(uint64_t a, uint64_t b)
-{
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* An unaligned little-endian 64-bit load. */
-static inline uint64_t read64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* Seeded wyhash-style hash; the seed differs from the keyspace's so that a key's
- * shard bits and its bucket bits inside a collection are independent. */
+/* Hash of a member or field (see kv_hash_bytes). */
 uint64_t adict_hash(const void *key, size_t n)
 {
-    const uint64_t c1 = 0xa0761d6478bd642fULL, c2 = 0xe7037ed1a0b428dbULL,
-                   c3 = 0x8ebc6af09c88c6e3ULL, c4 = 0x589965cc75374cc3ULL;
-    const char *p = key;
-    uint64_t h = (arena_hdr()->hash_seed ^ 0x6469637464696374ULL) ^ mix64(n ^ c1, c2);
-    size_t left = n;
-    while (left >= 16) {
-        h = mix64(read64(p) ^ c1 ^ h, read64(p + 8) ^ c2);
-        p += 16;
-        left -= 16;
-    }
-    if (left >= 8) {
-        h = mix64(read64(p) ^ c3 ^ h, c4);
-        p += 8;
-        left -= 8;
-    }
-    if (left) {
-        uint64_t tail = 0;
-        memcpy(&tail, p, left);
-        h = mix64(tail ^ c4 ^ h, c1 ^ left);
-    }
-    return mix64(h ^ c2, c3 ^ n);
+    /* another seed than the keyspace's: members and keys hash independently */
+    return kv_hash_bytes(key, n, arena_hdr()->hash_seed ^ 0x6469637464696374ULL);
 }
 
 /* ---- basics ------------------------------------------------------------------------ */

@@ -34,8 +34,9 @@ static inline uint64_t read64(const char *p)
 }
 
 /* Seeded 64-bit hash of a key (wyhash-style multiply-mix). */
-static uint64_t key_hash(const char *p, size_t n, uint64_t seed)
+uint64_t kv_hash_bytes(const void *bytes, size_t n, uint64_t seed)
 {
+    const char *p = bytes;
     const uint64_t c1 = 0xa0761d6478bd642fULL, c2 = 0xe7037ed1a0b428dbULL,
                    c3 = 0x8ebc6af09c88c6e3ULL, c4 = 0x589965cc75374cc3ULL;
     uint64_t h = seed ^ mix64(n ^ c1, c2);
@@ -67,7 +68,7 @@ void key_init(kv_key *k, const char *raw, size_t len)
     arena_header *h = arena_hdr();
     k->ptr = raw;
     k->len = (uint32_t)len;
-    k->hash = key_hash(raw, len, h->hash_seed);
+    k->hash = kv_hash_bytes(raw, len, h->hash_seed);
     k->shard = h->shard_bits ? (uint32_t)(k->hash >> (64 - h->shard_bits)) : 0;
 }
 
@@ -102,7 +103,7 @@ const char *ns_name(uint32_t nsid, uint32_t *len)
 
 uint32_t ns_count(void) { return __atomic_load_n(&arena_hdr()->ns_count, __ATOMIC_ACQUIRE); }
 
-static uint64_t ns_hash(const char *p, size_t n) { return key_hash(p, n, 0x6e616d65ULL); }
+static uint64_t ns_hash(const char *p, size_t n) { return kv_hash_bytes(p, n, 0x6e616d65ULL); }
 
 static bool ns_equal(uint32_t id, const char *p, size_t n)
 {
@@ -462,7 +463,7 @@ void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets)
                 kv_entry *e = ref_ptr(r);
                 aref next = e->next;
                 kv_key k = { entry_key(e), e->klen, s, 0 };
-                k.hash = key_hash(k.ptr, k.len, arena_hdr()->hash_seed);
+                k.hash = kv_hash_bytes(k.ptr, k.len, arena_hdr()->hash_seed);
                 aref *dst = bucket_at(sh, 1, k.hash & (sh->size[1] - 1));
                 tx_store32(t, s, &e->next, *dst);
                 tx_store32(t, s, dst, r);
@@ -996,7 +997,7 @@ static int check_shard(uint32_t s, char *err, size_t errlen, uint64_t *ns_bytes,
                 }
                 kv_entry *e = ref_ptr(r);
                 kv_key k = { entry_key(e), e->klen, 0, 0 };
-                k.hash = key_hash(k.ptr, k.len, h->hash_seed);
+                k.hash = kv_hash_bytes(k.ptr, k.len, h->hash_seed);
                 uint32_t ks = h->shard_bits ? (uint32_t)(k.hash >> (64 - h->shard_bits)) : 0;
                 if (ks != s || (k.hash & (sh->size[tbl] - 1)) != b) {
                     snprintf(err, errlen, "shard %u: key '%.*s' in the wrong bucket", s,

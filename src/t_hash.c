@@ -31,13 +31,7 @@ static hs_str *args_str(client *c, size_t from, size_t n)
  * when the key holds another type. */
 static kv_entry *hash_lookup(client *c, bool read, bool *wrong)
 {
-    kv_entry *e = read ? store_find_read(txn_of(c), &c->keys[1]) : store_find(txn_of(c), &c->keys[1]);
-    *wrong = e && e->type != KV_HASH;
-    if (*wrong) {
-        reply_error(&c->out, ERR_WRONGTYPE);
-        return NULL;
-    }
-    return e;
+    return lookup_typed(c, &c->keys[1], KV_HASH, read, wrong);
 }
 
 /* Sets pairs kv[0..2n) in the hash of argv[1], creating the key when missing (e is

@@ -13,11 +13,7 @@ static kv_txn *txn_of(client *c) { return &c->w->txn; }
  * WRONGTYPE and sets *wrong when it holds another type. read: count a keyspace hit. */
 static kv_entry *list_lookup(client *c, size_t i, bool read, bool *wrong)
 {
-    kv_entry *e = read ? store_find_read(txn_of(c), &c->keys[i]) : store_find(txn_of(c), &c->keys[i]);
-    *wrong = e && e->type != KV_LIST;
-    if (*wrong)
-        reply_error(&c->out, ERR_WRONGTYPE);
-    return *wrong ? NULL : e;
+    return lookup_typed(c, &c->keys[i], KV_LIST, read, wrong);
 }
 
 /* The root of a list entry, for reading. */

@@ -145,13 +145,7 @@ static hs_str *args_str(client *c, size_t from, size_t n)
  * the key holds another type. */
 static kv_entry *set_lookup(client *c, const kv_key *k, bool read, bool *wrong)
 {
-    kv_entry *e = read ? store_find_read(txn_of(c), k) : store_find(txn_of(c), k);
-    *wrong = e && e->type != KV_SET;
-    if (*wrong) {
-        reply_error(&c->out, ERR_WRONGTYPE);
-        return NULL;
-    }
-    return e;
+    return lookup_typed(c, k, KV_SET, read, wrong);
 }
 
 /* Adds m[0..n) to the set at k (entry e, or a new key when e is NULL, created with

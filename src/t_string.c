@@ -16,11 +16,7 @@ static kv_txn *txn_of(client *c) { return &c->w->txn; }
  * *wrong when the key holds another type. */
 static kv_entry *string_lookup(client *c, size_t i, bool read, bool *wrong)
 {
-    kv_entry *e = read ? store_find_read(txn_of(c), &c->keys[i]) : store_find(txn_of(c), &c->keys[i]);
-    *wrong = e && e->type != KV_STRING;
-    if (*wrong)
-        reply_error(&c->out, ERR_WRONGTYPE);
-    return *wrong ? NULL : e;
+    return lookup_typed(c, &c->keys[i], KV_STRING, read, wrong);
 }
 
 /* Converts a relative or absolute expire argument to unix ms like Redis's

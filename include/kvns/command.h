@@ -127,6 +127,10 @@ extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomi
 bool arg_is(const resp_arg *a, const char *word);
 /* Parses argv[i] as an integer; on failure replies ERR_NOT_INT and returns false. */
 bool arg_ll(client *c, size_t i, long long *out);
+/* The live entry of key k when it holds `type` (NULL when missing). When it holds
+ * another type, replies WRONGTYPE, sets *wrong and returns NULL. read: count a
+ * keyspace hit or miss (reads) rather than a plain lookup (writes). */
+kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool *wrong);
 /* Replies the right error for a failed store call (OOM, namespace table full, ...). */
 void reply_store_error(client *c, int rc);
 /* Wall clock in ms (the transaction's, when one is open). */

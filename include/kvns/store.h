@@ -46,6 +46,9 @@ enum store_error {
 
 #define STORE_MAX_KEY   (512u * 1024 * 1024)
 
+/* Seeded 64-bit hash of bytes (keys, dict members): fast multiply-mix, not
+ * cryptographic; the arena's random seed makes it hard to flood. */
+uint64_t kv_hash_bytes(const void *p, size_t n, uint64_t seed);
 /* Fills k from raw key bytes: canonical form, hash, shard. Cheap, no locking. */
 void key_init(kv_key *k, const char *raw, size_t len);
 /* Namespace id for the key (registering a new namespace if needed), or -1 when the
