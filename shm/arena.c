@@ -72,10 +72,6 @@ static void robust_mutex_init(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-lane *arena_lane(uint32_t i)
-{
-    return (lane *)(arena_base + arena_hdr()->lanes_off) + i;
-}
 
 uint64_t lane_stat_sum(enum lane_stat k)
 {

@@ -54,9 +54,13 @@ void txn_destroy(kv_txn *t)
 
 void txn_begin(kv_txn *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    t->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (t->batch_clock_ms > 0) {
+        t->now_ms = t->batch_clock_ms;
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     t->failed = TXN_OK;
     t->grow = 0;
     t->nfrees = 0;

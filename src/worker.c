@@ -199,9 +199,13 @@ static int client_flush(client *c)
     return 0;
 }
 
-/* Parses and executes every complete request in the read buffer. */
+/* Parses and executes every complete request in the read buffer. The wall clock is
+ * read once per batch: every command of a pipelined batch sees the same "now", as
+ * Redis's cached command time does. */
 static void client_process(client *c)
 {
+    c->last_ms = now_ms();
+    c->w->txn.batch_clock_ms = c->last_ms;
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         if (c->out.len - c->out_sent >= OUT_HIGH_WATER)
             break;
@@ -228,7 +232,7 @@ static void client_process(client *c)
         command_exec(c);
         c->commands++;
     }
-    c->last_ms = now_ms();
+    c->w->txn.batch_clock_ms = 0;
     client_sync_slot(c);
     /* keep the unparsed tail at the start of the buffer */
     if (c->rpos == c->rlen) {

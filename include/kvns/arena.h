@@ -29,6 +29,9 @@ typedef uint32_t aref;                 /* arena offset / 8, 0 = none */
 /* metrics: bytes of each lane's latency series table (metrics.c static-asserts its fit;
  * pages are committed only as series appear) */
 #define METRICS_AREA_BYTES (288u * 1024)
+/* slowlog: bytes of each lane's slow-log ring and latency-monitor series, embedded in
+ * the lane (slowlog.c static-asserts its fit) */
+#define SLOWLOG_LANE_BYTES (140u * 1024)
 
 enum lane_state { LANE_IDLE = 0, LANE_ACTIVE = 1, LANE_COMMITTED = 2 };
 
@@ -46,6 +49,8 @@ typedef struct lane {
     uint64_t stat[16];         /* enum lane_stat counters, single writer, relaxed */
     uint64_t kill_seq;         /* bumped by CLIENT KILL of one of this lane's clients */
     aoff     metrics_off;      /* metrics: this lane's latency series table (metrics.c) */
+    /* slowlog: this lane's slow-log ring and latency samples (slowlog.c); kept last */
+    uint64_t slowlog_area[SLOWLOG_LANE_BYTES / 8];
 } lane;
 
 /* Counters each serving thread keeps in its lane (summed for INFO and metrics). */
@@ -124,6 +129,19 @@ typedef struct arena_header {
     uint64_t worker_restarts;
     uint64_t next_client_id;    /* atomic: client ids are unique across workers */
     uint64_t ns_evictions[NS_MAX]; /* atomic: keys evicted per namespace */
+
+    /* ---- slowlog: slow log and latency monitor (slowlog.h) ---- */
+    /* CONFIG SET values. The arena starts zeroed, so a *_set flag of 0 means "never
+     * set": the Redis default applies (slowlog-log-slower-than 10000, max-len 128). */
+    int64_t  slowlog_slower_than_us;
+    uint64_t slowlog_max_len;
+    uint32_t slowlog_slower_than_set;
+    uint32_t slowlog_max_len_set;
+    int64_t  latency_threshold_ms;     /* latency-monitor-threshold, 0 = off (default) */
+    uint64_t slowlog_next_id;          /* atomic: id of the next slow-log entry */
+    uint64_t slowlog_first_id;         /* atomic: entries below it were reset or trimmed */
+    uint64_t latency_generation[2];    /* atomic, per latency event: bumped by LATENCY RESET */
+    /* ---- end slowlog ---- */
 } arena_header;
 
 extern char *arena_base;               /* this process's mapping */
@@ -150,7 +168,15 @@ int arena_create(const arena_params *p, int *fd_out);
 uint64_t arena_size_for(const arena_params *p);
 /* Maps an existing arena fd (used by tests and tools); validates magic and fingerprint. */
 int arena_attach(int fd);
-lane *arena_lane(uint32_t i);
+/* Lane i and shard i: on the hot path of every command, hence inline. */
+static inline lane *arena_lane(uint32_t i)
+{
+    return (lane *)(arena_base + arena_hdr()->lanes_off) + i;
+}
+static inline struct shard *arena_shard_at(uint32_t i, size_t shard_size)
+{
+    return (struct shard *)(arena_base + arena_hdr()->shards_off + (uint64_t)i * shard_size);
+}
 struct shard *arena_shard(uint32_t i);
 
 #endif

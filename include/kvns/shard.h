@@ -50,6 +50,6 @@ typedef struct run_header {
 #define RUN_MAGIC 0x4e555221u  /* "!RUN" */
 enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3 };
 
-static inline shard *shard_at(uint32_t i) { return arena_shard(i); }
+static inline shard *shard_at(uint32_t i) { return arena_shard_at(i, sizeof(shard)); }
 
 #endif

@@ -37,6 +37,8 @@ typedef struct kv_txn {
     int       failed;          /* enum txn_error: once set, logged writes are skipped */
     int64_t   grow;            /* net bytes charged by this transaction */
     int64_t   now_ms;          /* wall clock at txn_begin, for expiry decisions */
+    int64_t   batch_clock_ms;  /* when > 0, txn_begin takes now_ms from here (the
+                                  worker sets it once per pipelined batch) */
     txn_free *frees;
     size_t    nfrees, cap_frees;
     uint64_t  dedup_gen;
