@@ -1,0 +1,27 @@
+/* store_internal.h - helpers shared by the store's own files (store.c and
+ * store_check.c): bucket and per-namespace counter addressing. Not for callers of
+ * the store: they use kvns/store.h. */
+#ifndef KVNS_STORE_INTERNAL_H
+#define KVNS_STORE_INTERNAL_H
+
+#include "kvns/shard.h"
+#include "kvns/store.h"
+
+static inline uint64_t *ns_bytes_slot(uint32_t s, uint32_t nsid)
+{
+    return (uint64_t *)(arena_base + arena_hdr()->ns_bytes_off) + (uint64_t)s * NS_MAX + nsid;
+}
+
+static inline uint64_t *ns_keys_slot(uint32_t s, uint32_t nsid)
+{
+    return (uint64_t *)(arena_base + arena_hdr()->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
+}
+
+static inline aref *bucket_at(const shard *sh, int tbl, uint64_t idx)
+{
+    return (aref *)arena_ptr(sh->table[tbl]) + idx;
+}
+
+static inline bool rehashing(const shard *sh) { return sh->rehash_idx >= 0; }
+
+#endif
