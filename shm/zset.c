@@ -15,7 +15,8 @@
 
 int zset_member_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    int cmp = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int cmp = n ? memcmp(a, b, n) : 0;     /* empty members may come with NULL pointers */
     if (cmp)
         return cmp;
     return alen < blen ? -1 : alen > blen;
@@ -55,7 +56,8 @@ static bool parse_score_bound(const char *p, size_t n, double *v, bool *ex)
     char *text = n < sizeof stack ? stack : malloc(n + 1);
     if (!text)
         return false;
-    memcpy(text, p, n);
+    if (n)
+        memcpy(text, p, n);
     text[n] = 0;
     const char *start = text;
     *ex = false;
@@ -130,6 +132,7 @@ static size_t zc_decode(const zset_obj *z, zset_item *items)
     return b->count;
 }
 
+/* Bytes a compact block holding items needs (header included). */
 static size_t zc_block_size(const zset_item *items, size_t n)
 {
     size_t size = sizeof(zcompact);
@@ -154,7 +157,8 @@ static aoff zc_build(kv_txn *t, uint32_t s, const zset_item *items, size_t n)
         double score = items[i].score == 0 ? 0.0 : items[i].score;
         memcpy(p, &score, 8);
         p[8] = (char)(uint8_t)items[i].len;
-        memcpy(p + ZC_ENTRY_HDR, items[i].member, items[i].len);
+        if (items[i].len)
+            memcpy(p + ZC_ENTRY_HDR, items[i].member, items[i].len);
         p += ZC_ENTRY_HDR + items[i].len;
     }
     return off;
@@ -191,7 +195,7 @@ static size_t zc_insert_pos(const zset_item *items, size_t n, double score, cons
 static size_t zc_find(const zset_item *items, size_t n, const char *m, size_t len)
 {
     for (size_t i = 0; i < n; i++)
-        if (items[i].len == len && memcmp(items[i].member, m, len) == 0)
+        if (items[i].len == len && (!len || memcmp(items[i].member, m, len) == 0))
             return i;
     return n;
 }
@@ -510,11 +514,13 @@ static bool zc_in_range(const zset_item *items, size_t n, const zrangespec *r, c
            zset_lex_lte_max(items[0].member, items[0].len, lr);
 }
 
+/* True when it is >= the range's min (score range r, else lex range lr). */
 static bool item_gte_min(const zset_item *it, const zrangespec *r, const zlexrangespec *lr)
 {
     return r ? zset_score_gte_min(it->score, r) : zset_lex_gte_min(it->member, it->len, lr);
 }
 
+/* True when it is <= the range's max (score range r, else lex range lr). */
 static bool item_lte_max(const zset_item *it, const zrangespec *r, const zlexrangespec *lr)
 {
     return r ? zset_score_lte_max(it->score, r) : zset_lex_lte_max(it->member, it->len, lr);
@@ -672,6 +678,7 @@ bool zset_iter_next(zset_iter *it, const char **m, size_t *len, double *score)
 
 struct scan_ctx { zset_visit_fn fn; void *ctx; };
 
+/* adict_scan callback: hands the member of dict node dn and its node's score on. */
 static void scan_visit(adict_node *dn, void *arg)
 {
     struct scan_ctx *sc = arg;
@@ -803,8 +810,10 @@ static aoff zset_copy_obj(kv_txn *t, uint32_t dst_shard, aoff obj, uint32_t src_
     return t->failed ? 0 : arena_off(z);
 }
 
+/* obj_bytes hook: the object's arena bytes. */
 static size_t zset_obj_bytes(aoff obj) { return zset_bytes(arena_ptr(obj)); }
 
+/* encoding hook: OBJECT ENCODING's answer. */
 static const char *zset_encoding(aoff obj) { return zset_encoding_name(arena_ptr(obj)); }
 
 const type_ops zset_type_ops = {

@@ -64,6 +64,7 @@ const char *zsl_member(const zsl_node *n, size_t *len)
     return p + 8;
 }
 
+/* The size node n was allocated with (what shard_free needs). */
 static size_t node_alloc_size(const zsl_node *n)
 {
     size_t len;
@@ -401,6 +402,7 @@ zsl_node *zsl_by_rank(const zset_obj *z, uint64_t rank)
     return NULL;
 }
 
+/* First and last nodes, NULL when empty. */
 static inline zsl_node *zsl_first(const zskiplist *zsl) { return zsl_fwd(&zsl->head, 0); }
 static inline zsl_node *zsl_tail(const zskiplist *zsl) { return zsl->tail ? arena_ptr(zsl->tail) : NULL; }
 
@@ -470,6 +472,7 @@ static int lex_bound_cmp(const char *a, size_t alen, int akind, const char *b, s
     return zset_member_cmp(a, alen, b, blen);
 }
 
+/* True when n's member is >= the lex range's min. */
 static bool node_lex_gte_min(const zsl_node *n, const zlexrangespec *r)
 {
     size_t len;
@@ -477,6 +480,7 @@ static bool node_lex_gte_min(const zsl_node *n, const zlexrangespec *r)
     return zset_lex_gte_min(m, len, r);
 }
 
+/* True when n's member is <= the lex range's max. */
 static bool node_lex_lte_max(const zsl_node *n, const zlexrangespec *r)
 {
     size_t len;

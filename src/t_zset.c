@@ -17,19 +17,10 @@
 
 zset_obj *zset_lookup(client *c, const kv_key *k, bool read, kv_entry **ep, bool *wrong)
 {
-    kv_txn *t = zset_txn(c);
-    kv_entry *e = read ? store_find_read(t, k) : store_find(t, k);
-    *wrong = false;
+    kv_entry *e = lookup_typed(c, k, KV_ZSET, read, wrong);
     if (ep)
         *ep = e;
-    if (!e)
-        return NULL;
-    if (e->type != KV_ZSET) {
-        *wrong = true;
-        reply_error(&c->out, ERR_WRONGTYPE);
-        return NULL;
-    }
-    return arena_ptr(entry_obj(e));
+    return e ? arena_ptr(entry_obj(e)) : NULL;
 }
 
 zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep)
@@ -137,7 +128,7 @@ bool zres_add(zset_results *r, const char *m, size_t len, double score)
 void zres_freeze(zset_results *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        r->items[i].member = r->pool + r->offs[i];
+        r->items[i].member = r->pool ? r->pool + r->offs[i] : "";   /* all members empty */
 }
 
 /* (score, member) order for qsort. */
@@ -274,6 +265,7 @@ done:
     free(scores);
 }
 
+/* ZADD and ZINCRBY share Redis's zaddGenericCommand. */
 static void cmd_zadd(client *c) { zadd_generic(c, 0); }
 static void cmd_zincrby(client *c) { zadd_generic(c, ZADD_IN_INCR); }
 
@@ -377,6 +369,7 @@ static void zrank_generic(client *c, bool reverse)
         zset_reply_score(c, score);
 }
 
+/* ZRANK counts from the lowest score, ZREVRANK from the highest. */
 static void cmd_zrank(client *c) { zrank_generic(c, false); }
 static void cmd_zrevrank(client *c) { zrank_generic(c, true); }
 
@@ -450,6 +443,7 @@ static void zpop_generic(client *c, bool max)
     zpop_members(c, k, e, z, max, n, nested);
 }
 
+/* ZPOPMIN pops the lowest scores, ZPOPMAX the highest. */
 static void cmd_zpopmin(client *c) { zpop_generic(c, false); }
 static void cmd_zpopmax(client *c) { zpop_generic(c, true); }
 
@@ -651,6 +645,11 @@ static void cmd_zrandmember(client *c)
         long long l;
         if (!arg_ll(c, 2, &l))
             return;
+        if (l == LLONG_MIN) {        /* getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) */
+            reply_error(&c->out, "ERR value is out of range, value must between -9223372036854775807 and "
+                                 "9223372036854775807");
+            return;
+        }
         if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], "withscores"))) {
             reply_error(&c->out, ERR_SYNTAX);
             return;
@@ -687,7 +686,8 @@ static bool parse_cursor(const resp_arg *a, uint64_t *out)
     char buf[128];
     if (a->len >= sizeof buf)
         return false;
-    memcpy(buf, a->ptr, a->len);
+    if (a->len)
+        memcpy(buf, a->ptr, a->len);
     buf[a->len] = 0;
     if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
         return false;
@@ -700,6 +700,7 @@ static bool parse_cursor(const resp_arg *a, uint64_t *out)
     return true;
 }
 
+/* zset_scan callback: copies one visited member into the results. */
 static void scan_collect(const char *m, size_t len, double score, void *ctx)
 {
     zres_add(ctx, m, len, score);

@@ -39,6 +39,7 @@ static void sink_begin(zsink *s, long long length)
     }
 }
 
+/* Sends one member to the client or appends it to the stored result. */
 static void sink_emit(zsink *s, const char *m, size_t len, double score)
 {
     s->emitted++;
@@ -77,6 +78,8 @@ static bool normalize_ranks(long long llen, long long *start, long long *end)
     return true;
 }
 
+/* genericZrangebyrankCommand: emits ranks [start, end] (counted from the top when
+ * reverse) after Redis's normalisation of negative and out-of-range indexes. */
 static void range_by_rank(zsink *s, const zset_obj *z, long long start, long long end, bool reverse)
 {
     if (!normalize_ranks((long long)z->length, &start, &end)) {

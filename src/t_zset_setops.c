@@ -24,6 +24,7 @@ typedef struct zsrc {
     size_t   order;          /* position in the command, a tie-breaker for sorting */
 } zsrc;
 
+/* Score of m in input s (1 for a set member); false when absent or s is missing. */
 static bool src_find(const zsrc *s, const char *m, size_t len, double *score)
 {
     if (s->type == KV_ZSET)
@@ -39,6 +40,7 @@ typedef void (*member_fn)(const char *m, size_t len, double score, void *ctx);
 
 struct set_adapter { member_fn fn; void *ctx; };
 
+/* set_foreach callback: a set member counts with score 1. */
 static void set_visit(hs_str member, void *arg)
 {
     struct set_adapter *a = arg;
@@ -96,6 +98,7 @@ typedef struct accum {
     bool         oom;
 } accum;
 
+/* FNV-1a with a final mix: the accumulator's hash of member bytes. */
 static uint64_t member_hash(const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -104,6 +107,7 @@ static uint64_t member_hash(const char *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* An empty accumulator aggregating with agg; false when out of process memory. */
 static bool accum_init(accum *a, int agg)
 {
     memset(a, 0, sizeof *a);
@@ -114,24 +118,30 @@ static bool accum_init(accum *a, int agg)
     return a->slot != NULL;
 }
 
+/* Releases the accumulator's memory. */
 static void accum_free(accum *a)
 {
     zres_free(&a->res);
     free(a->slot);
 }
 
-static const char *accum_member(const accum *a, uint64_t i) { return a->res.pool + a->res.offs[i]; }
+/* Member bytes of item i (the pool is only allocated once some member has bytes). */
+static const char *accum_member(const accum *a, uint64_t i)
+{
+    return a->res.pool ? a->res.pool + a->res.offs[i] : "";
+}
 
 /* The slot holding m, or the empty slot where it would go. */
 static uint64_t *accum_slot(accum *a, const char *m, size_t len)
 {
     for (uint64_t i = member_hash(m, len) & a->mask;; i = (i + 1) & a->mask) {
         uint64_t v = a->slot[i];
-        if (!v || (a->res.items[v - 1].len == len && memcmp(accum_member(a, v - 1), m, len) == 0))
+        if (!v || (a->res.items[v - 1].len == len && (!len || memcmp(accum_member(a, v - 1), m, len) == 0)))
             return &a->slot[i];
     }
 }
 
+/* Doubles the hash index; false when out of process memory. */
 static bool accum_grow(accum *a)
 {
     uint64_t cap = (a->mask + 1) * 2;
@@ -169,6 +179,7 @@ static void accum_add(accum *a, const char *m, size_t len, double score)
         a->oom = true;
 }
 
+/* ZUNION: weights one member of the current input and aggregates it in. */
 static void union_visit(const char *m, size_t len, double score, void *ctx)
 {
     accum *a = ctx;
@@ -190,6 +201,8 @@ struct inter_ctx {
     bool        oom;
 };
 
+/* ZINTER: keeps a member of the smallest input present in every other input, its
+ * weighted scores aggregated (or only counts it for ZINTERCARD, up to LIMIT). */
 static void inter_visit(const char *m, size_t len, double score, void *arg)
 {
     struct inter_ctx *x = arg;
@@ -212,6 +225,7 @@ static void inter_visit(const char *m, size_t len, double score, void *arg)
 
 struct diff_ctx { const zsrc *src; size_t n; zset_results *out; bool oom; };
 
+/* ZDIFF: keeps a member of the first input that no other input holds. */
 static void diff_visit(const char *m, size_t len, double score, void *arg)
 {
     struct diff_ctx *x = arg;

@@ -489,6 +489,8 @@ static void test_zrandmember(void **state)
     expect_error(c, SYNTAX, "ZRANDMEMBER", "z", "1", "WITHSCORE", NULL);
     expect_error(c, SYNTAX, "ZRANDMEMBER", "z", "1", "WITHSCORES", "x", NULL);
     expect_error(c, "ERR value is out of range", "ZRANDMEMBER", "z", "-9223372036854775807", "WITHSCORES", NULL);
+    expect_error(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                 "ZRANDMEMBER", "z", "-9223372036854775808", NULL);
     /* a large set: distinct picks, both strategies (count * 3 > size and not) */
     fill(c, "big", 300, 1);
     for (int k = 0; k < 2; k++) {
@@ -767,6 +769,56 @@ static void test_large_set(void **state)
     expect_render(c, "m0 m100", "ZRANGE", "big", "0", "1", NULL);
 }
 
+/* The empty string is a valid member everywhere. */
+static void test_empty_member(void **state)
+{
+    kv_conn *c = *state;
+    expect_int(c, 2, "ZADD", "z", "1", "", "2", "a", NULL);
+    expect_render(c, "1", "ZSCORE", "z", "", NULL);
+    expect_int(c, 0, "ZRANK", "z", "", NULL);
+    expect_render(c, " 1 a 2", "ZRANGE", "z", "0", "-1", "WITHSCORES", NULL);
+    expect_render(c, " a", "ZRANGEBYLEX", "z", "[", "+", NULL);
+    expect_render(c, "", "ZRANGEBYLEX", "z", "-", "(", NULL);
+    expect_int(c, 1, "ZRANGESTORE", "d", "z", "0", "0", NULL);
+    expect_render(c, " 1", "ZRANGE", "d", "0", "-1", "WITHSCORES", NULL);
+    expect_render(c, " 2 a 2", "ZUNION", "2", "z", "d", "WITHSCORES", "AGGREGATE", "SUM", NULL);
+    expect_int(c, 1, "ZUNIONSTORE", "u", "1", "d", NULL);
+    expect_render(c, "", "ZDIFF", "2", "d", "z", NULL);
+    expect_int(c, 1, "ZREM", "z", "", NULL);
+    expect_render(c, "a", "ZRANGE", "z", "0", "-1", NULL);
+}
+
+/* Key-level commands on sorted sets: COPY (both encodings, independent copies),
+ * RENAME, EXPIRE/TTL, DEL of a large set. */
+static void test_generic_key_ops(void **state)
+{
+    kv_conn *c = *state;
+    expect_int(c, 2, "ZADD", "small", "1", "a", "2", "b", NULL);
+    expect_int(c, 1, "COPY", "small", "small2", NULL);
+    expect_int(c, 1, "ZADD", "small", "3", "c", NULL);
+    expect_render(c, "a 1 b 2", "ZRANGE", "small2", "0", "-1", "WITHSCORES", NULL);
+    expect_render(c, "listpack", "OBJECT", "ENCODING", "small2", NULL);
+    fill(c, "big", 500, 1);
+    expect_int(c, 1, "COPY", "big", "big2", NULL);
+    expect_int(c, 10, "ZREMRANGEBYRANK", "big", "0", "9", NULL);
+    expect_int(c, 500, "ZCARD", "big2", NULL);
+    expect_render(c, "skiplist", "OBJECT", "ENCODING", "big2", NULL);
+    expect_int(c, 250, "ZRANK", "big2", "m250", NULL);
+    expect_render(c, "m499 499", "ZRANGE", "big2", "-1", "-1", "WITHSCORES", NULL);
+    expect_int(c, 1, "ZADD", "big2", "-5", "first", NULL);
+    expect_render(c, "first m0", "ZRANGE", "big2", "0", "1", NULL);
+    expect_render(c, "OK", "RENAME", "big2", "big3", NULL);
+    expect_int(c, 501, "ZCARD", "big3", NULL);
+    expect_int(c, 1, "EXPIRE", "big3", "100", NULL);
+    expect_int_range(c, 99, 100, "TTL", "big3", NULL);
+    expect_int(c, 501, "ZCARD", "big3", NULL);
+    expect_int(c, 1, "ZADD", "big3", "1000", "late", NULL);
+    expect_int_range(c, 99, 100, "TTL", "big3", NULL);
+    expect_int(c, 3, "DEL", "big", "big3", "small", NULL);
+    expect_int(c, 0, "EXISTS", "big", "big3", "small", NULL);
+    expect_int(c, 1, "EXISTS", "small2", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +843,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resp3_shapes, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_wrongtype, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_large_set, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_member, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_generic_key_ops, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
