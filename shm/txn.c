@@ -178,7 +178,7 @@ void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n)
 /* True when the 8-byte word at off was already recorded in this transaction. */
 static bool dedup_seen(kv_txn *t, aoff off)
 {
-    uint64_t slot = (off >> 3) * 0x9e3779b97f4a7c15ULL >> 55;   /* 9 bits */
+    uint64_t slot = (off >> 3) * 0x9e3779b97f4a7c15ULL >> 52;   /* 12 bits: TXN_DEDUP_SLOTS */
     for (int probe = 0; probe < 4; probe++) {
         uint64_t i = (slot + probe) & (TXN_DEDUP_SLOTS - 1);
         if (t->dedup[i].gen != t->dedup_gen) {

@@ -21,7 +21,7 @@ enum txn_error {
     TXN_E_NOMEM = 2,       /* the arena has no room left */
 };
 
-#define TXN_DEDUP_SLOTS 512
+#define TXN_DEDUP_SLOTS 4096      /* words already logged in this transaction */
 
 typedef struct txn_free {
     aoff     off;
