@@ -7,6 +7,7 @@
 #include "kvns/log.h"
 #include "kvns/metrics.h"
 #include "kvns/set.h"
+#include "kvns/slowlog.h"
 #include "kvns/zset.h"
 
 #include <ctype.h>
@@ -64,6 +65,7 @@ void command_table_init(void)
         return;
     table_add(string_commands);
     table_add(keyspace_commands);
+    table_add(persist_commands);
     table_add(server_commands);
     table_add(memory_commands);
     table_add(list_commands);
@@ -285,6 +287,7 @@ void command_exec(client *c)
     if (c->out.len > mark && c->out.data[mark] == '-')
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
+        uint64_t elapsed_ns = mono_ns() - start;
         uint32_t nsid = METRICS_NO_NS;
         if (cmd->first_key > 0 && (int)c->argc > cmd->first_key) {
             /* key_nsid reads only the bytes before the first '/': no hash needed */
@@ -292,7 +295,8 @@ void command_exec(client *c)
             int id = key_nsid_existing(&k);
             nsid = id < 0 ? METRICS_NO_NS : (uint32_t)id;
         }
-        metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, mono_ns() - start);
+        metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, elapsed_ns);
+        slowlog_observe(c, cmd, elapsed_ns);     /* slowlog: a threshold test unless slow */
     }
 }
 

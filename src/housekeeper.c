@@ -6,6 +6,7 @@
 #include "kvns/log.h"
 #include "kvns/shard.h"
 #include "kvns/metrics.h"
+#include "kvns/persist.h"                                         /* persist */
 
 #include <pthread.h>
 #include <signal.h>
@@ -105,13 +106,17 @@ int housekeeper_main(const kvns_config *cfg)
         return EXIT_FAILURE_GENERIC;
     txn_init(t, ln);
     log_info("housekeeper started", NULL);
+    persist_housekeeper_start();                                      /* persist */
     pthread_t metrics_tid;
     bool metrics_running = metrics_thread_start(&metrics_tid, cfg);   /* metrics */
     while (!housekeeper_stopping) {
         expire_cycle(t);
-        struct timespec ts = { 0, CYCLE_MS * 1000000L };
-        nanosleep(&ts, NULL);
+        /* persist: snapshots when requested or due; the sleep wakes early for SAVE/BGSAVE */
+        persist_housekeeper_tick(t, &housekeeper_stopping);
+        persist_housekeeper_sleep(CYCLE_MS);
     }
+    /* persist: the supervisor stopped every worker before this SIGTERM: final snapshot */
+    bool final_snapshot_ok = persist_housekeeper_final(t);
     if (metrics_running) {                                            /* metrics */
         metrics_stopping = 1;
         pthread_join(metrics_tid, NULL);
@@ -119,5 +124,5 @@ int housekeeper_main(const kvns_config *cfg)
     txn_destroy(t);
     free(t);
     log_info("housekeeper stopped", NULL);
-    return EXIT_OK;
+    return final_snapshot_ok ? EXIT_OK : EXIT_FAILURE_GENERIC;       /* persist */
 }

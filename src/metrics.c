@@ -21,6 +21,7 @@
 #include "kvns/metrics.h"
 #include "kvns/command.h"
 #include "kvns/evict.h"
+#include "kvns/persist.h"
 #include "kvns/shard.h"
 #include "kvns/store.h"
 #include "metrics_internal.h"
@@ -466,13 +467,27 @@ static void render_uptime(metrics_text *out)
                         (long long)(up_ms % 1000));
 }
 
-/* Hook for the persistence engineer: snapshot families (kvns_snapshot_*: last success
- * time, duration, size, failures) are appended here, after the operator extras.
- * Nothing yet. */
+/* persist: the snapshot families, from the state the housekeeper publishes
+ * (persist_stats_read; zeros when persistence is off). */
 static void render_snapshot_metrics(metrics_text *out)
 {
-    (void)out;
+    persist_stats st;
+    persist_stats_read(&st);
+    family(out, "kvns_snapshot_duration_seconds", "gauge", "Duration of the last successful snapshot in seconds");
+    metrics_text_printf(out, "kvns_snapshot_duration_seconds %.3f\n",
+                        st.last_duration_ms < 0 ? 0.0 : (double)st.last_duration_ms / 1000.0);
+    family(out, "kvns_snapshot_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last successful snapshot (0: none since start)");
+    metrics_text_printf(out, "kvns_snapshot_last_success_timestamp_seconds %lld\n",
+                        st.saves_ok ? (long long)(st.last_save_ms / 1000) : 0LL);
+    family_u64(out, "kvns_snapshots_total", "counter", "Snapshots written successfully since start", st.saves_ok);
+    family_u64(out, "kvns_snapshot_failures_total", "counter", "Snapshot attempts that failed since start",
+               st.saves_failed);
+    family_u64(out, "kvns_snapshot_size_bytes", "gauge", "Size of the last successful snapshot file in bytes",
+               st.last_bytes);
+    family_u64(out, "kvns_snapshot_in_progress", "gauge", "1 while a snapshot is being written", st.in_progress);
 }
+/* ---- end persist ------------------------------------------------------------------ */
 
 /* The operator extras: connection, command and keyspace counters. */
 static void render_server_counters(metrics_text *out, uint64_t dropped)

@@ -7,6 +7,7 @@
 #include "kvns/evict.h"
 #include "kvns/clients.h"
 #include "kvns/log.h"
+#include "kvns/persist.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -182,34 +183,114 @@ static void on_signal(int sig)
         got_stop = 1;
 }
 
-static void stop_children(void)
+/* Clears the slot entry (child or sweeper) of a reaped pid. */
+static void forget_pid(pid_t pid)
 {
-    sd_notify_send("STOPPING=1");
-    log_info("stopping", NULL);
-    __atomic_store_n(&arena_hdr()->shutting_down, 1, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < nslots; i++) {
-        if (slots[i].pid)
+        if (slots[i].pid == pid)
+            slots[i].pid = 0;
+        if (slots[i].sweeper == pid)
+            slots[i].sweeper = 0;
+    }
+}
+
+/* True while a child that stop_slots waits for is alive: any sweeper, any worker, and
+ * the housekeeper unless keep_housekeeper. */
+static bool slots_running(bool keep_housekeeper)
+{
+    for (uint32_t i = 0; i < nslots; i++) {
+        if (slots[i].sweeper || (slots[i].pid && !(keep_housekeeper && i + 1 == nslots)))
+            return true;
+    }
+    return false;
+}
+
+/* SIGTERM to every worker and sweeper, and to the housekeeper unless keep_housekeeper;
+ * waits until they are gone (SIGKILL after STOP_TIMEOUT_MS). */
+static void stop_slots(bool keep_housekeeper)
+{
+    for (uint32_t i = 0; i < nslots; i++) {
+        if (slots[i].pid && !(keep_housekeeper && i + 1 == nslots))
             kill(slots[i].pid, SIGTERM);
         if (slots[i].sweeper)
             kill(slots[i].sweeper, SIGTERM);
     }
     int64_t deadline = mono_ms() + STOP_TIMEOUT_MS;
-    for (;;) {
+    while (slots_running(keep_housekeeper)) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0 && errno == ECHILD)
             break;
-        if (pid > 0)
+        if (pid > 0) {
+            forget_pid(pid);
             continue;
+        }
         if (mono_ms() > deadline) {
-            for (uint32_t i = 0; i < nslots; i++)
-                if (slots[i].pid)
+            for (uint32_t i = 0; i < nslots; i++) {
+                if (slots[i].pid && !(keep_housekeeper && i + 1 == nslots))
                     kill(slots[i].pid, SIGKILL);
+                if (slots[i].sweeper)
+                    kill(slots[i].sweeper, SIGKILL);
+            }
             deadline = mono_ms() + 1000000;
         }
         struct timespec ts = { 0, 10000000 };
         nanosleep(&ts, NULL);
     }
+}
+
+/* ---- persist: the final snapshot at shutdown ------------------------------------------ */
+#define FINAL_SNAPSHOT_TIMEOUT_MS (10 * 60 * 1000)
+
+/* With every worker gone, has the housekeeper write the final snapshot (SIGTERM makes
+ * it write one and exit; a fresh one is forked when none runs) and waits for it.
+ * Returns EXIT_OK, or EXIT_FAILURE_GENERIC when the snapshot was not written. */
+static int final_snapshot(void)
+{
+    uint32_t hk = nslots - 1;
+    if (!slots[hk].pid)
+        spawn_slot(hk);
+    pid_t pid = slots[hk].pid;
+    if (!pid) {
+        log_error("final snapshot not written: cannot start the housekeeper", NULL);
+        return EXIT_FAILURE_GENERIC;
+    }
+    log_info("workers stopped; waiting for the final snapshot", "child_pid=%d", (int)pid);
+    kill(pid, SIGTERM);
+    int64_t deadline = mono_ms() + FINAL_SNAPSHOT_TIMEOUT_MS;
+    int status = 0;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid || (got < 0 && errno != EINTR))
+            break;
+        if (mono_ms() > deadline) {
+            log_error("final snapshot timed out: killing the housekeeper", "timeout_ms=%d", FINAL_SNAPSHOT_TIMEOUT_MS);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            slots[hk].pid = 0;
+            return EXIT_FAILURE_GENERIC;
+        }
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    slots[hk].pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return EXIT_OK;
+    log_error("final snapshot failed (see the housekeeper's log line); the previous snapshot is kept",
+              "status=%d", status);
+    return EXIT_FAILURE_GENERIC;
+}
+/* ---- end persist -------------------------------------------------------------------- */
+
+/* Stops every child: workers first; then, when final (persistence on and a clean
+ * stop), the housekeeper writes the final snapshot. Returns an exit code. */
+static int stop_children(bool final)
+{
+    sd_notify_send("STOPPING=1");
+    log_info("stopping", NULL);
+    __atomic_store_n(&arena_hdr()->shutting_down, 1, __ATOMIC_RELEASE);
+    stop_slots(final);
+    return final ? final_snapshot() : EXIT_OK;
 }
 
 /* Handles the exit of pid; returns an exit code > 0 when the server must stop. */
@@ -293,6 +374,10 @@ int supervisor_main(const kvns_config *cfg)
     log_info("arena ready", "bytes=%llu shards=%u lanes=%u memory_limit=%llu memory_limit_source=\"%s\"",
              (unsigned long long)h->size, h->shard_count, h->lane_count,
              (unsigned long long)cfg->memory_limit, cfg->memory_limit_source ? cfg->memory_limit_source : "");
+    /* persist: load the snapshot into the fresh arena before forking (sweep lane); a
+     * corrupt or unreadable snapshot is fatal (exit 2) and the file is left untouched */
+    if (persist_startup(cfg, h->lane_count - 1) != 0)
+        return EXIT_CONFIG;
 
     sigset_t block;
     sigemptyset(&block);
@@ -350,7 +435,10 @@ int supervisor_main(const kvns_config *cfg)
             next_watchdog = now + watchdog_ms;
         }
     }
-    stop_children();
+    /* persist: a final snapshot only after a clean stop (never from a broken arena) */
+    int stop_rc = stop_children(exit_code == EXIT_OK && persist_enabled());
+    if (exit_code == EXIT_OK)
+        exit_code = stop_rc;
     log_info("stopped", "exit_code=%d", exit_code);
     return exit_code;
 }

@@ -9,6 +9,7 @@
 #include "kvns/command.h"
 #include "kvns/arena.h"
 #include "kvns/glob.h"
+#include "kvns/persist.h"
 #include "kvns/shard.h"
 #include "metrics_internal.h"
 
@@ -746,28 +747,47 @@ static void info_memory(FILE *f, client *c)
             h->evict_threshold, ns_count());
 }
 
-/* kvns snapshots from the housekeeper; workers do not see its progress, so these are
- * the fields of a server that is neither loading nor saving. */
+/* persist: the housekeeper's snapshots, as it publishes them (persist_stats_read). The
+ * rdb_* names are Redis's (a kvns snapshot plays the RDB file's part); loading comes
+ * first and is always 0 (the snapshot is loaded before anything is served). */
 static void info_persistence(FILE *f, client *c)
 {
+    persist_stats st;
+    persist_stats_read(&st);
+    int64_t now = now_ms();
+    int64_t last_save = st.last_save_ms ? st.last_save_ms : arena_hdr()->start_time_ms;
+    long long last_time_sec = st.last_duration_ms < 0 ? -1 : (st.last_duration_ms + 500) / 1000;
+    long long current_sec = st.in_progress && st.current_start_ms ? (now - st.current_start_ms) / 1000 : -1;
     fprintf(f,
             "loading:0\r\n"
             "async_loading:0\r\n"
-            "rdb_changes_since_last_save:0\r\n"
-            "rdb_bgsave_in_progress:0\r\n"
+            "rdb_changes_since_last_save:%llu\r\n"
+            "rdb_bgsave_in_progress:%d\r\n"
             "rdb_last_save_time:%lld\r\n"
-            "rdb_last_bgsave_status:ok\r\n"
-            "rdb_last_bgsave_time_sec:-1\r\n"
-            "rdb_current_bgsave_time_sec:-1\r\n"
+            "rdb_last_bgsave_status:%s\r\n"
+            "rdb_last_bgsave_time_sec:%lld\r\n"
+            "rdb_current_bgsave_time_sec:%lld\r\n"
+            "rdb_saves:%llu\r\n"
+            "rdb_last_load_keys_expired:%llu\r\n"
+            "rdb_last_load_keys_loaded:%llu\r\n"
             "aof_enabled:0\r\n"
             "aof_rewrite_in_progress:0\r\n"
             "aof_rewrite_scheduled:0\r\n"
             "aof_last_rewrite_time_sec:-1\r\n"
             "aof_current_rewrite_time_sec:-1\r\n"
             "aof_last_bgrewrite_status:ok\r\n"
-            "aof_last_write_status:ok\r\n",
-            (long long)(arena_hdr()->start_time_ms / 1000));
+            "aof_last_write_status:ok\r\n"
+            "kvns_persistence_enabled:%d\r\n"
+            "kvns_snapshot_failures:%llu\r\n"
+            "kvns_snapshot_last_bytes:%llu\r\n"
+            "kvns_snapshot_last_keys:%llu\r\n",
+            (unsigned long long)st.changes, st.in_progress ? 1 : 0, (long long)(last_save / 1000),
+            st.last_ok ? "ok" : "err", last_time_sec, current_sec, (unsigned long long)st.saves_ok,
+            (unsigned long long)st.loaded_expired, (unsigned long long)st.loaded_keys, st.enabled ? 1 : 0,
+            (unsigned long long)st.saves_failed, (unsigned long long)st.last_bytes,
+            (unsigned long long)st.last_keys);
 }
+/* ---- end persist ------------------------------------------------------------------------- */
 
 static void info_stats(FILE *f, client *c)
 {

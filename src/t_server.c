@@ -15,9 +15,11 @@
 #include "kvns/clients.h"
 #include "kvns/glob.h"
 #include "kvns/shard.h"
+#include "kvns/slowlog.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -701,7 +703,9 @@ static const char *policy_name(uint32_t p)
     return p == EVICT_NONE ? "noeviction" : evict_policy_name((enum evict_policy)p);
 }
 
-enum config_kind { CFG_FIXED, CFG_MAXMEMORY, CFG_POLICY };
+/* CFG_LIVE_INT: an integer setting kept in the arena header (the slow log's and the
+ * latency monitor's), changed by CONFIG SET for every worker at once. */
+enum config_kind { CFG_FIXED, CFG_MAXMEMORY, CFG_POLICY, CFG_LIVE_INT };
 
 enum config_id {
     P_BIND, P_PORT, P_DATABASES, P_MAXCLIENTS, P_MAXMEMORY, P_MAXMEMORY_POLICY, P_SAVE,
@@ -709,10 +713,12 @@ enum config_id {
     P_PROTO_MAX_BULK, P_QUERY_LIMIT, P_NOTIFY, P_REQUIREPASS, P_PROTECTED, P_DAEMONIZE,
     P_LOGLEVEL, P_CLUSTER, P_DIR, P_UNIXSOCKET, P_KVNS_WORKERS, P_KVNS_THREADS, P_KVNS_SHARDS,
     P_KVNS_THRESHOLD, P_KVNS_PERSIST_PATH, P_KVNS_PERSIST_INTERVAL, P_KVNS_METRICS_PORT,
+    P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD,
 };
 
-/* The parameters CONFIG GET reports. Only maxmemory and maxmemory-policy can change
- * at run time; the rest come from the KVNS_* environment or are fixed by design. */
+/* The parameters CONFIG GET reports. Only maxmemory, maxmemory-policy and the slow log
+ * and latency monitor settings can change at run time; the rest come from the KVNS_*
+ * environment or are fixed by design. */
 static const struct config_param {
     const char *name;
     enum config_id id;
@@ -748,6 +754,9 @@ static const struct config_param {
     { "kvns-persist-path", P_KVNS_PERSIST_PATH, CFG_FIXED },
     { "kvns-persist-interval", P_KVNS_PERSIST_INTERVAL, CFG_FIXED },
     { "kvns-metrics-port", P_KVNS_METRICS_PORT, CFG_FIXED },
+    { "slowlog-log-slower-than", P_SLOWLOG_SLOWER_THAN, CFG_LIVE_INT },
+    { "slowlog-max-len", P_SLOWLOG_MAX_LEN, CFG_LIVE_INT },
+    { "latency-monitor-threshold", P_LATENCY_THRESHOLD, CFG_LIVE_INT },
 };
 #define CONFIG_PARAMS (sizeof config_params / sizeof config_params[0])
 
@@ -799,6 +808,9 @@ static void config_value(const client *c, enum config_id id, char *buf, size_t c
     case P_KVNS_PERSIST_PATH: snprintf(buf, cap, "%s", cfg ? cfg->persist_path : ""); break;
     case P_KVNS_PERSIST_INTERVAL: snprintf(buf, cap, "%u", cfg ? cfg->persist_interval : 0); break;
     case P_KVNS_METRICS_PORT: snprintf(buf, cap, "%d", cfg ? cfg->metrics_port : 0); break;
+    case P_SLOWLOG_SLOWER_THAN: snprintf(buf, cap, "%lld", (long long)slowlog_slower_than_us()); break;
+    case P_SLOWLOG_MAX_LEN: snprintf(buf, cap, "%llu", (unsigned long long)slowlog_max_len()); break;
+    case P_LATENCY_THRESHOLD: snprintf(buf, cap, "%lld", (long long)latency_threshold_ms()); break;
     }
 }
 
@@ -859,6 +871,24 @@ static const struct config_param *config_find(const resp_arg *name)
     return NULL;
 }
 
+/* The smallest value a CFG_LIVE_INT parameter accepts (Redis 7's bounds; the largest
+ * is LLONG_MAX for all three). */
+static long long live_int_min(enum config_id id)
+{
+    return id == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
+}
+
+/* Stores a validated CFG_LIVE_INT value in the arena header (seen by every worker). */
+static void live_int_apply(enum config_id id, long long v)
+{
+    if (id == P_SLOWLOG_SLOWER_THAN)
+        slowlog_set_slower_than_us(v);
+    else if (id == P_SLOWLOG_MAX_LEN)
+        slowlog_set_max_len((uint64_t)v);
+    else if (id == P_LATENCY_THRESHOLD)
+        latency_set_threshold_ms(v);
+}
+
 static void config_set_failed(client *c, const resp_arg *name, const char *why)
 {
     char arg[160];
@@ -868,8 +898,9 @@ static void config_set_failed(client *c, const resp_arg *name, const char *why)
 
 /* CONFIG SET parameter value [parameter value ...]: all or nothing, as in Redis 7.
  * maxmemory is bounded by the arena, which is sized once at start (0 = as much as the
- * arena holds); maxmemory-policy takes kvns's policies (noeviction = none). Any other
- * parameter accepts only its current value. */
+ * arena holds); maxmemory-policy takes kvns's policies (noeviction = none);
+ * slowlog-log-slower-than, slowlog-max-len and latency-monitor-threshold take Redis's
+ * ranges. Any other parameter accepts only its current value. */
 static void config_set(client *c)
 {
     if ((c->argc - 2) % 2) {
@@ -925,6 +956,19 @@ static void config_set(client *c)
                 config_set_failed(c, name, "argument(s) must be one of the following: noeviction, none, lru, mru, lfu, mfu");
                 return;
             }
+        } else if (p->kind == CFG_LIVE_INT) {
+            long long v;
+            if (parse_ll(val->ptr, val->len, &v) != 0) {
+                config_set_failed(c, name, "argument couldn't be parsed into an integer");
+                return;
+            }
+            if (v < live_int_min(p->id)) {
+                char why[128];
+                snprintf(why, sizeof why, "argument must be between %lld and %lld inclusive",
+                         live_int_min(p->id), LLONG_MAX);
+                config_set_failed(c, name, why);
+                return;
+            }
         } else {
             char cur[4200];
             config_value(c, p->id, cur, sizeof cur);
@@ -941,7 +985,14 @@ static void config_set(client *c)
             __atomic_store_n(&hw->memory_limit, (uint64_t)memory, __ATOMIC_RELAXED);
         else if (p->kind == CFG_POLICY)
             __atomic_store_n(&hw->evict_policy, (uint32_t)policy, __ATOMIC_RELAXED);
+        else if (p->kind == CFG_LIVE_INT) {
+            long long v = 0;
+            const resp_arg *val = &c->argv[3 + 2 * i];
+            parse_ll(val->ptr, val->len, &v);           /* validated above */
+            live_int_apply(p->id, v);
+        }
     }
+    slowlog_trim();         /* a lower slowlog-max-len applies now, as in Redis */
     reply_ok(&c->out);
 }
 
@@ -998,6 +1049,7 @@ static void debug_sleep(client *c)
         struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
+        c->w->txn.batch_clock_ms = now_ms();   /* later commands of the batch see the sleep */
     }
     reply_ok(&c->out);
 }
@@ -1057,44 +1109,109 @@ static void cmd_wait(client *c)
     reply_int(&c->out, 0);
 }
 
-/* LATENCY LATEST / HISTORY / RESET / DOCTOR / GRAPH: kvns does not record latency
- * events (spikes) yet, so these are empty; LATENCY HISTOGRAM reports the real
- * per-command histograms (t_info.c). */
-static void latency_latest(client *c)
+/* LATENCY LATEST / HISTORY / RESET / DOCTOR / GRAPH: the latency monitor's events
+ * ("command", "fast-command"), merged over every worker's lanes (slowlog.h); LATENCY
+ * HISTOGRAM reports the per-command histograms (t_info.c). */
+
+/* LATENCY LATEST: [event, unix time of its latest sample, that sample's ms, the
+ * all-time high ms] for each event that has samples. */
+static void latency_sub_latest(client *c)
 {
-    reply_array(&c->out, 0);
+    latency_history *hist = malloc(sizeof *hist);
+    if (!hist)
+        abort();
+    size_t handle = reply_defer_array(&c->out);
+    long long events = 0;
+    for (int e = 0; e < LATENCY_EVENTS; e++) {
+        if (!latency_collect((enum latency_event)e, hist))
+            continue;
+        const latency_sample *latest = &hist->samples[hist->count - 1];
+        reply_array(&c->out, 4);
+        reply_bulk_cstr(&c->out, latency_event_name((enum latency_event)e));
+        reply_int(&c->out, (long long)latest->unix_time);
+        reply_int(&c->out, (long long)latest->latency_ms);
+        reply_int(&c->out, (long long)hist->max_ms);
+        events++;
+    }
+    reply_fix_array(&c->out, handle, events);
+    free(hist);
 }
 
-static void latency_reset(client *c)
+/* LATENCY HISTORY event: [[unix time, ms], ...] oldest first, one per second; empty for
+ * an event without samples or an unknown one. */
+static void latency_sub_history(client *c)
 {
-    reply_int(&c->out, 0);
+    latency_history *hist = malloc(sizeof *hist);
+    if (!hist)
+        abort();
+    int e = latency_event_find(c->argv[2].ptr, c->argv[2].len);
+    if (e < 0 || !latency_collect((enum latency_event)e, hist))
+        hist->count = 0;
+    reply_array(&c->out, hist->count);
+    for (uint32_t i = 0; i < hist->count; i++) {
+        reply_array(&c->out, 2);
+        reply_int(&c->out, (long long)hist->samples[i].unix_time);
+        reply_int(&c->out, (long long)hist->samples[i].latency_ms);
+    }
+    free(hist);
 }
 
-static void latency_doctor(client *c)
+/* LATENCY RESET [event ...]: forgets every event, or the named ones (any case, unlike
+ * HISTORY and GRAPH: Redis's latencyResetEvent uses strcasecmp); replies the number of
+ * events that had samples. */
+static void latency_sub_reset(client *c)
 {
-    static const char text[] = "kvns does not record latency events yet: no report is available.\n";
-    reply_verbatim(&c->out, text, sizeof text - 1);
+    long long resets = 0;
+    if (c->argc == 2) {
+        for (int e = 0; e < LATENCY_EVENTS; e++)
+            resets += latency_reset((enum latency_event)e);
+    }
+    for (size_t i = 2; i < c->argc; i++) {
+        for (int e = 0; e < LATENCY_EVENTS; e++) {
+            if (arg_is(&c->argv[i], latency_event_name((enum latency_event)e)))
+                resets += latency_reset((enum latency_event)e);   /* 0 when named twice */
+        }
+    }
+    reply_int(&c->out, resets);
 }
 
-static void latency_graph(client *c)
+/* LATENCY DOCTOR: a short report on the recorded events and what to do about them. */
+static void latency_sub_doctor(client *c)
 {
-    char event[160];
-    arg_for_error(&c->argv[2], event, sizeof event);
-    reply_errorf(&c->out, "ERR No samples available for event '%s'", event);
+    size_t len = 0;
+    char *text = latency_doctor_text(&len);
+    reply_verbatim(&c->out, text, len);
+    free(text);
+}
+
+/* LATENCY GRAPH event: Redis's ASCII sparkline of the event's samples. */
+static void latency_sub_graph(client *c)
+{
+    int e = latency_event_find(c->argv[2].ptr, c->argv[2].len);
+    size_t len = 0;
+    char *text = e < 0 ? NULL : latency_graph_text((enum latency_event)e, &len);
+    if (!text) {
+        char event[160];
+        arg_for_error(&c->argv[2], event, sizeof event);
+        reply_errorf(&c->out, "ERR No samples available for event '%s'", event);
+        return;
+    }
+    reply_verbatim(&c->out, text, len);
+    free(text);
 }
 
 static const command latency_subs[] = {
-    { "doctor", 2, ADMIN_SUB, 0, 0, 0, latency_doctor, NULL, "Returns a human-readable latency analysis report.",
+    { "doctor", 2, ADMIN_SUB, 0, 0, 0, latency_sub_doctor, NULL, "Returns a human-readable latency analysis report.",
       "2.8.13", "O(1)" },
-    { "graph", 3, ADMIN_SUB, 0, 0, 0, latency_graph, NULL, "Returns a latency graph for an event.", "2.8.13", "O(1)" },
+    { "graph", 3, ADMIN_SUB, 0, 0, 0, latency_sub_graph, NULL, "Returns a latency graph for an event.", "2.8.13", "O(1)" },
     { "histogram", -2, ADMIN_SUB, 0, 0, 0, tsrv_latency_histogram, NULL,
       "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0",
       "O(N) where N is the number of commands with latency information being retrieved." },
-    { "history", 3, ADMIN_SUB, 0, 0, 0, latency_latest, NULL, "Returns timestamp-latency samples for an event.",
+    { "history", 3, ADMIN_SUB, 0, 0, 0, latency_sub_history, NULL, "Returns timestamp-latency samples for an event.",
       "2.8.13", "O(1)" },
-    { "latest", 2, ADMIN_SUB, 0, 0, 0, latency_latest, NULL, "Returns the latest latency samples for all events.",
+    { "latest", 2, ADMIN_SUB, 0, 0, 0, latency_sub_latest, NULL, "Returns the latest latency samples for all events.",
       "2.8.13", "O(1)" },
-    { "reset", -2, ADMIN_SUB, 0, 0, 0, latency_reset, NULL, "Resets the latency data for one or more events.",
+    { "reset", -2, ADMIN_SUB, 0, 0, 0, latency_sub_reset, NULL, "Resets the latency data for one or more events.",
       "2.8.13", "O(1)" },
     { "help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, NULL, NULL,
       "Returns helpful text about the different subcommands.", "2.8.13", "O(1)" },
@@ -1106,34 +1223,60 @@ static void cmd_latency(client *c)
     tsrv_run_subcommand(c, "latency", latency_subs);
 }
 
-/* SLOWLOG GET / LEN / RESET: kvns records no slow log yet, so it is always empty. */
-static void slowlog_get(client *c)
+/* SLOWLOG GET [count]: the newest count entries (default 10, -1 all) of every worker,
+ * newest first, each [id, unix time, microseconds, [args], client addr, client name]. */
+static void slowlog_sub_get(client *c)
 {
-    if (c->argc == 3) {
-        long long count;
-        if (parse_ll(c->argv[2].ptr, c->argv[2].len, &count) != 0 || count < -1) {
-            reply_error(&c->out, "ERR count should be greater than or equal to -1");
-            return;
+    long long count = 10;
+    if (c->argc > 3) {
+        char sub[160];
+        arg_for_error(&c->argv[1], sub, sizeof sub);
+        reply_errorf(&c->out, "ERR unknown subcommand or wrong number of arguments for '%s'. Try SLOWLOG HELP.",
+                     sub);
+        return;
+    }
+    if (c->argc == 3 && (parse_ll(c->argv[2].ptr, c->argv[2].len, &count) != 0 || count < -1)) {
+        reply_error(&c->out, "ERR count should be greater than or equal to -1");
+        return;
+    }
+    slowlog_list list;
+    slowlog_collect(&list);
+    size_t n = count < 0 || (unsigned long long)count > list.count ? list.count : (size_t)count;
+    reply_array(&c->out, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        const slowlog_entry *e = &list.entries[i];
+        reply_array(&c->out, 6);
+        reply_int(&c->out, (long long)e->id);
+        reply_int(&c->out, (long long)e->unix_time);
+        reply_int(&c->out, (long long)e->duration_us);
+        reply_array(&c->out, e->argc);
+        size_t len;
+        for (uint32_t a = 0; a < e->argc + 2; a++) {
+            const char *p = slowlog_entry_string(&list, e, a, &len);
+            reply_bulk(&c->out, p, len);      /* the arguments, then addr and name */
         }
     }
-    reply_array(&c->out, 0);
+    slowlog_list_free(&list);
 }
 
-static void slowlog_len(client *c)
+/* SLOWLOG LEN: the entries of every worker that SLOWLOG GET -1 would show. */
+static void slowlog_sub_len(client *c)
 {
-    reply_int(&c->out, 0);
+    reply_int(&c->out, (long long)slowlog_length());
 }
 
-static void slowlog_reset(client *c)
+/* SLOWLOG RESET: empties the slow log of every worker. */
+static void slowlog_sub_reset(client *c)
 {
+    slowlog_reset();
     reply_ok(&c->out);
 }
 
 static const command slowlog_subs[] = {
-    { "get", -2, ADMIN_SUB, 0, 0, 0, slowlog_get, NULL, "Returns the slow log's entries.", "2.2.12",
+    { "get", -2, ADMIN_SUB, 0, 0, 0, slowlog_sub_get, NULL, "Returns the slow log's entries.", "2.2.12",
       "O(N) where N is the number of entries returned" },
-    { "len", 2, ADMIN_SUB, 0, 0, 0, slowlog_len, NULL, "Returns the number of entries in the slow log.", "2.2.12", "O(1)" },
-    { "reset", 2, ADMIN_SUB, 0, 0, 0, slowlog_reset, NULL, "Clears all entries from the slow log.", "2.2.12",
+    { "len", 2, ADMIN_SUB, 0, 0, 0, slowlog_sub_len, NULL, "Returns the number of entries in the slow log.", "2.2.12", "O(1)" },
+    { "reset", 2, ADMIN_SUB, 0, 0, 0, slowlog_sub_reset, NULL, "Clears all entries from the slow log.", "2.2.12",
       "O(N) where N is the number of entries in the slowlog" },
     { "help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, NULL, NULL,
       "Show helpful text about the different subcommands", "6.2.0", "O(1)" },
@@ -1143,13 +1286,6 @@ static const command slowlog_subs[] = {
 static void cmd_slowlog(client *c)
 {
     tsrv_run_subcommand(c, "slowlog", slowlog_subs);
-}
-
-/* LASTSAVE: the server's start (the arena's creation). The housekeeper's snapshot times
- * are not published to workers, so a later snapshot does not move it. */
-static void cmd_lastsave(client *c)
-{
-    reply_int(&c->out, (long long)(arena_hdr()->start_time_ms / 1000));
 }
 
 /* XADD: streams are not implemented (the reference's documented reply). */
@@ -1212,8 +1348,6 @@ const command server_commands[] = {
       "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand." },
     { "slowlog", -2, NL, 0, 0, 0, cmd_slowlog, "server", "A container for slow log commands.",
       "2.2.12", "Depends on subcommand." },
-    { "lastsave", 1, NL | CMD_FAST | LS, 0, 0, 0, cmd_lastsave, "server",
-      "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)" },
     { "wait", 3, NL | CMD_NOSCRIPT, 0, 0, 0, cmd_wait, "generic",
       "Blocks until the asynchronous replication of all preceding write commands sent by the "
       "connection is completed.", "3.0.0", "O(1)" },

@@ -141,6 +141,7 @@ extern const command string_commands[];
 extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
+extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {
