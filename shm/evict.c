@@ -10,7 +10,8 @@
 #define SAMPLE_PER_SHARD 5       /* entries taken from each (Redis: maxmemory-samples 5) */
 #define SAMPLE_BUCKETS  64       /* buckets visited per shard sample */
 #define POOL_SIZE       16       /* best candidates kept across samples (Redis: EVPOOL_SIZE) */
-#define MAX_ROUNDS      256
+#define MAX_ROUNDS      (1 << 20) /* bound; a round evicts one key or drops a stale one */
+#define STALL_ROUNDS    64        /* rounds in a row that freed nothing: give up */
 
 static const kvns_config *evict_cfg;
 static signed char policy_cache[NS_MAX];   /* -1 unknown, else override or -2 (none set) */
@@ -50,19 +51,36 @@ typedef struct candidate {
     uint32_t shard;
     uint32_t hits;
     uint32_t klen;
-    char     key[64];             /* keys longer than this are re-found by prefix+len */
+    uint32_t tiebreak;            /* random: equal hit counts are broken at random */
+    char     key[64];             /* keys longer than this are kept in long_key */
     char    *long_key;
 } candidate;
 
-/* True when a is a better victim than b under policy p. */
+/* True when a is a better victim than b under policy p. Without the random tie-break
+ * the first key sampled would win every tie, and new keys sit first in their chain. */
 static bool better_victim(const candidate *a, const candidate *b, enum evict_policy p)
 {
-    return p == EVICT_MRU ? a->hits > b->hits : a->hits < b->hits;
+    if (a->hits != b->hits)
+        return p == EVICT_MRU ? a->hits > b->hits : a->hits < b->hits;
+    return a->tiebreak < b->tiebreak;
+}
+
+/* True when the pool already holds the key of e (sampled again in a later round). */
+static bool pool_has(const candidate *pool, size_t n, const kv_entry *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *k = pool[i].long_key ? pool[i].long_key : pool[i].key;
+        if (pool[i].klen == e->klen && memcmp(k, entry_key(e), e->klen) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void pool_add(candidate *pool, size_t *n, const kv_entry *e, uint32_t s, enum evict_policy p)
 {
-    candidate c = { .shard = s, .hits = e->hits, .klen = e->klen };
+    if (pool_has(pool, *n, e))
+        return;
+    candidate c = { .shard = s, .hits = e->hits, .klen = e->klen, .tiebreak = (uint32_t)random() };
     if (e->klen <= sizeof c.key) {
         memcpy(c.key, entry_key(e), e->klen);
     } else {
@@ -147,26 +165,28 @@ uint64_t evict_namespace(kv_txn *t, uint32_t nsid, uint64_t need)
     uint64_t target = start - margin;
     uint64_t freed = 0;
     candidate pool[POOL_SIZE];
-    for (int round = 0; round < MAX_ROUNDS; round++) {
-        uint64_t used = store_used_memory();
-        if (used + need <= target)
+    size_t n = 0;
+    unsigned stalled = 0;
+    /* Like Redis's performEvictions: each round adds a fresh sample to a pool of the
+     * best candidates seen so far and evicts the single best one; the pool carries
+     * over, so the victims are the best of many samples, not of one. */
+    for (int round = 0; round < MAX_ROUNDS && stalled < STALL_ROUNDS; round++) {
+        if (store_used_memory() + need <= target)
             break;
-        size_t n = 0;
         if (!sample_pool(t, nsid, pool, &n, p) || n == 0)
             break;
-        /* evict the best candidates of this pool, best first, until it fits */
-        while (n > 0 && store_used_memory() + need > target) {
-            size_t best = 0;
-            for (size_t i = 1; i < n; i++)
-                if (better_victim(&pool[i], &pool[best], p))
-                    best = i;
-            freed += evict_one(t, &pool[best], nsid);
-            free(pool[best].long_key);
-            pool[best] = pool[--n];
-        }
-        for (size_t i = 0; i < n; i++)
-            free(pool[i].long_key);
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (better_victim(&pool[i], &pool[best], p))
+                best = i;
+        uint64_t got = evict_one(t, &pool[best], nsid);   /* 0: already gone, stale */
+        free(pool[best].long_key);
+        pool[best] = pool[--n];
+        freed += got;
+        stalled = got ? 0 : stalled + 1;
     }
+    for (size_t i = 0; i < n; i++)
+        free(pool[i].long_key);
     return freed;
 }
 

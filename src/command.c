@@ -219,9 +219,13 @@ static uint64_t estimate_growth(const client *c)
 
 /* Evicts, in the namespaces of the command's keys, enough to let `need` bytes fit
  * under the eviction threshold. Returns the bytes freed (0 when the policy is none,
- * nothing was over, or nothing was left to evict). */
-static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need, kv_txn *t)
+ * nothing was over, or nothing was left to evict). *evictable (if non-NULL) says
+ * whether one of those namespaces has an eviction policy and keys left. */
+static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need, kv_txn *t,
+                                   bool *evictable)
 {
+    if (evictable)
+        *evictable = false;
     if (store_used_memory() + need <= evict_start_bytes())
         return 0;
     int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
@@ -233,11 +237,14 @@ static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need,
             continue;
         prev = nsid;
         freed += evict_namespace(t, (uint32_t)nsid, need);
+        if (evictable && evict_policy_of((uint32_t)nsid) != EVICT_NONE && store_ns_keys((uint32_t)nsid))
+            *evictable = true;
     }
     return freed;
 }
 
 enum run_result { RUN_DONE = 0, RUN_OOM = 1 };
+#define MAX_OOM_RETRIES 64   /* evict-and-retry rounds before a write gets OOM anyway */
 
 /* Runs a table-driven command in one transaction over its keys' shards. RUN_OOM: it
  * would have grown memory past the limit and was rolled back (c->last_grow says by
@@ -325,15 +332,25 @@ static void command_run(client *c, const command *cmd)
     size_t n = resolve_keys(c, cmd, ids);
     kv_txn *t = &c->w->txn;
     if (cmd->flags & CMD_DENYOOM)
-        evict_before_write(c, cmd, estimate_growth(c), t);
+        evict_before_write(c, cmd, estimate_growth(c), t, NULL);
     for (int attempt = 0;; attempt++) {
         int rc = run_locked(c, cmd, t, ids, n);
         if (rc != RUN_OOM)
             break;
         /* it did not fit: the transaction was rolled back; free what it measured
          * in its namespaces (eviction policy permitting) and run it again */
-        uint64_t need = (uint64_t)c->last_grow;
-        if (attempt >= 8 || evict_before_write(c, cmd, need, t) == 0) {
+        /* each retry makes more headroom than it needs, so that one writer cannot be
+         * starved by others taking the room it freed */
+        uint64_t grow = (uint64_t)c->last_grow;
+        uint64_t need = grow << (attempt < 10 ? attempt : 10);
+        uint64_t limit = __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+        bool evictable = false;
+        uint64_t freed = attempt < MAX_OOM_RETRIES ? evict_before_write(c, cmd, need, t, &evictable) : 0;
+        /* Freeing nothing is an OOM only when there is still no room and nothing left
+         * to evict: concurrent writers may have made room, or taken the candidates
+         * this round had sampled. */
+        if (attempt >= MAX_OOM_RETRIES ||
+            (freed == 0 && store_used_memory() + grow > limit && !evictable)) {
             lane_stat_add(t->ln, STAT_OOM, 1);
             reply_error(&c->out, ERR_OOM);
             break;
