@@ -877,13 +877,24 @@ void store_foreach(kv_txn *t, uint32_t s, entry_fn fn, void *ctx)
                 scan_bucket(t, sh, tbl, b, fn, ctx);
 }
 
+/* The table a random pick should look in: during a rehash, table 1 with probability
+ * used[1] / keys. (Half and half would over-sample table 1, which holds the newest
+ * keys, and make eviction prefer them.) */
+static int random_table(const shard *sh)
+{
+    if (!rehashing(sh) || !sh->keys)
+        return 0;
+    uint64_t r = ((uint64_t)random() << 31 ^ (uint64_t)random()) % sh->keys;
+    return r < sh->used[1] ? 1 : 0;
+}
+
 kv_entry *store_random(kv_txn *t, uint32_t s)
 {
     shard *sh = shard_at(s);
     if (!sh->keys)
         return NULL;
     for (int tries = 0; tries < 1000; tries++) {
-        int tbl = rehashing(sh) && (random() & 1) ? 1 : 0;
+        int tbl = random_table(sh);
         if (!sh->size[tbl])
             continue;
         uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & (sh->size[tbl] - 1);
@@ -958,7 +969,7 @@ size_t store_sample_ns(kv_txn *t, uint32_t s, uint32_t nsid, kv_entry **out, siz
     size_t n = 0;
     if (!sh->size[0])
         return 0;
-    int tbl = rehashing(sh) && (random() & 1) ? 1 : 0;
+    int tbl = random_table(sh);
     uint64_t mask = sh->size[tbl] - 1;
     uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & mask;
     for (unsigned i = 0; i < budget && n < max; i++, b = (b + 1) & mask) {
