@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SAMPLE_SHARDS   5        /* shards sampled per round */
+#define SAMPLE_SHARDS   1        /* shards sampled per round (the pool carries over) */
 #define SAMPLE_PER_SHARD 5       /* entries taken from each (Redis: maxmemory-samples 5) */
 #define SAMPLE_BUCKETS  64       /* buckets visited per shard sample */
 #define POOL_SIZE       16       /* best candidates kept across samples (Redis: EVPOOL_SIZE) */
@@ -164,12 +164,23 @@ uint64_t evict_namespace(kv_txn *t, uint32_t nsid, uint64_t need)
     uint64_t margin = start / 256 < (1u << 20) ? start / 256 : (1u << 20);
     uint64_t target = start - margin;
     uint64_t freed = 0;
-    candidate pool[POOL_SIZE];
-    size_t n = 0;
+    /* Like Redis's EvictionPoolLRU, the pool of best candidates outlives the call (one
+     * per thread, for the namespace it last served): each round adds a fresh sample
+     * and evicts the single best candidate, so victims are the best of many samples
+     * while a round costs only a couple of shard visits. Candidates are re-checked
+     * under their shard lock when evicted; stale ones are dropped. */
+    static __thread candidate pool[POOL_SIZE];
+    static __thread size_t n;
+    static __thread uint32_t pool_ns = UINT32_MAX;
+    static __thread enum evict_policy pool_policy;
+    if (pool_ns != nsid || pool_policy != p) {
+        for (size_t i = 0; i < n; i++)
+            free(pool[i].long_key);
+        n = 0;
+        pool_ns = nsid;
+        pool_policy = p;
+    }
     unsigned stalled = 0;
-    /* Like Redis's performEvictions: each round adds a fresh sample to a pool of the
-     * best candidates seen so far and evicts the single best one; the pool carries
-     * over, so the victims are the best of many samples, not of one. */
     for (int round = 0; round < MAX_ROUNDS && stalled < STALL_ROUNDS; round++) {
         if (store_used_memory() + need <= target)
             break;
@@ -185,8 +196,6 @@ uint64_t evict_namespace(kv_txn *t, uint32_t nsid, uint64_t need)
         freed += got;
         stalled = got ? 0 : stalled + 1;
     }
-    for (size_t i = 0; i < n; i++)
-        free(pool[i].long_key);
     return freed;
 }
 
