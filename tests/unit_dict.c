@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "harness_arena.h"
+
 #include "kvns/alloc.h"
 #include "kvns/dict.h"
 #include "kvns/shard.h"
@@ -53,19 +55,7 @@ static void check_dict(void)
 
 static int setup(void **state)
 {
-    static int fd = -1;
-    if (fd < 0) {
-        arena_params p = { .memory_limit = 512u << 20, .shard_count = SHARDS, .lane_count = LANES,
-                           .undo_bytes = 16u << 20 };
-        assert_int_equal(arena_create(&p, &fd), 0);
-        txn_init(&txn, 0);
-    }
-    for (uint32_t s = 0; s < SHARDS; s++) {
-        txn_begin(&txn);
-        txn_lock(&txn, s);
-        store_flush_shard(&txn, s);
-        assert_int_equal(txn_commit(&txn), TXN_OK);
-    }
+    arena_fixture_reset(&txn, SHARDS, 512u << 20);
     base_mem = shard_at(S)->mem_used;
     txn_begin(&txn);
     txn_lock(&txn, S);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "harness_arena.h"
+
 #include "kvns/alloc.h"
 #include "kvns/list.h"
 #include "kvns/shard.h"
@@ -28,29 +30,11 @@ static kv_txn txn;
 
 static int setup(void **state)
 {
-    static int fd = -1;
-    if (fd < 0) {
-        arena_params p = { .memory_limit = 512u << 20, .shard_count = SHARDS, .lane_count = LANES,
-                           .undo_bytes = 8u << 20 };
-        assert_int_equal(arena_create(&p, &fd), 0);
-        txn_init(&txn, 0);
-        store_register_type(KV_LIST, &list_type_ops);
-    }
-    for (uint32_t s = 0; s < SHARDS; s++) {
-        txn_begin(&txn);
-        txn_lock(&txn, s);
-        store_flush_shard(&txn, s);
-        assert_int_equal(txn_commit(&txn), TXN_OK);
-    }
+    arena_fixture_reset(&txn, SHARDS, 256u << 20);
     return 0;
 }
 
-static void check_store(void)
-{
-    char err[256] = "";
-    if (store_check(&txn, err, sizeof err) != 0)
-        fail_msg("store_check: %s", err);
-}
+static void check_store(void) { arena_fixture_check(&txn); }
 
 /* ---- a plain model of a list ------------------------------------------------------ */
 

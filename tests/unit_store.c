@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "harness_arena.h"
+
 #include "kvns/alloc.h"
 #include "kvns/shard.h"
 #include "kvns/store.h"
@@ -23,32 +25,14 @@
 
 static kv_txn txn;
 
+/* Every test starts from an empty store. */
 static int setup(void **state)
 {
-    static int fd = -1;
-    if (fd < 0) {
-        arena_params p = { .memory_limit = 256u << 20, .shard_count = SHARDS, .lane_count = LANES,
-                           .undo_bytes = 4u << 20 };
-        assert_int_equal(arena_create(&p, &fd), 0);
-        txn_init(&txn, 0);
-    }
-    /* every test starts from an empty store */
-    for (uint32_t s = 0; s < SHARDS; s++) {
-        txn_begin(&txn);
-        txn_lock(&txn, s);
-        store_flush_shard(&txn, s);
-        assert_int_equal(txn_commit(&txn), TXN_OK);
-    }
+    arena_fixture_reset(&txn, SHARDS, 256u << 20);
     return 0;
 }
 
-static void check_store(void)
-{
-    char err[256] = "";
-    int rc = store_check(&txn, err, sizeof err);
-    if (rc != 0)
-        fail_msg("store_check: %s", err);
-}
+static void check_store(void) { arena_fixture_check(&txn); }
 
 static void put(const char *key, const char *val, int64_t expire)
 {
