@@ -614,9 +614,36 @@ static kv_entry *build_string(kv_txn *t, const kv_key *k, int nsid, void *ctx)
     return entry_build(t, k->shard, k, nsid, KV_STRING, c->v, c->vlen, c->ext_cap, 0, c->expire);
 }
 
+/* Overwrites an inline string of the same length and the same TTL shape in place
+ * (value bytes, deadline and hit counter, undo-logged): no allocation, relink or
+ * free. Returns false when the entry does not qualify. */
+static bool put_string_in_place(kv_txn *t, const kv_key *k, kv_entry *old, const void *v,
+                                size_t vlen, int64_t expire_ms)
+{
+    if (old->type != KV_STRING || (old->flags & ENTRY_VAL_EXT) || old->vlen != vlen ||
+        entry_has_expire(old) != (expire_ms >= 0) || vlen > 256)
+        return false;
+    tx_copy(t, k->shard, entry_val_at(old), v, vlen);
+    if (expire_ms >= 0)
+        tx_copy(t, k->shard, (char *)old + ENTRY_HDR, &expire_ms, 8);
+    if (old->hits)
+        tx_store32(t, k->shard, &old->hits, 0);     /* a new value starts unread */
+    return true;
+}
+
 int store_put_string(kv_txn *t, const kv_key *k, const void *v, size_t vlen,
                      int64_t expire_ms, kv_entry **out)
 {
+    shard *sh = shard_at(k->shard);
+    aref *link;
+    int tbl;
+    kv_entry *old = table_find(sh, k, &link, &tbl);
+    if (old && !entry_expired(t, old) && put_string_in_place(t, k, old, v, vlen, expire_ms)) {
+        store_rehash_step(t, k->shard, 1);          /* keep rehashes moving, as any write */
+        if (out)
+            *out = old;
+        return t->failed ? STORE_E_NOMEM : STORE_OK;
+    }
     struct string_ctx c = { v, vlen, 0, expire_ms };
     return put_entry(t, k, build_string, &c, out);
 }

@@ -329,6 +329,58 @@ static void test_crash_at_every_step(void **state)
     print_message("kills: %d rolled back, %d committed\n", rolled_back, committed);
 }
 
+/* A same-length overwrite rewrites the entry in place (same address, hits reset, TTL
+ * shape kept) and a different length or TTL shape builds a new entry; accounting holds
+ * either way, and a kill in the middle of the in-place write rolls it back. */
+static void test_overwrite_in_place(void **state)
+{
+    (void)state;
+    kv_key k;
+    key_init(&k, "inplace", 7);
+    kv_entry *first, *second;
+    txn_begin(&txn);
+    txn_lock(&txn, k.shard);
+    assert_int_equal(store_put_string(&txn, &k, "aaaa", 4, -1, &first), STORE_OK);
+    assert_int_equal(txn_commit(&txn), TXN_OK);
+    first->hits = 7;
+    txn_begin(&txn);
+    txn_lock(&txn, k.shard);
+    assert_int_equal(store_put_string(&txn, &k, "bbbb", 4, -1, &second), STORE_OK);
+    assert_int_equal(txn_commit(&txn), TXN_OK);
+    assert_ptr_equal(first, second);
+    assert_int_equal(second->hits, 0);
+    char *v = get("inplace");
+    assert_string_equal(v, "bbbb");
+    free(v);
+    uint64_t used = store_used_memory();
+    put("inplace", "cccc", (int64_t)time(NULL) * 1000 + 100000);   /* TTL shape changes */
+    assert_int_equal(store_expires(), 1);
+    put("inplace", "dddd", (int64_t)time(NULL) * 1000 + 200000);   /* in place, new deadline */
+    assert_int_equal(store_expires(), 1);
+    put("inplace", "eeeee", -1);                                  /* new length */
+    assert_int_equal(store_expires(), 0);
+    put("inplace", "fffff", -1);
+    assert_true(store_used_memory() >= used);
+    check_store();
+    pid_t pid = fork();
+    if (pid == 0) {
+        kv_txn child;
+        txn_init(&child, 1);
+        /* writes the new bytes in place, then dies holding the lock, uncommitted */
+        txn_begin(&child);
+        txn_lock(&child, k.shard);
+        store_put_string(&child, &k, "ggggg", 5, -1, NULL);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    lane_sweep(1);
+    v = get("inplace");
+    assert_string_equal(v, "fffff");
+    free(v);
+    check_store();
+}
+
 /* A lock whose owner died is recovered by the next taker, not only by a sweep. */
 static void test_recovery_by_next_locker(void **state)
 {
@@ -365,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup(test_scan_survives_growth, setup),
         cmocka_unit_test_setup(test_crash_at_every_step, setup),
         cmocka_unit_test_setup(test_recovery_by_next_locker, setup),
+        cmocka_unit_test_setup(test_overwrite_in_place, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
