@@ -224,11 +224,19 @@ static uint64_t estimate_growth(const client *c)
 static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need, kv_txn *t,
                                    bool *evictable)
 {
-    if (evictable)
+    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
+    if (evictable) {
+        /* decided before anything else: "nothing to evict" must not depend on a
+         * momentary "there is room" that a concurrent writer may take back */
         *evictable = false;
+        for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
+            int nsid = key_nsid(&c->keys[i]);
+            if (nsid >= 0 && evict_policy_of((uint32_t)nsid) != EVICT_NONE && store_ns_keys((uint32_t)nsid))
+                *evictable = true;
+        }
+    }
     if (store_used_memory() + need <= evict_start_bytes())
         return 0;
-    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
     uint64_t freed = 0;
     int prev = -1;
     for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
@@ -237,8 +245,6 @@ static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need,
             continue;
         prev = nsid;
         freed += evict_namespace(t, (uint32_t)nsid, need);
-        if (evictable && evict_policy_of((uint32_t)nsid) != EVICT_NONE && store_ns_keys((uint32_t)nsid))
-            *evictable = true;
     }
     return freed;
 }

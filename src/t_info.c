@@ -25,14 +25,8 @@
 #define KVNS_REDIS_VERSION "7.2.4"
 #define KVNS_VERSION "0.1.0"
 
-/* Shared with t_server.c (no header of their own; keep both copies in step). */
-void tsrv_info(client *c);
-void tsrv_command(client *c);
-void tsrv_latency_histogram(client *c);
-void tsrv_reset_memory_peak(void);
-void tsrv_run_subcommand(client *c, const char *parent, const command *subs);
-const command *tsrv_subs_of(const command *cmd);
-extern const command tsrv_command_subs[];
+/* Shared with t_server.c, t_client.c and t_config.c. */
+#include "t_server.h"
 
 /* A text buffer on open_memstream; aborts when it cannot be had (like the reply
  * writer: a reply that cannot be built cannot be sent either). */

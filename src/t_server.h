@@ -1,0 +1,38 @@
+/* t_server.h - what the server-command files (t_server.c, t_client.c, t_config.c,
+ * t_info.c) share. Private to src/. */
+#ifndef KVNS_T_SERVER_H
+#define KVNS_T_SERVER_H
+
+#include "kvns/command.h"
+
+#define KVNS_REDIS_VERSION "7.2.4"
+
+/* Flags of subcommand rows (COMMAND INFO reports them like Redis's). */
+#define CONN_SUB (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+#define ADMIN_SUB (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+
+void tsrv_info(client *c);                      /* t_info.c: INFO */
+void tsrv_command(client *c);                   /* t_info.c: COMMAND */
+void tsrv_latency_histogram(client *c);         /* t_info.c: LATENCY HISTOGRAM */
+void tsrv_reset_memory_peak(void);              /* t_info.c: INFO's used_memory_peak */
+extern const command tsrv_command_subs[];       /* t_info.c */
+void tsrv_client(client *c);                    /* t_client.c: CLIENT */
+extern const command tsrv_client_subs[];
+void tsrv_config(client *c);                    /* t_config.c: CONFIG */
+extern const command tsrv_config_subs[];
+
+/* Runs the subcommand of argv[1] from subs, with Redis's unknown-subcommand and
+ * arity errors for the container `parent`. */
+void tsrv_run_subcommand(client *c, const char *parent, const command *subs);
+/* The subcommand table of a container command, or NULL. */
+const command *tsrv_subs_of(const command *cmd);
+/* Copies an argument into dst for an error text (truncated, one line). */
+void tsrv_arg_for_error(const resp_arg *a, char *dst, size_t cap);
+/* True when a is a valid client name or lib-name/lib-ver (no spaces or newlines). */
+bool tsrv_valid_client_attr(const resp_arg *a);
+/* Replaces *slot by a copy of a (NULL when a is empty). */
+void tsrv_set_client_string(char **slot, const resp_arg *a);
+/* True when user names the default user (AUTH/HELLO AUTH without ACLs). */
+bool tsrv_auth_user_ok(const resp_arg *user);
+
+#endif
