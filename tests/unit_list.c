@@ -628,7 +628,24 @@ static void test_free_step_incremental(void **state)
 /* ---- crash atomicity ----------------------------------------------------------------- */
 
 #define CRASH_A "crash/a"
-#define CRASH_B "other/b"
+
+/* The second list of the crash test: a key on another shard than CRASH_A. The hash
+ * seed is random per arena, so the name is chosen at run time (children inherit the
+ * arena, hence the same choice). */
+static const char *crash_b_name(void)
+{
+    static char name[32];
+    if (!name[0]) {
+        kv_key a = key_of(CRASH_A);
+        for (int i = 0;; i++) {
+            snprintf(name, sizeof name, "other/b%d", i);
+            if (key_of(name).shard != a.shard)
+                break;
+        }
+    }
+    return name;
+}
+
 
 /* Snapshot of a list as a model (empty when missing). */
 static void snapshot(kv_txn *t, const kv_key *k, model *m)
@@ -666,7 +683,7 @@ static uint64_t blk_count_tail(list_h *h)
  * keep_open (the caller inspects, then aborts). */
 static void mutate(kv_txn *t, int round, bool keep_open)
 {
-    kv_key a = key_of(CRASH_A), b = key_of(CRASH_B);
+    kv_key a = key_of(CRASH_A), b = key_of(crash_b_name());
     uint32_t ids[2] = { a.shard, b.shard };
     char buf[600];
     txn_begin(t);
@@ -714,7 +731,7 @@ static void mutate(kv_txn *t, int round, bool keep_open)
 /* Builds the two lists: a is multi-block with pivots and duplicates spread out. */
 static void crash_setup(void)
 {
-    kv_key a = key_of(CRASH_A), b = key_of(CRASH_B);
+    kv_key a = key_of(CRASH_A), b = key_of(crash_b_name());
     assert_true(a.shard != b.shard);
     char buf[64];
     begin(&a);
@@ -736,7 +753,7 @@ static void crash_setup(void)
 /* The state of both lists, read in one transaction. */
 static void read_both(model *ma, model *mb)
 {
-    kv_key a = key_of(CRASH_A), b = key_of(CRASH_B);
+    kv_key a = key_of(CRASH_A), b = key_of(crash_b_name());
     uint32_t ids[2] = { a.shard, b.shard };
     txn_begin(&txn);
     txn_lock_many(&txn, ids, 2);
@@ -761,7 +778,7 @@ static void test_crash_at_every_step(void **state)
         read_both(&before_a, &before_b);
         /* the expected result: run the mutation, look, roll it back */
         mutate(&txn, round, true);
-        kv_key a = key_of(CRASH_A), b = key_of(CRASH_B);
+        kv_key a = key_of(CRASH_A), b = key_of(crash_b_name());
         snapshot(&txn, &a, &after_a);
         snapshot(&txn, &b, &after_b);
         txn_abort(&txn);
