@@ -268,17 +268,24 @@ static size_t entry_charge(const kv_entry *e)
     return n;
 }
 
-/* Builds a new entry block in shard s (fresh memory: no undo). For strings with
- * val != NULL the value is copied; ext_cap > 0 forces an external block of that
- * capacity. For collections val is NULL and obj is stored. Returns NULL on failure. */
+/* Builds a new entry block in shard s (fresh memory: no undo). What the value slot
+ * holds:
+ *   - a collection (type != KV_STRING): obj, the type's root;
+ *   - a string adopting an existing external block (obj != 0): obj, and vlen is the
+ *     string's length (the block keeps its bytes and capacity);
+ *   - any other string: a copy of val[0..vlen), inline when the entry stays within
+ *     INLINE_MAX, else in a new external block (ext_cap > 0 forces one of at least
+ *     that capacity).
+ * Returns NULL on failure. */
 static kv_entry *entry_build(kv_txn *t, uint32_t s, const kv_key *k, int nsid, uint8_t type,
                              const void *val, size_t vlen, size_t ext_cap, aoff obj,
                              int64_t expire_ms)
 {
     bool has_exp = expire_ms >= 0;
     size_t head = ENTRY_HDR + (has_exp ? 8 : 0) + k->len;
-    bool ext = type != KV_STRING || ext_cap > 0 || head + vlen > INLINE_MAX;
-    if (type == KV_STRING && ext && ext_cap < vlen)
+    bool store_obj = type != KV_STRING || obj != 0;
+    bool ext = store_obj || ext_cap > 0 || head + vlen > INLINE_MAX;
+    if (!store_obj && ext && ext_cap < vlen)
         ext_cap = vlen;
     aoff off = shard_alloc(t, s, head + (ext ? 8 : vlen));
     if (!off)
@@ -295,7 +302,7 @@ static kv_entry *entry_build(kv_txn *t, uint32_t s, const kv_key *k, int nsid, u
         memcpy((char *)e + ENTRY_HDR, &expire_ms, 8);
     memcpy((char *)e + ENTRY_HDR + (has_exp ? 8 : 0), k->ptr, k->len);
     char *vp = entry_val_at(e);
-    if (type != KV_STRING) {
+    if (store_obj) {
         memcpy(vp, &obj, 8);
     } else if (ext) {
         aoff blk = shard_alloc(t, s, 8 + ext_cap);
@@ -691,18 +698,13 @@ kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expi
     int tbl;
     if (table_find(sh, k, &link, &tbl) != e)
         return NULL;
-    kv_entry *nw;
+    /* the new entry takes over a collection root or an external string block as it
+     * is; an inline string is copied (the TTL slot may push it out of line) */
     bool keep = e->flags & ENTRY_VAL_EXT;
-    if (keep)
-        nw = entry_build(t, k->shard, k, e->nsid, e->type, NULL, 0, 0, entry_obj(e), expire_ms);
-    else
-        nw = entry_build(t, k->shard, k, e->nsid, KV_STRING, entry_str(e), e->vlen, 0, 0, expire_ms);
+    kv_entry *nw = entry_build(t, k->shard, k, e->nsid, e->type, keep ? NULL : entry_str(e),
+                               e->vlen, 0, keep ? entry_obj(e) : 0, expire_ms);
     if (!nw)
         return NULL;
-    if (keep) {
-        nw->flags |= ENTRY_VAL_EXT;
-        nw->vlen = e->vlen;
-    }
     nw->hits = e->hits;
     entry_replace(t, sh, link, e, nw, keep);
     return t->failed ? NULL : nw;
