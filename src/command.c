@@ -279,7 +279,7 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     return RUN_DONE;
 }
 
-static uint64_t mono_ns(void)
+uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

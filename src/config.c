@@ -444,6 +444,30 @@ static int load_bool(getenv_func env, const char *name, bool *out, char *err, si
                          "expected one of 1, 0, true, false, yes, no, on, off");
 }
 
+/* Reads KVNS_ENABLE_DEBUG_COMMAND: no, local or yes (any case; 1/0, true/false, on/off
+ * as for booleans). Returns 0, or -1 with err set. */
+static int load_debug_access(getenv_func env, enum debug_access *out, char *err, size_t errlen)
+{
+    const char *name = "KVNS_ENABLE_DEBUG_COMMAND";
+    const char *text = env(name);
+    if (text == NULL)
+        return 0;
+    if (strcasecmp(text, "local") == 0) {
+        *out = DEBUG_ACCESS_LOCAL;
+        return 0;
+    }
+    bool yes = false;
+    if (load_bool(env, name, &yes, err, errlen) != 0)
+        return invalid_value(err, errlen, name, text, "expected no, local or yes");
+    *out = yes ? DEBUG_ACCESS_YES : DEBUG_ACCESS_NO;
+    return 0;
+}
+
+const char *debug_access_name(enum debug_access a)
+{
+    return a == DEBUG_ACCESS_YES ? "yes" : a == DEBUG_ACCESS_LOCAL ? "local" : "no";
+}
+
 /* Reads KVNS_EVICTION_THRESHOLD: a plain decimal ("0.9", "1", ".75") in (0, 1].
  * Exponents, hex, signs, spaces, inf and nan are refused. Returns 0, or -1 with err. */
 static int load_threshold(getenv_func env, double *out, char *err, size_t errlen)
@@ -712,6 +736,8 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
     cfg->threads = (unsigned)number;
 
     if (load_log_level(getenv_fn, &cfg->log_level, err, errlen) != 0)
+        return -1;
+    if (load_debug_access(getenv_fn, &cfg->enable_debug_command, err, errlen) != 0)
         return -1;
     number = cfg->max_clients;
     if (load_integer(getenv_fn, "KVNS_MAX_CLIENTS", 1, MAX_CLIENTS, "", &number, err,

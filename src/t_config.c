@@ -37,7 +37,7 @@ enum config_id {
     P_PROTO_MAX_BULK, P_QUERY_LIMIT, P_NOTIFY, P_REQUIREPASS, P_PROTECTED, P_DAEMONIZE,
     P_LOGLEVEL, P_CLUSTER, P_DIR, P_UNIXSOCKET, P_KVNS_WORKERS, P_KVNS_THREADS, P_KVNS_SHARDS,
     P_KVNS_THRESHOLD, P_KVNS_PERSIST_PATH, P_KVNS_PERSIST_INTERVAL, P_KVNS_METRICS_PORT,
-    P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD,
+    P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD, P_ENABLE_DEBUG,
 };
 
 /* The parameters CONFIG GET reports. Only maxmemory, maxmemory-policy and the slow log
@@ -81,6 +81,7 @@ static const struct config_param {
     { "slowlog-log-slower-than", P_SLOWLOG_SLOWER_THAN, CFG_LIVE_INT },
     { "slowlog-max-len", P_SLOWLOG_MAX_LEN, CFG_LIVE_INT },
     { "latency-monitor-threshold", P_LATENCY_THRESHOLD, CFG_LIVE_INT },
+    { "enable-debug-command", P_ENABLE_DEBUG, CFG_FIXED },
 };
 #define CONFIG_PARAMS (sizeof config_params / sizeof config_params[0])
 
@@ -135,6 +136,9 @@ static void config_value(const client *c, enum config_id id, char *buf, size_t c
     case P_SLOWLOG_SLOWER_THAN: snprintf(buf, cap, "%lld", (long long)slowlog_slower_than_us()); break;
     case P_SLOWLOG_MAX_LEN: snprintf(buf, cap, "%llu", (unsigned long long)slowlog_max_len()); break;
     case P_LATENCY_THRESHOLD: snprintf(buf, cap, "%lld", (long long)latency_threshold_ms()); break;
+    case P_ENABLE_DEBUG:
+        snprintf(buf, cap, "%s", debug_access_name(cfg ? cfg->enable_debug_command : DEBUG_ACCESS_NO));
+        break;
     }
 }
 

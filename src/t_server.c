@@ -18,10 +18,12 @@
 #include "kvns/shard.h"
 #include "kvns/slowlog.h"
 #include "t_server.h"
+#include "kvns/worker.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +44,6 @@ void tsrv_arg_for_error(const resp_arg *a, char *dst, size_t cap)
     for (size_t i = 0; i < n; i++)
         dst[i] = (a->ptr[i] == '\r' || a->ptr[i] == '\n') ? ' ' : a->ptr[i];
     dst[n] = '\0';
-}
-
-/* Copies an argument into a NUL-terminated buffer (truncating); returns dst. */
-static char *arg_cstr(const resp_arg *a, char *dst, size_t cap)
-{
-    size_t n = a->len < cap - 1 ? a->len : cap - 1;
-    memcpy(dst, a->ptr, n);
-    dst[n] = '\0';
-    return dst;
 }
 
 /* Replies an array of status lines (Redis's addReplyHelp). */
@@ -300,17 +293,31 @@ static void cmd_time(client *c)
 
 /* ---- DEBUG ------------------------------------------------------------------------------- */
 
-/* DEBUG SLEEP seconds: blocks this thread, as Redis blocks its server (tests use it). */
+#define DEBUG_SLEEP_MAX_SECONDS 3600.0
+#define DEBUG_SLEEP_SLICE_MS    10
+
+/* DEBUG SLEEP seconds: blocks this thread, as Redis blocks its server (tests use it).
+ * The argument must be a finite number from 0 to DEBUG_SLEEP_MAX_SECONDS; the sleep is
+ * taken in short slices so that a stopping worker returns at once. */
 static void debug_sleep(client *c)
 {
-    char buf[64];
-    double secs = strtod(arg_cstr(&c->argv[2], buf, sizeof buf), NULL);
-    if (secs > 0) {
-        struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-        c->w->txn.batch_clock_ms = now_ms();   /* later commands of the batch see the sleep */
+    double secs;
+    if (parse_double(c->argv[2].ptr, c->argv[2].len, &secs) != 0 || !isfinite(secs)) {
+        reply_error(&c->out, ERR_NOT_FLOAT);
+        return;
     }
+    if (secs < 0 || secs > DEBUG_SLEEP_MAX_SECONDS) {
+        reply_errorf(&c->out, "ERR DEBUG SLEEP takes 0 to %.0f seconds", DEBUG_SLEEP_MAX_SECONDS);
+        return;
+    }
+    int64_t deadline_ns = (int64_t)mono_ns() + (int64_t)(secs * 1e9);
+    for (int64_t left = deadline_ns - (int64_t)mono_ns(); left > 0 && !worker_is_stopping();
+         left = deadline_ns - (int64_t)mono_ns()) {
+        int64_t slice = left < DEBUG_SLEEP_SLICE_MS * 1000000LL ? left : DEBUG_SLEEP_SLICE_MS * 1000000LL;
+        struct timespec ts = { (time_t)(slice / 1000000000LL), (long)(slice % 1000000000LL) };
+        nanosleep(&ts, NULL);
+    }
+    c->w->txn.batch_clock_ms = now_ms();   /* later commands of the batch see the sleep */
     reply_ok(&c->out);
 }
 
@@ -324,8 +331,30 @@ static void debug_check(client *c)
         reply_errorf(&c->out, "ERR arena check failed: %s", err);
 }
 
+/* True when the peer is this host: loopback (IPv4, IPv6 or IPv4-mapped) or a Unix
+ * socket, as Redis's islocalClient decides for enable-debug-command local. */
+static bool client_is_local(const client *c)
+{
+    return strncmp(c->addr, "127.", 4) == 0 || strncmp(c->addr, "::1:", 4) == 0 ||
+           strncmp(c->addr, "::ffff:127.", 11) == 0 || c->addr[0] == '/';
+}
+
+/* Whether enable-debug-command lets this client run DEBUG. */
+static bool debug_allowed(const client *c)
+{
+    const kvns_config *cfg = c->w->cfg ? c->w->cfg : server.cfg;
+    enum debug_access a = cfg ? cfg->enable_debug_command : DEBUG_ACCESS_NO;
+    return a == DEBUG_ACCESS_YES || (a == DEBUG_ACCESS_LOCAL && client_is_local(c));
+}
+
 static void cmd_debug(client *c)
 {
+    if (!debug_allowed(c)) {
+        reply_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option is set "
+                             "to \"local\", you can run it from a local connection, otherwise you need "
+                             "to set this option in the configuration file, and then restart the server.");
+        return;
+    }
     if (arg_is(&c->argv[1], "sleep") && c->argc == 3) {
         debug_sleep(c);
     } else if (arg_is(&c->argv[1], "check") && c->argc == 2) {

@@ -41,6 +41,8 @@ uint32_t lane_of_housekeeper(const kvns_config *cfg)
 
 static void on_stop_signal(int sig) { (void)sig; worker_stopping = 1; }
 
+bool worker_is_stopping(void) { return worker_stopping != 0; }
+
 /* Formats a socket address as ip:port (Redis's CLIENT LIST addr field). */
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t cap)
 {

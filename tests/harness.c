@@ -285,7 +285,8 @@ static char **build_kvns_env(int port, const char *const *extra)
     char portbuf[32];
     snprintf(portbuf, sizeof portbuf, "KVNS_PORT=%d", port);
     const char *defaults[] = { "KVNS_HOST=127.0.0.1", portbuf, "KVNS_METRICS_PORT=0",
-                               "KVNS_WORKERS=2", "KVNS_SHARD_COUNT=8" };
+                               "KVNS_WORKERS=2", "KVNS_SHARD_COUNT=8",
+                               "KVNS_ENABLE_DEBUG_COMMAND=yes" };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         env_put(&envp, &count, defaults[i]);
     for (const char *const *e = extra; e && *e; e++)
@@ -427,7 +428,8 @@ static pid_t spawn_server(kv_server *srv, const char *const *extra_env)
     snprintf(portbuf, sizeof portbuf, "%d", srv->port);
     char **envp = NULL;
     const char *argv_redis[] = { srv->binary, "--port", portbuf, "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no", NULL };
+                                 "--save", "", "--appendonly", "no",
+                                 "--enable-debug-command", "yes", NULL };
     const char *argv_kvns[] = { srv->binary, NULL };
     const char *const *argv = srv->is_redis ? argv_redis : argv_kvns;
     if (!srv->is_redis)
@@ -1461,11 +1463,33 @@ int it_test_setup(void **state)
     return 0;
 }
 
+/* After every integration test against kvns: DEBUG CHECK on a fresh connection, so
+ * that a command which damages the arena fails the test that ran it, whatever that
+ * test asserted. A server that is gone or refuses the connection is left to the test
+ * (some stop or fill it on purpose). Returns -1 (the test fails) on a failed check. */
+static int arena_check_after_test(void)
+{
+    if (!g_group_server || g_group_server->is_redis || !srv_alive(g_group_server))
+        return 0;
+    kv_conn *c = conn_open(g_group_server->port);
+    if (!c)
+        return 0;
+    kv_reply *r = conn_cmd(c, "DEBUG", "CHECK", NULL);
+    int rc = 0;
+    if (r && r->type == KV_REPLY_ERROR && strncmp(r->str, "ERR arena check failed", 22) == 0) {
+        fprintf(stderr, "harness: DEBUG CHECK after the test: %s\n", r->str);
+        rc = -1;
+    }
+    kv_reply_free(r);
+    conn_close(c);
+    return rc;
+}
+
 int it_test_teardown(void **state)
 {
     conn_close(*state);
     *state = NULL;
-    return 0;
+    return arena_check_after_test();
 }
 
 int it_port(void)

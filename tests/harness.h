@@ -60,7 +60,8 @@ typedef struct kv_server {
  * file under /tmp, and waits (10 s at most) until PING answers PONG. env: extra
  * "NAME=value" entries for kvns (NULL-terminated, may be NULL); they override the
  * harness defaults KVNS_HOST, KVNS_PORT, KVNS_METRICS_PORT=0, KVNS_WORKERS=2,
- * KVNS_SHARD_COUNT=8. Ignored for redis. Returns NULL after printing the reason and the
+ * KVNS_SHARD_COUNT=8, KVNS_ENABLE_DEBUG_COMMAND=yes (redis-server gets
+ * --enable-debug-command yes). Ignored for redis. Returns NULL after printing the reason and the
  * log's tail to stderr. The server becomes srv_current(); it is killed automatically at
  * exit, on SIGINT/SIGTERM/SIGHUP/SIGQUIT and when the test process dies. Call from the
  * main thread (the kill-on-parent-death signal is tied to the calling thread). */
@@ -235,7 +236,8 @@ int it_group_teardown(void **state) KVT_SYM(it_group_teardown);
 /* Per-test setup: opens a connection to the group's server, sends FLUSHALL and stores
  * the connection in *state. */
 int it_test_setup(void **state) KVT_SYM(it_test_setup);
-/* Per-test teardown: closes the connection stored in *state. */
+/* Per-test teardown: closes the connection stored in *state; against kvns it then runs
+ * DEBUG CHECK on a new connection and fails the test when the arena check fails. */
 int it_test_teardown(void **state) KVT_SYM(it_test_teardown);
 /* Port of the group's server. */
 int it_port(void) KVT_SYM(it_port);

@@ -135,6 +135,8 @@ kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool
 void reply_store_error(client *c, int rc);
 /* Wall clock in ms (the transaction's, when one is open). */
 int64_t now_ms(void);
+/* Monotonic clock in ns (durations). */
+uint64_t mono_ns(void);
 
 /* Per-family tables. */
 extern const command string_commands[];

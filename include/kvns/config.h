@@ -7,6 +7,10 @@
 
 enum evict_policy { EVICT_NONE = 0, EVICT_LRU = 1, EVICT_MRU = 2 };
 
+/* Who may run DEBUG (Redis's enable-debug-command): nobody, local connections
+ * (loopback or a Unix socket), or everyone. */
+enum debug_access { DEBUG_ACCESS_NO = 0, DEBUG_ACCESS_LOCAL = 1, DEBUG_ACCESS_YES = 2 };
+
 #define CONFIG_MAX_NS_OVERRIDES 64
 #define CONFIG_NS_NAME_MAX 128
 
@@ -34,6 +38,7 @@ typedef struct kvns_config {
     unsigned workers;              /* KVNS_WORKERS, default CPU count, 1..256 */
     unsigned threads;              /* KVNS_THREADS per worker, default 1, 1..64 */
     int      log_level;            /* KVNS_LOG_LEVEL error|warn|info|debug, default info */
+    enum debug_access enable_debug_command; /* KVNS_ENABLE_DEBUG_COMMAND no|local|yes, default no */
     unsigned max_clients;          /* KVNS_MAX_CLIENTS, default 10000 */
 } kvns_config;
 
@@ -53,6 +58,8 @@ uint64_t config_effective_memory_limit(bool set_flag, uint64_t requested, uint64
                                        uint64_t cgroup_max, const char **source);
 
 const char *evict_policy_name(enum evict_policy p);
+/* "no", "local" or "yes" (CONFIG GET enable-debug-command). */
+const char *debug_access_name(enum debug_access a);
 /* Parses none|lru|mru|lfu|mfu (case-insensitive). Returns 0 on success. */
 int evict_policy_parse(const char *s, enum evict_policy *out);
 

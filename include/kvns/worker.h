@@ -3,6 +3,7 @@
 #define KVNS_WORKER_H
 
 #include "kvns/config.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Exit codes understood by the supervisor. */
@@ -20,6 +21,9 @@ uint32_t lane_of_housekeeper(const kvns_config *cfg);
 
 /* Runs worker `slot` (in a forked child) until SIGTERM; returns the exit code. */
 int worker_main(const kvns_config *cfg, uint32_t slot, int listen_fd);
+/* True once this worker process was asked to stop (SIGTERM/SIGINT): long waits in a
+ * command (DEBUG SLEEP) end early so a stopping server does not wait them out. */
+bool worker_is_stopping(void);
 /* Runs the housekeeper (in a forked child) until SIGTERM; returns the exit code. */
 int housekeeper_main(const kvns_config *cfg);
 /* Runs the supervisor: creates the arena and sockets, forks and watches children. */
