@@ -121,7 +121,10 @@ static bool sample_pool(kv_txn *t, uint32_t nsid, candidate *pool, size_t *n, en
             continue;
         kv_entry *found[SAMPLE_PER_SHARD];
         txn_begin(t);
-        txn_lock(t, s);
+        if (!txn_trylock(t, s)) {          /* busy: sample another shard rather than wait */
+            txn_abort(t);
+            continue;
+        }
         size_t got = store_sample_ns(t, s, nsid, found, SAMPLE_PER_SHARD, SAMPLE_BUCKETS);
         for (size_t j = 0; j < got; j++)
             pool_add(pool, n, found[j], s, p);
@@ -137,7 +140,10 @@ static uint64_t evict_one(kv_txn *t, const candidate *c, uint32_t nsid)
     kv_key k;
     key_init(&k, c->long_key ? c->long_key : c->key, c->klen);
     txn_begin(t);
-    txn_lock(t, k.shard);
+    if (!txn_trylock(t, k.shard)) {        /* busy: counts as a stale candidate */
+        txn_abort(t);
+        return 0;
+    }
     uint64_t freed = 0;
     kv_entry *e = store_find(t, &k);
     if (e && e->nsid == nsid) {

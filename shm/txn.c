@@ -146,14 +146,58 @@ static void robust_lock(pthread_mutex_t *m, uint32_t lock_id)
     _exit(3);
 }
 
-void txn_lock(kv_txn *t, uint32_t lock_id)
+/* Tries m without waiting: true when taken (recovered first when its previous owner
+ * died), false when another thread holds it. ENOTRECOVERABLE exits as robust_lock. */
+static bool robust_trylock(pthread_mutex_t *m, uint32_t lock_id)
+{
+    int rc = pthread_mutex_trylock(m);
+    if (rc == 0)
+        return true;
+    if (rc == EBUSY)
+        return false;
+    if (rc == EOWNERDEAD) {
+        lock_recover(lock_id);
+        pthread_mutex_consistent(m);
+        return true;
+    }
+    log_error("lock unusable", "lock=%u err=%d", lock_id, rc);
+    _exit(3);
+}
+
+/* Checks the ascending-order rule for taking lock_id next. Returns true when t holds
+ * it already (nothing to take). */
+static bool lock_order_check(const kv_txn *t, uint32_t lock_id)
 {
     if (t->nlocked && t->locked[t->nlocked - 1] >= lock_id) {
         if (txn_holds(t, lock_id))
-            return;
+            return true;
         log_error("lock order violation", "lock=%u last=%u", lock_id, t->locked[t->nlocked - 1]);
         abort();
     }
+    return false;
+}
+
+bool txn_trylock(kv_txn *t, uint32_t lock_id)
+{
+    if (lock_order_check(t, lock_id))
+        return true;
+    uint64_t *held = lane_held(t->ln);
+    uint64_t bit = 1ULL << (lock_id % 64);
+    /* the held bit goes up before the attempt, as in txn_lock: a recovery running
+     * meanwhile may visit this lane, which has no entries for the lock */
+    __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
+    if (!robust_trylock(lock_mutex(lock_id), lock_id)) {
+        __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
+        return false;
+    }
+    t->locked[t->nlocked++] = lock_id;
+    return true;
+}
+
+void txn_lock(kv_txn *t, uint32_t lock_id)
+{
+    if (lock_order_check(t, lock_id))
+        return;
     uint64_t *held = lane_held(t->ln);
     __atomic_or_fetch(&held[lock_id / 64], 1ULL << (lock_id % 64), __ATOMIC_SEQ_CST);
     robust_lock(lock_mutex(lock_id), lock_id);
@@ -173,6 +217,34 @@ void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         if (i == 0 || ids[i] != ids[i - 1])
             txn_lock(t, ids[i]);
+}
+
+/* Releases the locks t took after the first `keep`, newest first, and clears the
+ * lane's held bits for them. */
+static void txn_unlock_from(kv_txn *t, uint32_t keep)
+{
+    uint64_t *held = lane_held(t->ln);
+    while (t->nlocked > keep) {
+        uint32_t id = t->locked[--t->nlocked];
+        pthread_mutex_unlock(lock_mutex(id));
+        __atomic_and_fetch(&held[id / 64], ~(1ULL << (id % 64)), __ATOMIC_RELEASE);
+    }
+}
+
+bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n)
+{
+    if (n > 1)
+        qsort(ids, n, sizeof *ids, cmp_u32);
+    uint32_t keep = t->nlocked;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && ids[i] == ids[i - 1])
+            continue;
+        if (!txn_trylock(t, ids[i])) {
+            txn_unlock_from(t, keep);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* True when the 8-byte word at off was already recorded in this transaction. */
@@ -253,17 +325,6 @@ void txn_defer_free(kv_txn *t, uint32_t shard_id, aoff off, uint32_t size)
     t->frees[t->nfrees++] = (txn_free){ off, size, shard_id };
 }
 
-/* Releases every lock, newest first, and clears the lane's held bits. */
-static void txn_unlock_all(kv_txn *t)
-{
-    uint64_t *held = lane_held(t->ln);
-    while (t->nlocked > 0) {
-        uint32_t id = t->locked[--t->nlocked];
-        pthread_mutex_unlock(lock_mutex(id));
-        __atomic_and_fetch(&held[id / 64], ~(1ULL << (id % 64)), __ATOMIC_RELEASE);
-    }
-}
-
 /* Rolls back this lane's whole undo log, newest first (we hold every lock it names). */
 static void txn_rollback(kv_txn *t)
 {
@@ -297,7 +358,7 @@ static void txn_finish(kv_txn *t)
 {
     __atomic_store_n(&t->ln->undo_used, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&t->ln->state, LANE_IDLE, __ATOMIC_RELEASE);
-    txn_unlock_all(t);
+    txn_unlock_from(t, 0);              /* every lock, newest first */
 }
 
 int txn_commit(kv_txn *t)

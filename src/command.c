@@ -249,18 +249,53 @@ static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need,
     return freed;
 }
 
-enum run_result { RUN_DONE = 0, RUN_OOM = 1 };
+/* How long a command spins on a busy shard before it gives the thread back to its
+ * other clients: shard locks are normally held for microseconds, so a brief spin
+ * rides out ordinary contention; a longer hold (a stopped worker, a huge command)
+ * parks the command instead of stalling everyone the thread serves. */
+#define LOCK_SPIN_NS 20000
+
+/* Tells the CPU this is a spin-wait (saves power, yields to a sibling hyperthread). */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
+{
+    kv_txn *t = &c->w->txn;
+    txn_begin(t);
+    if (txn_trylock_many(t, ids, n))
+        return true;
+    /* a parked command's retries are one try each: the holder is a long one */
+    uint64_t start = c->parked_since_ns ? 0 : mono_ns();
+    while (start && mono_ns() - start < LOCK_SPIN_NS) {
+        cpu_relax();
+        if (txn_trylock_many(t, ids, n))
+            return true;
+    }
+    txn_abort(t);
+    c->lock_busy = true;
+    return false;
+}
+
+enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
 #define MAX_OOM_RETRIES 64   /* evict-and-retry rounds before a write gets OOM anyway */
 
 /* Runs a table-driven command in one transaction over its keys' shards. RUN_OOM: it
  * would have grown memory past the limit and was rolled back (c->last_grow says by
- * how much); the caller may evict and retry. */
+ * how much); the caller may evict and retry. RUN_BUSY: a shard stayed busy, nothing
+ * ran. */
 static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
 {
     c->out.len = c->reply_mark;
     c->aborted = false;
-    txn_begin(t);
-    txn_lock_many(t, ids, n);
+    if (!cmd_txn_begin(c, ids, n))
+        return RUN_BUSY;
     cmd->proc(c);
     if (c->aborted)
         return RUN_DONE;
@@ -288,15 +323,35 @@ uint64_t mono_ns(void)
 
 static void command_run(client *c, const command *cmd);
 
-void command_exec(client *c)
+/* Bookkeeping for a command that met a busy shard: its partial reply is dropped, and
+ * the first time it counts as a lock wait. */
+static void command_parked(client *c)
 {
-    lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
+    c->out.len = c->reply_mark;
+    c->lock_busy = false;
+    if (!c->parked_since_ns) {
+        c->parked_since_ns = mono_ns();
+        lane_stat_add(c->w->txn.ln, STAT_LOCK_WAITS, 1);
+    }
+}
+
+bool command_exec(client *c)
+{
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
     const command *cmd = idx < 0 ? NULL : all_commands[idx];
     uint64_t start = mono_ns();
-    c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
     size_t mark = c->out.len;
     command_run(c, cmd);
+    if (c->lock_busy) {
+        command_parked(c);
+        return false;
+    }
+    if (c->parked_since_ns) {
+        lane_stat_add(c->w->txn.ln, STAT_LOCK_WAIT_US, (int64_t)((start - c->parked_since_ns) / 1000));
+        c->parked_since_ns = 0;
+    }
+    lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
+    c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
     if (c->out.len > mark && c->out.data[mark] == '-')
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
@@ -311,6 +366,7 @@ void command_exec(client *c)
         metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, elapsed_ns);
         slowlog_observe(c, cmd, elapsed_ns);     /* slowlog: a threshold test unless slow */
     }
+    return true;
 }
 
 /* Executes one request against cmd (NULL: unknown command). */
@@ -342,7 +398,7 @@ static void command_run(client *c, const command *cmd)
     for (int attempt = 0;; attempt++) {
         int rc = run_locked(c, cmd, t, ids, n);
         if (rc != RUN_OOM)
-            break;
+            break;                               /* done, or parked (c->lock_busy) */
         /* it did not fit: the transaction was rolled back; free what it measured
          * in its namespaces (eviction policy permitting) and run it again */
         /* each retry makes more headroom than it needs, so that one writer cannot be

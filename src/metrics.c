@@ -383,6 +383,14 @@ static void family_u64(metrics_text *out, const char *name, const char *type, co
     sample_u64(out, name, v);
 }
 
+/* Appends a whole unlabelled family of one sample in seconds (or another fraction). */
+static void family_double(metrics_text *out, const char *name, const char *type,
+                          const char *help, double v)
+{
+    family(out, name, type, help);
+    metrics_text_printf(out, "%s %.6f\n", name, v);
+}
+
 /* Appends `namespace="<escaped name of nsid>"` ("" for METRICS_NO_NS). */
 static void namespace_label(metrics_text *out, uint32_t nsid)
 {
@@ -504,6 +512,12 @@ static void render_server_counters(metrics_text *out, uint64_t dropped)
                lane_stat_sum(STAT_ERRORS));
     family_u64(out, "kvns_oom_rejections_total", "counter",
                "Commands refused because memory would exceed the limit", lane_stat_sum(STAT_OOM));
+    family_u64(out, "kvns_lock_waits_total", "counter",
+               "Commands that found a shard lock busy and waited, parked, for it",
+               lane_stat_sum(STAT_LOCK_WAITS));
+    family_double(out, "kvns_lock_wait_seconds_total", "counter",
+                  "Time parked commands spent waiting for shard locks",
+                  (double)lane_stat_sum(STAT_LOCK_WAIT_US) / 1e6);
     family_u64(out, "kvns_command_observations_dropped_total", "counter",
                "Command latency observations dropped because a series table was full", dropped);
     family_u64(out, "kvns_expired_keys_total", "counter", "Keys deleted because their TTL expired",

@@ -428,8 +428,8 @@ static void cmd_object(client *c)
     kv_key k;
     key_init(&k, c->argv[2].ptr, c->argv[2].len);
     kv_txn *t = &c->w->txn;
-    txn_begin(t);
-    txn_lock(t, k.shard);
+    if (!cmd_txn_begin(c, &k.shard, 1))
+        return;
     kv_entry *e = find_notouch(t, &k);
     if (!e)
         reply_null(&c->out);
@@ -480,8 +480,8 @@ static void cmd_keys(client *c)
     size_t h = reply_defer_array(&c->out);
     uint32_t nshards = arena_hdr()->shard_count;
     for (uint32_t s = 0; s < nshards; s++) {
-        txn_begin(t);
-        txn_lock(t, s);
+        if (!cmd_txn_begin(c, &s, 1))
+            return;
         store_foreach(t, s, match_visit, &m);
         if (!shard_commit(c))
             return;
@@ -566,8 +566,10 @@ static void cmd_scan(client *c)
     uint64_t v = cursor >> bits;
     long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     while (s < nshards) {
-        txn_begin(t);
-        txn_lock(t, s);
+        if (!cmd_txn_begin(c, &s, 1)) {
+            reply_free(&keys);
+            return;
+        }
         if (shard_at(s)->keys) {     /* an empty shard costs no steps */
             do
                 v = store_scan_step(t, s, v, match_visit, &m);
@@ -595,13 +597,14 @@ static void cmd_scan(client *c)
     reply_free(&keys);
 }
 
-/* Replies a random key of shard s when it has one; returns whether it did. */
+/* Replies a random key of shard s when it has one; returns whether it did, or true
+ * when the command must stop (the shard was busy, or the commit failed). */
 static bool random_from_shard(client *c, uint32_t s)
 {
     kv_txn *t = &c->w->txn;
     bool found = false;
-    txn_begin(t);
-    txn_lock(t, s);
+    if (!cmd_txn_begin(c, &s, 1))
+        return true;
     if (shard_at(s)->keys) {
         kv_entry *e = store_random(t, s);
         if (e) {
@@ -648,8 +651,8 @@ static void cmd_flush(client *c)
     kv_txn *t = &c->w->txn;
     uint32_t nshards = arena_hdr()->shard_count;
     for (uint32_t s = 0; s < nshards; s++) {
-        txn_begin(t);
-        txn_lock(t, s);
+        if (!cmd_txn_begin(c, &s, 1))
+            return;                          /* run again from shard 0: flushing is idempotent */
         store_flush_shard(t, s);
         if (!shard_commit(c))
             return;

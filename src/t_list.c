@@ -577,8 +577,11 @@ static void cmd_lmpop(client *c)
         ids[i] = keys[i].shard;
     }
     kv_txn *t = txn_of(c);
-    txn_begin(t);
-    txn_lock_many(t, ids, nk);
+    if (!cmd_txn_begin(c, ids, nk)) {
+        free(keys);
+        free(ids);
+        return;
+    }
     bool popped = false;
     for (size_t i = 0; i < nk && !popped; i++) {
         kv_entry *e = store_find(t, &keys[i]);

@@ -21,8 +21,8 @@ static void memory_usage(client *c)
     kv_key k;
     key_init(&k, c->argv[2].ptr, c->argv[2].len);
     kv_txn *t = &c->w->txn;
-    txn_begin(t);
-    txn_lock(t, k.shard);
+    if (!cmd_txn_begin(c, &k.shard, 1))
+        return;
     kv_entry *e = store_find(t, &k);
     size_t bytes = e ? store_entry_bytes(e) : 0;
     txn_commit(t);

@@ -296,6 +296,18 @@ static void cmd_time(client *c)
 #define DEBUG_SLEEP_MAX_SECONDS 3600.0
 #define DEBUG_SLEEP_SLICE_MS    10
 
+/* Sleeps until deadline_ns (monotonic) in short slices, returning early when the
+ * worker is told to stop. */
+static void sleep_until_or_stop(int64_t deadline_ns)
+{
+    for (int64_t left = deadline_ns - (int64_t)mono_ns(); left > 0 && !worker_is_stopping();
+         left = deadline_ns - (int64_t)mono_ns()) {
+        int64_t slice = left < DEBUG_SLEEP_SLICE_MS * 1000000LL ? left : DEBUG_SLEEP_SLICE_MS * 1000000LL;
+        struct timespec ts = { (time_t)(slice / 1000000000LL), (long)(slice % 1000000000LL) };
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* DEBUG SLEEP seconds: blocks this thread, as Redis blocks its server (tests use it).
  * The argument must be a finite number from 0 to DEBUG_SLEEP_MAX_SECONDS; the sleep is
  * taken in short slices so that a stopping worker returns at once. */
@@ -310,14 +322,38 @@ static void debug_sleep(client *c)
         reply_errorf(&c->out, "ERR DEBUG SLEEP takes 0 to %.0f seconds", DEBUG_SLEEP_MAX_SECONDS);
         return;
     }
-    int64_t deadline_ns = (int64_t)mono_ns() + (int64_t)(secs * 1e9);
-    for (int64_t left = deadline_ns - (int64_t)mono_ns(); left > 0 && !worker_is_stopping();
-         left = deadline_ns - (int64_t)mono_ns()) {
-        int64_t slice = left < DEBUG_SLEEP_SLICE_MS * 1000000LL ? left : DEBUG_SLEEP_SLICE_MS * 1000000LL;
-        struct timespec ts = { (time_t)(slice / 1000000000LL), (long)(slice % 1000000000LL) };
-        nanosleep(&ts, NULL);
-    }
+    sleep_until_or_stop((int64_t)mono_ns() + (int64_t)(secs * 1e9));
     c->w->txn.batch_clock_ms = now_ms();   /* later commands of the batch see the sleep */
+    reply_ok(&c->out);
+}
+
+/* DEBUG KEYSHARD key: the shard the key lives in (kvns's own, for tests and for
+ * reading lock-wait figures). */
+static void debug_keyshard(client *c)
+{
+    kv_key k;
+    key_init(&k, c->argv[2].ptr, c->argv[2].len);
+    reply_int(&c->out, k.shard);
+}
+
+/* DEBUG LOCKSHARD key milliseconds: holds the lock of key's shard that long (0 to
+ * 60000), stalling this thread as a stopped or very slow worker would: lets tests
+ * show that other threads' clients of other shards are not held up. */
+static void debug_lockshard(client *c)
+{
+    long long ms;
+    if (parse_ll(c->argv[3].ptr, c->argv[3].len, &ms) != 0 || ms < 0 || ms > 60000) {
+        reply_error(&c->out, "ERR DEBUG LOCKSHARD takes 0 to 60000 milliseconds");
+        return;
+    }
+    kv_key k;
+    key_init(&k, c->argv[2].ptr, c->argv[2].len);
+    kv_txn *t = &c->w->txn;
+    txn_begin(t);
+    txn_lock(t, k.shard);
+    sleep_until_or_stop((int64_t)mono_ns() + ms * 1000000LL);
+    txn_commit(t);
+    c->w->txn.batch_clock_ms = now_ms();
     reply_ok(&c->out);
 }
 
@@ -359,11 +395,19 @@ static void cmd_debug(client *c)
         debug_sleep(c);
     } else if (arg_is(&c->argv[1], "check") && c->argc == 2) {
         debug_check(c);
+    } else if (arg_is(&c->argv[1], "keyshard") && c->argc == 3) {
+        debug_keyshard(c);
+    } else if (arg_is(&c->argv[1], "lockshard") && c->argc == 4) {
+        debug_lockshard(c);
     } else if (arg_is(&c->argv[1], "help") && c->argc == 2) {
         static const char *const lines[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "CHECK",
             "    Walk every structure of the shared-memory store and verify its invariants.",
+            "KEYSHARD <key>",
+            "    Return the shard <key> lives in.",
+            "LOCKSHARD <key> <milliseconds>",
+            "    Hold the lock of <key>'s shard for <milliseconds>, stalling this connection's thread.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "HELP",

@@ -687,8 +687,12 @@ static void cmd_sintercard(client *c)
         ids[i] = keys[i].shard;
     }
     kv_txn *t = txn_of(c);
-    txn_begin(t);
-    txn_lock_many(t, ids, n);
+    if (!cmd_txn_begin(c, ids, n)) {
+        free(keys);
+        free(ids);
+        free(objs);
+        return;
+    }
     if (lookup_sets(c, keys, n, objs)) {
         bool empty = false;
         for (size_t i = 0; i < n; i++)

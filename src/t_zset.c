@@ -507,8 +507,11 @@ static void cmd_zmpop(client *c)
         ids[i] = keys[i].shard;
     }
     kv_txn *t = zset_txn(c);
-    txn_begin(t);
-    txn_lock_many(t, ids, (size_t)numkeys);
+    if (!cmd_txn_begin(c, ids, (size_t)numkeys)) {
+        free(keys);
+        free(ids);
+        return;
+    }
     bool done = false;
     for (long long i = 0; i < numkeys && !done; i++) {
         kv_entry *e;

@@ -381,8 +381,12 @@ static void setop_generic(client *c, size_t numkeys_idx, setop_args p)
         ids[nids++] = keys[i].shard;
     }
     kv_txn *t = zset_txn(c);
-    txn_begin(t);
-    txn_lock_many(t, ids, nids);
+    if (!cmd_txn_begin(c, ids, nids)) {
+        free(keys);
+        free(ids);
+        free(src);
+        return;
+    }
     zset_results res;
     zres_init(&res);
     long long card = 0;

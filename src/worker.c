@@ -97,9 +97,41 @@ static client *client_new(worker_ctx *w, int fd, const struct sockaddr_storage *
     return c;
 }
 
+/* Takes c off its thread's parked list (it is on it). */
+static void parked_remove(client *c)
+{
+    worker_ctx *w = c->w;
+    client **link = &w->parked_head, *prev = NULL;
+    while (*link != c) {
+        prev = *link;
+        link = &(*link)->parked_next;
+    }
+    *link = c->parked_next;
+    if (w->parked_tail == c)
+        w->parked_tail = prev;
+    c->parked_next = NULL;
+    c->parked = false;
+}
+
+/* Puts c at the end of its thread's parked list: its current request (kept parsed,
+ * parked_consumed bytes from rpos) waits for a busy shard. */
+static void parked_add(client *c)
+{
+    worker_ctx *w = c->w;
+    c->parked = true;
+    c->parked_next = NULL;
+    if (w->parked_tail)
+        w->parked_tail->parked_next = c;
+    else
+        w->parked_head = c;
+    w->parked_tail = c;
+}
+
 static void client_free(client *c)
 {
     worker_ctx *w = c->w;
+    if (c->parked)
+        parked_remove(c);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
@@ -160,13 +192,14 @@ static void reap_killed_clients(worker_ctx *w)
     }
 }
 
-/* Sets which events the connection waits for: input unless output is backed up. */
+/* Sets which events the connection waits for: input unless output is backed up or a
+ * parked request holds pointers into the read buffer. */
 static void client_update_events(client *c)
 {
     size_t pending = c->out.len - c->out_sent;
     struct epoll_event ev = { .data.ptr = c };
     ev.events = pending ? EPOLLOUT : 0;
-    if (pending < OUT_HIGH_WATER && !(c->flags & CLIENT_CLOSE_AFTER_REPLY))
+    if (pending < OUT_HIGH_WATER && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !c->parked)
         ev.events |= EPOLLIN;
     epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -201,11 +234,34 @@ static int client_flush(client *c)
     return 0;
 }
 
+/* Moves the unparsed tail (and a parked request) to the start of the read buffer,
+ * keeping a parked request's argument pointers on their bytes. */
+static void client_compact(client *c)
+{
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+        c->rneed = 0;
+    } else if (c->rpos > 0) {
+        size_t shift = c->rpos;
+        memmove(c->rbuf, c->rbuf + shift, c->rlen - shift);
+        c->rlen -= shift;
+        if (c->rneed)
+            c->rneed -= shift;
+        c->rpos = 0;
+        if (c->parked)
+            for (size_t i = 0; i < c->req.argc; i++)
+                c->req.argv[i].ptr -= shift;
+    }
+}
+
 /* Parses and executes every complete request in the read buffer. The wall clock is
  * read once per batch: every command of a pipelined batch sees the same "now", as
- * Redis's cached command time does. */
+ * Redis's cached command time does. A command whose shard stays busy parks the
+ * client: its request stays parsed in place and the thread moves on. */
 static void client_process(client *c)
 {
+    if (c->parked)
+        return;
     c->last_ms = now_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
@@ -226,28 +282,23 @@ static void client_process(client *c)
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
         }
-        c->rpos += consumed;
-        if (c->req.argc == 0)
+        if (c->req.argc == 0) {
+            c->rpos += consumed;
             continue;
+        }
         c->argv = c->req.argv;
         c->argc = c->req.argc;
-        command_exec(c);
+        if (!command_exec(c)) {
+            c->parked_consumed = consumed;
+            parked_add(c);
+            break;
+        }
+        c->rpos += consumed;
         c->commands++;
     }
     c->w->txn.batch_clock_ms = 0;
     client_sync_slot(c);
-    /* keep the unparsed tail at the start of the buffer */
-    if (c->rpos == c->rlen) {
-        c->rpos = c->rlen = 0;
-        if (c->rneed)
-            c->rneed = 0;
-    } else if (c->rpos > 0) {
-        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-        c->rlen -= c->rpos;
-        if (c->rneed)
-            c->rneed -= c->rpos;
-        c->rpos = 0;
-    }
+    client_compact(c);
 }
 
 /* Reads what the socket has. Returns -1 on EOF or error. */
@@ -286,27 +337,16 @@ static int client_read(client *c)
     return 0;
 }
 
-static void client_on_event(client *c, uint32_t events)
+/* Flushes c and resumes parsing input that output back-pressure had held; then sets
+ * its events. Frees c when the connection must close. */
+static void client_after_run(client *c)
 {
-    if (events & (EPOLLERR | EPOLLHUP)) {
-        if (!(events & EPOLLIN)) {
-            client_free(c);
-            return;
-        }
-    }
-    if (events & EPOLLIN) {
-        if (client_read(c) < 0) {
-            client_free(c);
-            return;
-        }
-    }
-    client_process(c);
     if (client_flush(c) < 0) {
         client_free(c);
         return;
     }
     /* output drained below the high-water mark: resume parsing buffered input */
-    if (c->rlen > c->rpos && c->out.len - c->out_sent < OUT_HIGH_WATER &&
+    if (c->rlen > c->rpos && c->out.len - c->out_sent < OUT_HIGH_WATER && !c->parked &&
         !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !(c->rneed && c->rlen < c->rneed)) {
         client_process(c);
         if (client_flush(c) < 0) {
@@ -315,6 +355,66 @@ static void client_on_event(client *c, uint32_t events)
         }
     }
     client_update_events(c);
+}
+
+/* Runs the parked request of c again; when it goes through, the rest of c's buffered
+ * input follows. */
+static void client_retry_parked(client *c)
+{
+    parked_remove(c);
+    c->last_ms = now_ms();
+    c->w->txn.batch_clock_ms = c->last_ms;
+    c->argv = c->req.argv;
+    c->argc = c->req.argc;
+    bool done = command_exec(c);
+    c->w->txn.batch_clock_ms = 0;
+    if (!done) {
+        parked_add(c);
+        return;
+    }
+    c->rpos += c->parked_consumed;
+    c->commands++;
+    client_process(c);
+    client_after_run(c);
+}
+
+#define PARKED_RETRY_NS 1000000      /* parked commands are retried once a millisecond */
+
+/* Gives every client parked when the call starts one more try, oldest first, when a
+ * millisecond has passed since the last round. */
+static void retry_parked_clients(worker_ctx *w)
+{
+    if (!w->parked_head)
+        return;
+    uint64_t now = mono_ns();
+    if (now - w->parked_retry_ns < PARKED_RETRY_NS)
+        return;
+    w->parked_retry_ns = now;
+    client *last = w->parked_tail;
+    while (w->parked_head) {
+        client *c = w->parked_head;
+        client_retry_parked(c);
+        if (c == last)
+            break;
+    }
+}
+
+static void client_on_event(client *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (!(events & EPOLLIN)) {
+            client_free(c);
+            return;
+        }
+    }
+    if ((events & EPOLLIN) && !c->parked) {   /* a read could move a parked request */
+        if (client_read(c) < 0) {
+            client_free(c);
+            return;
+        }
+    }
+    client_process(c);
+    client_after_run(c);
 }
 
 static void accept_clients(worker_ctx *w)
@@ -374,7 +474,8 @@ static void *thread_loop(void *arg)
             }
             continue;
         }
-        int n = epoll_wait(w->epfd, events, MAX_EVENTS, 100);
+        /* parked clients are retried every millisecond until their shard frees */
+        int n = epoll_wait(w->epfd, events, MAX_EVENTS, w->parked_head ? 1 : 100);
         reap_killed_clients(w);         /* before serving: a killed client gets no reply */
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == &listen_marker)
@@ -382,6 +483,7 @@ static void *thread_loop(void *arg)
             else
                 client_on_event(events[i].data.ptr, events[i].events);
         }
+        retry_parked_clients(w);
     }
     return NULL;
 }

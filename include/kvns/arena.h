@@ -63,6 +63,8 @@ enum lane_stat {
     STAT_REJECTED,             /* connections refused (max clients) */
     STAT_ERRORS,               /* error replies */
     STAT_OOM,                  /* commands refused for memory */
+    STAT_LOCK_WAITS,           /* commands that found a shard busy and were parked */
+    STAT_LOCK_WAIT_US,         /* microseconds parked commands waited, in all */
     STAT_COUNT
 };
 

@@ -64,6 +64,9 @@ typedef struct worker_ctx {
     uint64_t nclients;
     uint64_t seen_kill_seq;      /* lane kill_seq value last acted on */
     const kvns_config *cfg;
+    struct client *parked_head;  /* clients waiting for a busy shard, oldest first */
+    struct client *parked_tail;
+    uint64_t parked_retry_ns;    /* when parked clients were last retried (mono_ns) */
 } worker_ctx;
 
 typedef struct client {
@@ -87,6 +90,11 @@ typedef struct client {
     size_t    out_sent;
     size_t    reply_mark;        /* out.len when the current command started */
     bool      aborted;
+    bool      lock_busy;         /* the current command met a busy shard: run it again later */
+    bool      parked;            /* on its thread's parked list, its request kept parsed */
+    struct client *parked_next;
+    size_t    parked_consumed;   /* bytes of the parked request in rbuf, from rpos */
+    uint64_t  parked_since_ns;   /* when the command first found its shard busy, 0 = never */
     int64_t   last_grow;         /* bytes the last OOM-refused attempt wanted */
     /* identity */
     char     *name;              /* CLIENT SETNAME, or NULL */
@@ -108,8 +116,17 @@ size_t command_count(void);
 const command *command_at(size_t i);
 
 /* Executes the request in c->argv/c->argc: lookup, arity, locking, handler, commit,
- * errors. Appends the reply to c->out. */
-void command_exec(client *c);
+ * errors. Appends the reply to c->out and returns true; returns false, with nothing
+ * replied or changed, when a shard it needs stayed busy: the caller keeps the request
+ * and calls again later (the thread serves its other clients meanwhile). */
+bool command_exec(client *c);
+
+/* Opens the current command's transaction holding every shard in ids[] (sorted in
+ * place). False when one stayed busy past a short spin: nothing is held, the handler
+ * must return at once (what it replied so far is dropped) and the dispatcher runs the
+ * command again. Handlers that lock for themselves (CMD_NOLOCK, CMD_MOVABLE) open
+ * every transaction with this, never with txn_lock. */
+bool cmd_txn_begin(client *c, uint32_t *ids, size_t n);
 
 /* Rolls back the current command's transaction and replaces its reply by err. */
 void cmd_abort(client *c, const char *err);

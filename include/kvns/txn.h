@@ -56,6 +56,14 @@ void txn_begin(kv_txn *t);
 void txn_lock(kv_txn *t, uint32_t lock_id);
 /* Sorts and de-duplicates ids[] in place, then takes them in ascending order. */
 void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n);
+/* Takes lock id only when it is free now (or its owner died: recovered as txn_lock
+ * does); false when another thread holds it. Same ordering rule as txn_lock. */
+bool txn_trylock(kv_txn *t, uint32_t lock_id);
+/* Sorts and de-duplicates ids[] in place, then tries each in ascending order. False
+ * when one is busy; the locks this call took are released again (those t held
+ * before stay), so the caller can retry later or give up. Take every lock before the
+ * first write: a transaction never waits while holding changes. */
+bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n);
 bool txn_holds(const kv_txn *t, uint32_t lock_id);
 
 /* Records the current bytes at p[0..len) under lock_id before the caller overwrites

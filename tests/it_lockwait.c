@@ -1,0 +1,233 @@
+/* it_lockwait.c - a command whose shard is held elsewhere waits parked, without
+ * holding up the other clients of its thread: while one connection holds a shard's
+ * lock (DEBUG LOCKSHARD, as a stopped or very slow worker would), clients of other
+ * shards served by the same thread as a waiting client keep getting answers, the
+ * waiter's pipelined commands are answered in order once the lock frees, INFO counts
+ * the wait, and a holder that dies frees its waiters. kvns only. */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define COLD_KEYS 20
+#define PROBES    400
+
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The integer value of field in INFO section (-1 when absent). */
+static long long info_field(kv_conn *c, const char *section, const char *field)
+{
+    kv_reply *r = conn_cmd(c, "INFO", section, NULL);
+    assert_reply_type(r, KV_REPLY_BULK);
+    char key[96];
+    snprintf(key, sizeof key, "\n%s:", field);
+    const char *p = strstr(r->str, key);
+    long long v = p ? atoll(p + strlen(key)) : -1;
+    kv_reply_free(r);
+    return v;
+}
+
+/* The pid of the worker serving c. */
+static long long serving_pid(kv_conn *c) { return info_field(c, "server", "process_id"); }
+
+static long long key_shard(kv_conn *c, const char *key)
+{
+    kv_reply *r = conn_cmd(c, "DEBUG", "KEYSHARD", key, NULL);
+    assert_reply_type(r, KV_REPLY_INTEGER);
+    long long s = r->integer;
+    kv_reply_free(r);
+    return s;
+}
+
+/* Opens connections until two are served by a worker other than pid; the rest are
+ * closed. Connections are opened in bursts of 8 before any is used: a lone connection
+ * nearly always lands on the same worker (EPOLLEXCLUSIVE wakes the first waiter), a
+ * burst spreads. Fails the test when 8 bursts give none. */
+static void connect_elsewhere(int port, long long pid, kv_conn **a, kv_conn **b)
+{
+    *a = *b = NULL;
+    for (int burst = 0; burst < 8 && !*b; burst++) {
+        kv_conn *c[8];
+        for (int i = 0; i < 8; i++) {
+            c[i] = conn_open(port);
+            assert_non_null(c[i]);
+        }
+        for (int i = 0; i < 8; i++) {
+            if (!*b && serving_pid(c[i]) != pid) {
+                if (!*a)
+                    *a = c[i];
+                else
+                    *b = c[i];
+            } else {
+                conn_close(c[i]);
+            }
+        }
+    }
+    if (!*b)
+        fail_msg("64 connections found no two served by the worker other than %lld", pid);
+}
+
+/* Fills cold[] with COLD_KEYS keys on shards other than hot's and sets them. */
+static void make_cold_keys(kv_conn *c, long long hot_shard, char cold[][32])
+{
+    int n = 0;
+    for (int i = 0; n < COLD_KEYS; i++) {
+        snprintf(cold[n], 32, "cold:%d", i);
+        if (key_shard(c, cold[n]) == hot_shard)
+            continue;
+        expect_status(c, "OK", "SET", cold[n], cold[n], NULL);
+        n++;
+    }
+}
+
+static int cmp_ll(const void *x, const void *y)
+{
+    long long a = *(const long long *)x, b = *(const long long *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Sends up to PROBES GETs of the cold keys one at a time on c (for at most 0.9 s);
+ * stores the sorted latencies in lat[] and returns how many were sent. */
+static int probe_cold(kv_conn *c, char cold[][32], long long *lat)
+{
+    long long start = mono_us();
+    int n = 0;
+    while (n < PROBES && mono_us() - start < 900000) {
+        const char *k = cold[n % COLD_KEYS];
+        long long t0 = mono_us();
+        expect_bulk(c, k, "GET", k, NULL);
+        lat[n++] = mono_us() - t0;
+    }
+    qsort(lat, (size_t)n, sizeof lat[0], cmp_ll);
+    return n;
+}
+
+/* While the shard of "hot" is held for 1.5 s, a client of the same thread as a parked
+ * GET hot keeps getting its GETs of other shards answered; then the parked client's
+ * pipelined GET and INCR are answered, in order, and INFO counts one lock wait. */
+static void test_other_shards_served_while_one_is_held(void **state)
+{
+    (void)state;
+    if (srv_target_is_redis())
+        skip();
+    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *holder = conn_open(srv_port(srv));
+    assert_non_null(holder);
+    kv_conn *waiter, *other;
+    connect_elsewhere(srv_port(srv), serving_pid(holder), &waiter, &other);
+    expect_status(waiter, "OK", "SET", "hot", "v", NULL);
+    char cold[COLD_KEYS][32];
+    make_cold_keys(waiter, key_shard(waiter, "hot"), cold);
+    long long waits_before = info_field(other, "stats", "kvns_lock_waits");
+    long long idle[PROBES];
+    int n = probe_cold(other, cold, idle);
+    print_message("nothing held: %d GETs, p50 %lld us, p99 %lld us, max %lld us\n", n,
+                  idle[n / 2], idle[n * 99 / 100], idle[n - 1]);
+
+    assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "hot", "1500", NULL), 0);
+    sleep_ms(100);
+    assert_int_equal(conn_send_cmd(waiter, "GET", "hot", NULL), 0);
+    assert_int_equal(conn_send_cmd(waiter, "INCR", "counter", NULL), 0);
+    assert_true(conn_no_data_within(waiter, 200));   /* parked behind the lock */
+
+    long long lat[PROBES];
+    int probes = probe_cold(other, cold, lat);
+    long long worst = lat[probes - 1];
+    print_message("while a shard was held: %d GETs of other shards on the waiter's thread, "
+                  "p50 %lld us, p99 %lld us, max %lld us\n", probes, lat[probes / 2],
+                  lat[probes * 99 / 100], worst);
+    assert_true(probes >= 50);
+    /* a thread stalled behind the lock would answer nothing for over a second */
+    if (worst > 500000)
+        fail_msg("a GET of another shard waited %lld us behind the held shard", worst);
+
+    conn_set_timeout(waiter, 5000);
+    kv_reply *r = conn_read_reply(waiter);
+    assert_bulk(r, "v");
+    kv_reply_free(r);
+    r = conn_read_reply(waiter);
+    assert_int(r, 1);
+    kv_reply_free(r);
+    conn_set_timeout(holder, 5000);
+    r = conn_read_reply(holder);
+    assert_status(r, "OK");
+    kv_reply_free(r);
+    assert_true(info_field(other, "stats", "kvns_lock_waits") >= waits_before + 1);
+    assert_true(info_field(other, "stats", "kvns_lock_wait_usec") >= 500000);
+    expect_status(other, "OK", "DEBUG", "CHECK", NULL);
+    conn_close(holder);
+    conn_close(waiter);
+    conn_close(other);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
+/* The holder's worker is SIGKILLed while a client waits for its shard: the waiter
+ * recovers the lock, gets its answer, and the store checks clean. */
+static void test_waiter_freed_when_holder_dies(void **state)
+{
+    (void)state;
+    if (srv_target_is_redis())
+        skip();
+    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *holder = conn_open(srv_port(srv));
+    assert_non_null(holder);
+    long long holder_pid = serving_pid(holder);
+    kv_conn *waiter, *other;
+    connect_elsewhere(srv_port(srv), holder_pid, &waiter, &other);
+    expect_status(waiter, "OK", "SET", "hot", "v", NULL);
+    assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "hot", "60000", NULL), 0);
+    sleep_ms(100);
+    assert_int_equal(conn_send_cmd(waiter, "APPEND", "hot", "w", NULL), 0);
+    assert_true(conn_no_data_within(waiter, 200));
+    assert_int_equal(kill((pid_t)holder_pid, SIGKILL), 0);
+    conn_set_timeout(waiter, 5000);
+    kv_reply *r = conn_read_reply(waiter);
+    assert_int(r, 2);
+    kv_reply_free(r);
+    expect_bulk(other, "vw", "GET", "hot", NULL);
+    expect_status(other, "OK", "DEBUG", "CHECK", NULL);
+    conn_close(holder);
+    conn_close(waiter);
+    conn_close(other);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
+/* DEBUG LOCKSHARD refuses a duration outside 0..60000 ms. */
+static void test_lockshard_arguments(void **state)
+{
+    (void)state;
+    if (srv_target_is_redis())
+        skip();
+    kv_server *srv = srv_start(NULL);
+    assert_non_null(srv);
+    kv_conn *c = conn_open(srv_port(srv));
+    assert_non_null(c);
+    expect_error(c, "ERR DEBUG LOCKSHARD takes 0 to 60000 milliseconds", "DEBUG", "LOCKSHARD", "k", "-1", NULL);
+    expect_error(c, "ERR DEBUG LOCKSHARD takes 0 to 60000 milliseconds", "DEBUG", "LOCKSHARD", "k", "60001", NULL);
+    expect_error(c, "ERR DEBUG LOCKSHARD takes 0 to 60000 milliseconds", "DEBUG", "LOCKSHARD", "k", "x", NULL);
+    expect_status(c, "OK", "DEBUG", "LOCKSHARD", "k", "0", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_other_shards_served_while_one_is_held),
+        cmocka_unit_test(test_waiter_freed_when_holder_dies),
+        cmocka_unit_test(test_lockshard_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
