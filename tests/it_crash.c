@@ -1,6 +1,7 @@
 /* it_crash.c - the crash drill: SIGKILL kvns workers (and the housekeeper) over and
  * over while writer threads mutate keys through connections that may land on any
- * worker, then check that nothing acknowledged was lost, nothing was torn or
+ * worker (INCR; 12-key MSET; APPEND, with a TTL set or cleared every eighth append of
+ * a string that grows out of line), then check that nothing acknowledged was lost, nothing was torn or
  * duplicated, the arena is consistent, every child was respawned, and that clients of
  * a worker that was never killed (W0) saw no error at all.
  *
@@ -215,6 +216,20 @@ static void run_mset(writer *w)
     }
 }
 
+/* Every eighth acknowledged APPEND the writer also sets or clears the key's TTL, so
+ * that kills land in TTL changes of a string that soon lives out of line. A lost
+ * reply just reconnects: either outcome leaves the value as it was. */
+static void change_ttl(writer *w, const char *key, bool set)
+{
+    kv_reply *r = set ? conn_cmd(w->cl.c, "PEXPIRE", key, "3600000", NULL)
+                      : conn_cmd(w->cl.c, "PERSIST", key, NULL);
+    if (!r)
+        drill_client_failed(&w->cl, set ? "PEXPIRE" : "PERSIST");
+    else if (r->type != KV_REPLY_INTEGER)
+        writer_bad_reply(w, set ? "PEXPIRE" : "PERSIST", r);
+    kv_reply_free(r);
+}
+
 static void run_append(writer *w)
 {
     char key[64], piece[32];
@@ -279,6 +294,8 @@ static void run_append(writer *w)
             len = want;
         }
         kv_reply_free(r);
+        if (next % 8 == 0 && !w->gave_up)
+            change_ttl(w, key, (next / 8) % 2 == 1);
     }
 }
 
