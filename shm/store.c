@@ -60,9 +60,11 @@ uint64_t kv_hash_bytes(const void *bytes, size_t n, uint64_t seed)
     return mix64(h ^ c2, c3 ^ n);
 }
 
+/* Canonical form: `default/x` is `x` (and `default/` the empty key) unless the local
+ * part holds a `/`, which would read back as a namespace without the prefix. */
 void key_init(kv_key *k, const char *raw, size_t len)
 {
-    if (len > 8 && memcmp(raw, "default/", 8) == 0 && !memchr(raw + 8, '/', len - 8)) {
+    if (len >= 8 && memcmp(raw, "default/", 8) == 0 && !memchr(raw + 8, '/', len - 8)) {
         raw += 8;
         len -= 8;
     }

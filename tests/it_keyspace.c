@@ -802,6 +802,29 @@ static void test_ns_default_alias(void **state)
     expect_nil(c, "GET", "x", NULL);
 }
 
+/* kvns namespaces: `default/` is the empty key, as `default/x` is `x`. */
+static void test_ns_default_empty_key(void **state)
+{
+    kv_conn *c = *state;
+    require_kvns();
+    expect_status(c, "OK", "SET", "", "v", NULL);
+    expect_bulk(c, "v", "GET", "default/", NULL);
+    expect_int(c, 2, "EXISTS", "", "default/", NULL);
+    static const char *const one[] = { "" };
+    expect_keys(c, "*", one, 1);
+    size_t n;
+    char **names = scan_all(c, NULL, NULL, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "");
+    free_names(names, n);
+    expect_status(c, "OK", "SET", "default/", "w", NULL);
+    expect_bulk(c, "w", "GET", "", NULL);
+    expect_int(c, 1, "DBSIZE", NULL);
+    expect_int(c, 1, "DEL", "default/", NULL);
+    expect_nil(c, "GET", "", NULL);
+    expect_int(c, 0, "DBSIZE", NULL);
+}
+
 /* kvns namespaces: KEYS shows display names, bare for the default namespace. */
 static void test_ns_keys_display_names(void **state)
 {
@@ -900,6 +923,7 @@ int main(void)
         T(test_active_expiry),
         T(test_ns_separate_values),
         T(test_ns_default_alias),
+        T(test_ns_default_empty_key),
         T(test_ns_keys_display_names),
         T(test_ns_keys_pattern),
         T(test_ns_scan_match),
