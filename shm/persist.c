@@ -157,6 +157,28 @@ int persist_make_dirs(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Writes path's temporary file name (PATH.tmp) into out; false when it does not fit. */
+bool persist_tmp_path(const char *path, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%s.tmp", path) < (int)outlen;
+}
+
+/* Removes the PATH.tmp a killed housekeeper or supervisor left behind (a regular file
+ * only: a directory or symlink of that name is not ours), and logs what went. */
+static void remove_stale_tmp(const char *path)
+{
+    char tmp[PATH_MAX + 8];
+    struct stat st;
+    if (!persist_tmp_path(path, tmp, sizeof tmp) || lstat(tmp, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (unlink(tmp) == 0)
+        log_warn("removed a stale temporary snapshot file left by an interrupted snapshot",
+                 "file=\"%s\" bytes=%lld", tmp, (long long)st.st_size);
+    else
+        log_warn("cannot remove a stale temporary snapshot file", "file=\"%s\" err=\"%s\"", tmp,
+                 strerror(errno));
+}
+
 /* ---- shared state ------------------------------------------------------------------------- */
 
 typedef struct persist_shared {
@@ -293,6 +315,7 @@ int persist_startup(const kvns_config *cfg, uint32_t lane_id)
                   "path=\"%s\" err=\"%s\"", persist_path, err);
         return -1;
     }
+    remove_stale_tmp(persist_path);
     kv_txn *t = calloc(1, sizeof *t);
     if (!t)
         return -1;

@@ -731,6 +731,60 @@ static void test_commands_and_info(void **state)
     assert_int_equal(srv_stop(srv), 0);
 }
 
+/* Writes n bytes of filler to path (creating or replacing it). */
+static void write_filler(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fputc('x', f), 'x');
+    assert_int_equal(fclose(f), 0);
+}
+
+/* True when the server's log so far contains needle. */
+static bool log_contains(const kv_server *srv, const char *needle)
+{
+    FILE *f = fopen(srv->log_path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    buf[n] = 0;
+    bool found = strstr(buf, needle) != NULL;
+    free(buf);
+    return found;
+}
+
+/* The PATH.tmp a killed snapshot writer left behind is removed at start (and logged);
+ * other files next to it, even with similar names, are left alone. */
+static void test_stale_tmp_removed_at_start(void **state)
+{
+    (void)state;
+    require_kvns();
+    char dir[300], tmp[600], similar[600], other[600];
+    snprintf(dir, sizeof dir, "%s/data", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dump_path);
+    snprintf(similar, sizeof similar, "%s.tmp.keep", dump_path);
+    snprintf(other, sizeof other, "%s/other.tmp", dir);
+    write_filler(tmp, 4096);
+    write_filler(similar, 10);
+    write_filler(other, 10);
+    kv_server *srv = start_persistent();
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(similar, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_true(log_contains(srv, "removed a stale temporary snapshot file"));
+    assert_true(log_contains(srv, "bytes=4096"));
+    kv_conn *c = conn_open(srv_port(srv));
+    expect_status(c, "OK", "SET", "k", "v", NULL);
+    expect_status(c, "OK", "SAVE", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(srv), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(similar, F_OK), 0);
+}
+
 /* Without KVNS_PERSIST_PATH nothing is written: SAVE and BGSAVE say so, LASTSAVE is the
  * start time. */
 static void test_no_persistence(void **state)
@@ -762,6 +816,7 @@ int main(void)
         T(test_bgsave_while_writing),
         T(test_commands_and_info),
         T(test_no_persistence),
+        T(test_stale_tmp_removed_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
  * ---- Writing ------------------------------------------------------------------------
  * Parent directories are created (mode 0700). The snapshot is written to PATH.tmp
  * (mode 0600), fsynced, renamed over PATH, and PATH's directory is fsynced: PATH is
- * always either the previous complete snapshot or the new complete one. Shards are
+ * always either the previous complete snapshot or the new complete one. A PATH.tmp
+ * (regular file) that a killed writer left behind is removed at start, before loading. Shards are
  * taken one at a time: lock a shard, serialize a bounded batch of it (at most
  * SNAP_BATCH_BUCKETS buckets of its table or about SNAP_BATCH_BYTES of records, a
  * single key always whole, at most ~SNAP_BATCH_MAX_US of work) into process memory,
@@ -136,6 +137,9 @@ const char *persist_error_name(int error);
 /* Creates the missing parent directories of path with mode 0700 (mkdir -p of its
  * dirname). Returns 0, or -1 with a message in err. */
 int persist_make_dirs(const char *path, char *err, size_t errlen);
+/* Writes the name of path's temporary file (PATH.tmp) into out. Returns false when it
+ * does not fit. */
+bool persist_tmp_path(const char *path, char *out, size_t outlen);
 
 /* ---- the writer (shm/snapshot_write.c) -------------------------------------------------- */
 /* Writes a snapshot of the whole store to path (via path.tmp, see above) using t's
