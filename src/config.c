@@ -638,6 +638,7 @@ static void set_defaults(kvns_config *cfg)
     cfg->metrics_port = 9090;
     cfg->persist_path[0] = '\0';
     cfg->persist_interval = 300;
+    cfg->stop_writes_on_bgsave_error = true;
     cfg->eviction_policy = EVICT_NONE;
     cfg->eviction_threshold = 1.0;
     cfg->ns_eviction_count = 0;
@@ -685,6 +686,9 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
                      " (seconds)", &number, err, errlen) != 0)
         return -1;
     cfg->persist_interval = (unsigned)number;
+    if (load_bool(getenv_fn, "KVNS_STOP_WRITES_ON_BGSAVE_ERROR", &cfg->stop_writes_on_bgsave_error,
+                  err, errlen) != 0)
+        return -1;
 
     const char *policy = getenv_fn("KVNS_EVICTION_POLICY");
     if (policy != NULL && evict_policy_parse(policy, &cfg->eviction_policy) != 0)

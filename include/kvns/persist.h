@@ -181,6 +181,13 @@ typedef struct persist_stats {
 int persist_init(const kvns_config *cfg, int64_t start_ms);
 /* True when KVNS_PERSIST_PATH is set (and persist_init ran). */
 bool persist_enabled(void);
+/* stop-writes-on-bgsave-error (KVNS_STOP_WRITES_ON_BGSAVE_ERROR, CONFIG SET): when on and
+ * the last snapshot attempt failed, write commands (and PING, as in Redis 7) get
+ * -MISCONF until a snapshot succeeds. */
+bool persist_stop_writes(void);
+void persist_set_stop_writes(bool on);
+/* True when write commands must be refused now (see above). Lock-free. */
+bool persist_writes_refused(void);
 /* A consistent-enough copy of the shared state (zeros when persist_init never ran). */
 void persist_stats_read(persist_stats *out);
 
