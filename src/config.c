@@ -7,6 +7,7 @@
  * non-ASCII bytes in VALUE are shown as '?', and long values are cut short.
  */
 #include "kvns/config.h"
+#include "kvns/arena.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -648,6 +649,7 @@ static void set_defaults(kvns_config *cfg)
     cfg->threads = 1;
     cfg->log_level = LOG_LVL_INFO;
     cfg->max_clients = 10000;
+    cfg->max_namespaces = NS_DEFAULT_LIMIT;
 }
 
 /* Fills cfg from the variables getenv_fn returns. Returns 0, or -1 with err set to
@@ -722,6 +724,11 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
                      errlen) != 0)
         return -1;
     cfg->max_clients = (unsigned)number;
+    number = cfg->max_namespaces;
+    if (load_integer(getenv_fn, "KVNS_MAX_NAMESPACES", 1, NS_MAX, " (the default namespace included)",
+                     &number, err, errlen) != 0)
+        return -1;
+    cfg->max_namespaces = (unsigned)number;
     return 0;
 }
 

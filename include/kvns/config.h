@@ -36,6 +36,7 @@ typedef struct kvns_config {
     unsigned threads;              /* KVNS_THREADS per worker, default 1, 1..64 */
     int      log_level;            /* KVNS_LOG_LEVEL error|warn|info|debug, default info */
     unsigned max_clients;          /* KVNS_MAX_CLIENTS, default 10000 */
+    unsigned max_namespaces;       /* KVNS_MAX_NAMESPACES, default 1024, 1..4096 (default included) */
 } kvns_config;
 
 /* Fills cfg from the environment. Returns 0, or -1 with err set to a one-line message
