@@ -107,8 +107,8 @@ typedef struct arena_header {
     aoff     clients_off;      /* client registry: clients_cap client_slot entries */
     uint32_t clients_cap;
     uint32_t pad_clients;
-    aoff     ns_bytes_off;     /* shard_count * NS_MAX uint64: bytes per (shard, ns) */
-    aoff     ns_keys_off;      /* shard_count * NS_MAX uint64: keys per (shard, ns) */
+    aoff     ns_bytes_off;     /* shard_count * ns_limit uint64: bytes per (shard, ns) */
+    aoff     ns_keys_off;      /* shard_count * ns_limit uint64: keys per (shard, ns) */
     aoff     heap_start;
     aoff     heap_end;
     uint64_t memory_limit;     /* live setting (CONFIG SET maxmemory) */
@@ -129,7 +129,6 @@ typedef struct arena_header {
     uint32_t ns_names_used;
     uint32_t ns_limit;          /* KVNS_MAX_NAMESPACES: ids are below it (<= NS_MAX) */
     uint32_t ns_version;        /* bumped by every registration and reclaim: caches rebuild */
-    uint8_t  ns_policy[NS_MAX]; /* eviction policy per namespace */
     ns_slot  ns[NS_MAX];
     aoff     ns_names_off;
 
