@@ -75,7 +75,9 @@
  *       set         u64 count, count x (u32 length, member)
  *       sorted set  u64 count, count x (f64 score (IEEE 754 binary64), u32 length, member)
  *                   in ascending (score, member) order, no duplicates, no NaN
- *   Collections are never empty. CRC32C is the Castagnoli polynomial (iSCSI, ext4), as
+ *   Collections are never empty; hash fields, set members and sorted-set members are
+ *   unique within their record (the loader refuses a repeat; list elements may repeat).
+ *   CRC32C is the Castagnoli polynomial (iSCSI, ext4), as
  *   computed by crc32c_update(0, ...). Readers refuse versions they do not know. */
 #ifndef KVNS_PERSIST_H
 #define KVNS_PERSIST_H
