@@ -19,6 +19,12 @@ static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1)
 static uint64_t lane_held_words(uint32_t shard_count) { return (shard_count + 1 + 63) / 64; }
 
 /* Offsets of every region for the given params; returns the total size. */
+/* Namespace ids the params allow: KVNS_MAX_NAMESPACES, or the default when unset. */
+static uint32_t ns_limit_of(const arena_params *p)
+{
+    return p->max_namespaces && p->max_namespaces <= NS_MAX ? p->max_namespaces : NS_DEFAULT_LIMIT;
+}
+
 static uint64_t arena_layout(const arena_params *p, arena_header *h)
 {
     uint64_t at = align_up(sizeof(arena_header), ARENA_PAGE);
@@ -27,9 +33,9 @@ static uint64_t arena_layout(const arena_params *p, arena_header *h)
     h->lanes_off = at;
     at = align_up(at + (uint64_t)p->lane_count * sizeof(lane), ARENA_PAGE);
     h->ns_bytes_off = at;
-    at += (uint64_t)p->shard_count * NS_MAX * 8;
+    at += (uint64_t)p->shard_count * ns_limit_of(p) * 8;
     h->ns_keys_off = at;
-    at = align_up(at + (uint64_t)p->shard_count * NS_MAX * 8, ARENA_PAGE);
+    at = align_up(at + (uint64_t)p->shard_count * ns_limit_of(p) * 8, ARENA_PAGE);
     h->ns_names_off = at;
     at = align_up(at + NS_NAMES_BYTES, ARENA_PAGE);
     /* metrics: one latency series table per lane */
@@ -118,6 +124,7 @@ int arena_create(const arena_params *p, int *fd_out)
     h->shard_bits = (uint32_t)__builtin_ctz(p->shard_count);
     h->lane_count = p->lane_count;
     h->memory_limit = p->memory_limit;
+    h->ns_limit = ns_limit_of(p);
     h->evict_threshold = 1.0;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -149,6 +156,8 @@ int arena_create(const arena_params *p, int *fd_out)
     memcpy(arena_base + h->ns_names_off, "default", 7);
     h->ns[0].len = 7;
     h->ns[0].name_off = 0;
+    h->ns[0].cap = 7;
+    h->ns[0].state = NS_LIVE;
     h->ns_names_used = 7;
     h->ns_count = 1;
     *fd_out = fd;

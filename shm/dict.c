@@ -610,6 +610,11 @@ int adict_check(const adict *d, char *err, size_t errlen)
                              (int)(n->klen > 64 ? 64 : n->klen), adict_node_key(n));
                     return -1;
                 }
+                if (adict_find(d, adict_node_key(n), n->klen) != n) {
+                    snprintf(err, errlen, "dict: key '%.*s' present twice",
+                             (int)(n->klen > 64 ? 64 : n->klen), adict_node_key(n));
+                    return -1;
+                }
                 if (++count > d->used[tbl]) {
                     snprintf(err, errlen, "dict table %d holds more nodes than used=%llu", tbl,
                              (unsigned long long)d->used[tbl]);

@@ -2,6 +2,7 @@
 #include "kvns/evict.h"
 #include "kvns/shard.h"
 #include "kvns/store.h"
+#include "store_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,28 +15,32 @@
 #define STALL_ROUNDS    64        /* rounds in a row that freed nothing: give up */
 
 static const kvns_config *evict_cfg;
-static signed char policy_cache[NS_MAX];   /* -1 unknown, else override or -2 (none set) */
+/* Per id: the override of the namespace that had generation known_gen - 1 (0 =
+ * unknown), or -2 when it has none. A reclaimed and reused id looks it up again. */
+static struct { uint32_t known_gen; signed char policy; } policy_cache[NS_MAX];
 
 void evict_init(const kvns_config *cfg)
 {
     evict_cfg = cfg;
-    memset(policy_cache, -1, sizeof policy_cache);
+    memset(policy_cache, 0, sizeof policy_cache);
 }
 
 enum evict_policy evict_policy_of(uint32_t nsid)
 {
-    if (nsid < NS_MAX && policy_cache[nsid] == -1) {
-        policy_cache[nsid] = -2;
+    uint32_t gen = nsid < NS_MAX ? ns_generation(nsid) + 1 : 0;
+    if (nsid < NS_MAX && policy_cache[nsid].known_gen != gen) {
+        policy_cache[nsid].known_gen = gen;
+        policy_cache[nsid].policy = -2;
         uint32_t len;
         const char *name = ns_name(nsid, &len);
         for (unsigned i = 0; evict_cfg && i < evict_cfg->ns_eviction_count; i++) {
             const ns_override *o = &evict_cfg->ns_eviction[i];
             if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
-                policy_cache[nsid] = (signed char)o->policy;
+                policy_cache[nsid].policy = (signed char)o->policy;
         }
     }
-    if (nsid < NS_MAX && policy_cache[nsid] >= 0)
-        return (enum evict_policy)policy_cache[nsid];
+    if (nsid < NS_MAX && policy_cache[nsid].policy >= 0)
+        return (enum evict_policy)policy_cache[nsid].policy;
     return (enum evict_policy)__atomic_load_n(&arena_hdr()->evict_policy, __ATOMIC_RELAXED);
 }
 
@@ -116,8 +121,7 @@ static bool sample_pool(kv_txn *t, uint32_t nsid, candidate *pool, size_t *n, en
     unsigned sampled = 0;
     for (uint32_t i = 0; i < h->shard_count && sampled < SAMPLE_SHARDS; i++) {
         uint32_t s = (start + i) & (h->shard_count - 1);
-        uint64_t *keys = (uint64_t *)(arena_base + h->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
-        if (!__atomic_load_n(keys, __ATOMIC_RELAXED))
+        if (!__atomic_load_n(ns_keys_slot(s, nsid), __ATOMIC_RELAXED))
             continue;
         kv_entry *found[SAMPLE_PER_SHARD];
         txn_begin(t);

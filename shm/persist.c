@@ -157,6 +157,28 @@ int persist_make_dirs(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Writes path's temporary file name (PATH.tmp) into out; false when it does not fit. */
+bool persist_tmp_path(const char *path, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%s.tmp", path) < (int)outlen;
+}
+
+/* Removes the PATH.tmp a killed housekeeper or supervisor left behind (a regular file
+ * only: a directory or symlink of that name is not ours), and logs what went. */
+static void remove_stale_tmp(const char *path)
+{
+    char tmp[PATH_MAX + 8];
+    struct stat st;
+    if (!persist_tmp_path(path, tmp, sizeof tmp) || lstat(tmp, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (unlink(tmp) == 0)
+        log_warn("removed a stale temporary snapshot file left by an interrupted snapshot",
+                 "file=\"%s\" bytes=%lld", tmp, (long long)st.st_size);
+    else
+        log_warn("cannot remove a stale temporary snapshot file", "file=\"%s\" err=\"%s\"", tmp,
+                 strerror(errno));
+}
+
 /* ---- shared state ------------------------------------------------------------------------- */
 
 typedef struct persist_shared {
@@ -165,7 +187,7 @@ typedef struct persist_shared {
     uint32_t enabled;
     uint32_t in_progress;
     uint32_t last_ok;
-    uint32_t pad;
+    uint32_t stop_writes;      /* stop-writes-on-bgsave-error (CONFIG SET changes it) */
     uint64_t requested;        /* tickets handed out by persist_request */
     uint64_t served;           /* highest ticket a finished snapshot covered */
     uint64_t served_ok;        /* highest ticket a successful snapshot covered */
@@ -241,6 +263,7 @@ int persist_init(const kvns_config *cfg, int64_t start_ms)
     persist_interval_s = cfg && cfg->persist_interval ? cfg->persist_interval : 300;
     shared->enabled = persist_path[0] != 0;
     shared->last_ok = 1;
+    shared->stop_writes = cfg ? cfg->stop_writes_on_bgsave_error : true;
     shared->last_save_ms = start_ms;
     shared->last_duration_ms = -1;
     shared->version_base = arena_base ? versions_sum() : 0;
@@ -249,6 +272,24 @@ int persist_init(const kvns_config *cfg, int64_t start_ms)
 
 /* True when KVNS_PERSIST_PATH is set. */
 bool persist_enabled(void) { return shared && shared->enabled; }
+
+/* stop-writes-on-bgsave-error as CONFIG GET reports it. */
+bool persist_stop_writes(void) { return !shared || __atomic_load_n(&shared->stop_writes, __ATOMIC_RELAXED); }
+
+/* CONFIG SET stop-writes-on-bgsave-error: every worker sees it at once. */
+void persist_set_stop_writes(bool on)
+{
+    if (shared)
+        __atomic_store_n(&shared->stop_writes, on ? 1u : 0u, __ATOMIC_RELAXED);
+}
+
+/* True when writes must be refused with MISCONF: persistence on, the setting on, and
+ * the last snapshot attempt (interval, SAVE or BGSAVE) failed. */
+bool persist_writes_refused(void)
+{
+    return shared && shared->enabled && __atomic_load_n(&shared->stop_writes, __ATOMIC_RELAXED) &&
+           !__atomic_load_n(&shared->last_ok, __ATOMIC_RELAXED);
+}
 
 /* Copies the shared state with relaxed loads (INFO, metrics, commands). */
 void persist_stats_read(persist_stats *out)
@@ -293,6 +334,7 @@ int persist_startup(const kvns_config *cfg, uint32_t lane_id)
                   "path=\"%s\" err=\"%s\"", persist_path, err);
         return -1;
     }
+    remove_stale_tmp(persist_path);
     kv_txn *t = calloc(1, sizeof *t);
     if (!t)
         return -1;

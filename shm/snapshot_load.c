@@ -99,44 +99,115 @@ typedef struct rec_view {
     uint32_t    vlen;
     uint64_t    count;          /* collections */
     uint64_t    elems_at, elems_end;
+    char        why[192];       /* what is wrong, when it names an element */
 } rec_view;
 
-/* Walks `count` elements of a collection of `type`, checking that they fit and, for a
- * sorted set, that scores are numbers in ascending (score, member) order. Returns NULL,
- * or what is wrong. */
-static const char *check_elements(cursor *c, uint8_t type, uint64_t count)
+/* The members (hash fields) of one record met so far, for the duplicate check: an
+ * open-addressing set of file offsets of their length prefixes (offset + 1, 0 = empty),
+ * so a duplicate is found in O(count) without copying anything. */
+typedef struct member_set {
+    uint64_t *slot;
+    size_t    mask;
+} member_set;
+
+/* Sizes the set for count members; false when memory is short. */
+static bool member_set_init(member_set *ms, uint64_t count)
 {
+    size_t cap = 16;
+    while (cap < 2 * count)
+        cap *= 2;
+    ms->slot = calloc(cap, sizeof *ms->slot);
+    ms->mask = cap - 1;
+    return ms->slot != NULL;
+}
+
+/* Adds the member whose u32 length prefix is at file offset at; false when an equal
+ * member is already there. */
+static bool member_set_add(member_set *ms, const unsigned char *base, uint64_t at)
+{
+    uint32_t len = load_u32(base + at);
+    const unsigned char *p = base + at + 4;
+    for (size_t i = kv_hash_bytes(p, len, 0) & ms->mask;; i = (i + 1) & ms->mask) {
+        if (!ms->slot[i]) {
+            ms->slot[i] = at + 1;
+            return true;
+        }
+        uint64_t other = ms->slot[i] - 1;
+        if (load_u32(base + other) == len && memcmp(base + other + 4, p, len) == 0)
+            return false;
+    }
+}
+
+/* Writes into v->why that the record repeats member p[0..len), naming the key. */
+static const char *duplicate_member(rec_view *v, const char *what, const char *p, uint32_t len)
+{
+    snprintf(v->why, sizeof v->why, "%s '%.*s' of key '%.*s' appears twice", what, (int)(len > 40 ? 40 : len), p,
+             (int)(v->klen > 60 ? 60 : v->klen), v->key);
+    return v->why;
+}
+
+/* Bytes the smallest element of a collection of type takes in the file. */
+static uint64_t min_element_bytes(uint8_t type)
+{
+    return type == KV_ZSET ? 12 : type == KV_HASH ? 8 : 4;
+}
+
+/* Walks the v->count elements of collection v, checking that they fit, that hash
+ * fields, set members and sorted-set members are unique (lists may repeat), and for a
+ * sorted set that scores are numbers in ascending (score, member) order. Returns NULL,
+ * or what is wrong. */
+static const char *check_elements(cursor *c, rec_view *v)
+{
+    uint8_t type = v->type;
+    uint64_t count = v->count;
+    if (count > (c->end - c->pos) / min_element_bytes(type))
+        return "collection elements run past the section";
+    member_set seen = { NULL, 0 };
+    if (type != KV_LIST && !member_set_init(&seen, count))
+        return "out of memory checking the collection for duplicates";
+    const char *why = NULL;
     const char *prev = NULL;
     uint32_t prevlen = 0;
     double prevscore = 0;
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < count && !why; i++) {
         const char *p;
         uint32_t len;
         if (type == KV_ZSET) {
             const unsigned char *s = take(c, 8);
-            if (!s)
-                return "sorted-set element runs past the section";
+            if (!s) {
+                why = "sorted-set element runs past the section";
+                break;
+            }
             uint64_t bits = load_u64(s);
             double score;
             memcpy(&score, &bits, 8);
+            uint64_t at = c->pos;
             if (isnan(score))
-                return "sorted-set score is NaN";
-            if (!take_str(c, &p, &len))
-                return "sorted-set member runs past the section";
-            if (prev && (score < prevscore ||
-                         (score == prevscore && zset_member_cmp(prev, prevlen, p, len) >= 0)))
-                return "sorted-set members out of order or duplicated";
+                why = "sorted-set score is NaN";
+            else if (!take_str(c, &p, &len))
+                why = "sorted-set member runs past the section";
+            else if (prev && (score < prevscore ||
+                              (score == prevscore && zset_member_cmp(prev, prevlen, p, len) >= 0)))
+                why = "sorted-set members out of order or duplicated";
+            else if (!member_set_add(&seen, c->base, at))
+                why = duplicate_member(v, "sorted-set member", p, len);
+            if (why)
+                break;
             prev = p;
             prevlen = len;
             prevscore = score;
         } else {
+            uint64_t at = c->pos;
             if (!take_str(c, &p, &len))
-                return "collection element runs past the section";
-            if (type == KV_HASH && !take_str(c, &p, &len))
-                return "hash value runs past the section";
+                why = "collection element runs past the section";
+            else if (type != KV_LIST && !member_set_add(&seen, c->base, at))
+                why = duplicate_member(v, type == KV_HASH ? "hash field" : "set member", p, len);
+            else if (type == KV_HASH && !take_str(c, &p, &len))
+                why = "hash value runs past the section";
         }
     }
-    return NULL;
+    free(seen.slot);
+    return why;
 }
 
 /* Parses and checks one record at c->pos into v. Returns NULL or what is wrong. */
@@ -177,7 +248,7 @@ static const char *parse_record(cursor *c, rec_view *v)
     if (v->count == 0)
         return "empty collection";
     v->elems_at = c->pos;
-    const char *why = check_elements(c, v->type, v->count);
+    const char *why = check_elements(c, v);
     v->elems_end = c->pos;
     return why;
 }

@@ -361,7 +361,7 @@ int persist_write(const char *path, kv_txn *t, const volatile sig_atomic_t *canc
     memset(rep, 0, sizeof *rep);
     rep->section = -1;
     char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    if (!persist_tmp_path(path, tmp, sizeof tmp)) {
         snprintf(rep->message, sizeof rep->message, "path too long");
         return rep->error = PERSIST_E_IO;
     }

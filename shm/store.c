@@ -60,9 +60,11 @@ uint64_t kv_hash_bytes(const void *bytes, size_t n, uint64_t seed)
     return mix64(h ^ c2, c3 ^ n);
 }
 
+/* Canonical form: `default/x` is `x` (and `default/` the empty key) unless the local
+ * part holds a `/`, which would read back as a namespace without the prefix. */
 void key_init(kv_key *k, const char *raw, size_t len)
 {
-    if (len > 8 && memcmp(raw, "default/", 8) == 0 && !memchr(raw + 8, '/', len - 8)) {
+    if (len >= 8 && memcmp(raw, "default/", 8) == 0 && !memchr(raw + 8, '/', len - 8)) {
         raw += 8;
         len -= 8;
     }
@@ -88,112 +90,6 @@ void key_split(const char *key, size_t len, const char **ns, size_t *nslen,
     *nslen = (size_t)(slash - key);
     *local = slash + 1;
     *locallen = len - *nslen - 1;
-}
-
-/* ---- namespaces ----------------------------------------------------------------------- */
-
-#define NS_CACHE 2048
-static __thread struct { uint32_t known; uint16_t slot[NS_CACHE]; } ns_cache;
-
-const char *ns_name(uint32_t nsid, uint32_t *len)
-{
-    arena_header *h = arena_hdr();
-    *len = h->ns[nsid].len;
-    return arena_base + h->ns_names_off + h->ns[nsid].name_off;
-}
-
-uint32_t ns_count(void) { return __atomic_load_n(&arena_hdr()->ns_count, __ATOMIC_ACQUIRE); }
-
-static uint64_t ns_hash(const char *p, size_t n) { return kv_hash_bytes(p, n, 0x6e616d65ULL); }
-
-static bool ns_equal(uint32_t id, const char *p, size_t n)
-{
-    uint32_t len;
-    const char *name = ns_name(id, &len);
-    return len == n && memcmp(name, p, n) == 0;
-}
-
-/* Adds namespaces published since this thread last looked to its cache. */
-static void ns_cache_refresh(void)
-{
-    uint32_t count = ns_count();
-    while (ns_cache.known < count) {
-        uint32_t id = ns_cache.known++;
-        uint32_t len;
-        const char *name = ns_name(id, &len);
-        uint64_t i = ns_hash(name, len);
-        while (ns_cache.slot[i % NS_CACHE])
-            i++;
-        ns_cache.slot[i % NS_CACHE] = (uint16_t)(id + 1);
-    }
-}
-
-static int ns_cache_find(const char *p, size_t n)
-{
-    for (uint64_t i = ns_hash(p, n);; i++) {
-        uint16_t v = ns_cache.slot[i % NS_CACHE];
-        if (!v)
-            return -1;
-        if (ns_equal(v - 1u, p, n))
-            return v - 1;
-    }
-}
-
-int ns_find(const char *name, size_t len)
-{
-    ns_cache_refresh();
-    return ns_cache_find(name, len);
-}
-
-/* Registers namespace p under the namespace lock: name bytes first, then the slot,
- * then the count (the publication point), so a crash leaves nothing half-visible. */
-static int ns_register(const char *p, size_t n)
-{
-    arena_header *h = arena_hdr();
-    int rc = pthread_mutex_lock(&h->ns_lock);
-    if (rc == EOWNERDEAD)
-        pthread_mutex_consistent(&h->ns_lock);
-    ns_cache_refresh();
-    int id = ns_cache_find(p, n);
-    if (id < 0) {
-        uint32_t count = h->ns_count;
-        if (count >= NS_MAX || h->ns_names_used + n > NS_NAMES_BYTES) {
-            pthread_mutex_unlock(&h->ns_lock);
-            return -1;
-        }
-        memcpy(arena_base + h->ns_names_off + h->ns_names_used, p, n);
-        h->ns[count].len = (uint32_t)n;
-        h->ns[count].name_off = h->ns_names_used;
-        h->ns_names_used += (uint32_t)n;
-        __atomic_store_n(&h->ns_count, count + 1, __ATOMIC_RELEASE);
-        ns_cache_refresh();
-        id = (int)count;
-    }
-    pthread_mutex_unlock(&h->ns_lock);
-    return id;
-}
-
-int key_nsid_existing(const kv_key *k)
-{
-    const char *slash = memchr(k->ptr, '/', k->len);
-    if (!slash)
-        return 0;
-    size_t n = (size_t)(slash - k->ptr);
-    if (n == 7 && memcmp(k->ptr, "default", 7) == 0)
-        return 0;
-    return ns_find(k->ptr, n);
-}
-
-int key_nsid(const kv_key *k)
-{
-    const char *slash = memchr(k->ptr, '/', k->len);
-    if (!slash)
-        return 0;
-    size_t n = (size_t)(slash - k->ptr);
-    if (n == 7 && memcmp(k->ptr, "default", 7) == 0)
-        return 0;
-    int id = ns_find(k->ptr, n);
-    return id >= 0 ? id : ns_register(k->ptr, n);
 }
 
 /* ---- entries -------------------------------------------------------------------------- */

@@ -48,13 +48,13 @@ static int check_shard(uint32_t s, char *err, size_t errlen, uint64_t *ns_bytes,
                              (int)(e->klen > 64 ? 64 : e->klen), entry_key(e));
                     return -1;
                 }
-                if (e->nsid >= nns || e->type > KV_ZSET) {
+                if (e->nsid >= nns || !ns_live(e->nsid) || e->type > KV_ZSET) {
                     snprintf(err, errlen, "shard %u: entry with bad namespace or type", s);
                     return -1;
                 }
                 kv_key probe;
                 key_init(&probe, entry_key(e), e->klen);
-                if (probe.len != e->klen || key_nsid(&probe) != e->nsid) {
+                if (probe.len != e->klen || key_nsid_existing(&probe) != e->nsid) {
                     snprintf(err, errlen, "shard %u: key '%.*s' not canonical or wrong namespace", s,
                              (int)(e->klen > 64 ? 64 : e->klen), entry_key(e));
                     return -1;
@@ -114,6 +114,8 @@ int store_check(kv_txn *t, char *err, size_t errlen)
         rc = check_shard(s, err, errlen, ns_bytes, ns_keys);
     if (rc == 0)
         rc = alloc_check(err, errlen);
+    if (rc == 0)
+        rc = ns_registry_check(err, errlen);
     free(ns_bytes);
     free(ns_keys);
     txn_commit(t);

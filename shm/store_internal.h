@@ -9,13 +9,17 @@
 
 static inline uint64_t *ns_bytes_slot(uint32_t s, uint32_t nsid)
 {
-    return (uint64_t *)(arena_base + arena_hdr()->ns_bytes_off) + (uint64_t)s * NS_MAX + nsid;
+    return (uint64_t *)(arena_base + arena_hdr()->ns_bytes_off) + (uint64_t)s * arena_hdr()->ns_limit + nsid;
 }
 
 static inline uint64_t *ns_keys_slot(uint32_t s, uint32_t nsid)
 {
-    return (uint64_t *)(arena_base + arena_hdr()->ns_keys_off) + (uint64_t)s * NS_MAX + nsid;
+    return (uint64_t *)(arena_base + arena_hdr()->ns_keys_off) + (uint64_t)s * arena_hdr()->ns_limit + nsid;
 }
+
+/* Checks the namespace registry (store_check, every shard lock held): ids within the
+ * limit, live names inside the names region and unique. Returns 0 or -1 with err. */
+int ns_registry_check(char *err, size_t errlen);
 
 static inline aref *bucket_at(const shard *sh, int tbl, uint64_t idx)
 {

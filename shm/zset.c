@@ -728,6 +728,13 @@ int zset_check(const zset_obj *z, char *err, size_t errlen)
             snprintf(err, errlen, "zset: compact entry %zu out of order", i);
             return -1;
         }
+        for (size_t j = 0; j < i; j++) {
+            if (items[j].len == items[i].len && memcmp(items[j].member, items[i].member, items[i].len) == 0) {
+                snprintf(err, errlen, "zset: compact member '%.*s' present twice", (int)items[i].len,
+                         items[i].member);
+                return -1;
+            }
+        }
     }
     if (zc_block_size(items, n) != b->size) {
         snprintf(err, errlen, "zset: compact block size %u, entries need %zu", b->size, zc_block_size(items, n));

@@ -383,6 +383,8 @@ static void command_run(client *c, const command *cmd)
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
         return;
     }
+    if (persist_refuse_write(c, cmd))
+        return;
     if (cmd->first_key <= 0 || (cmd->flags & CMD_NOLOCK)) {
         cmd->proc(c);
         return;

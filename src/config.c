@@ -7,6 +7,7 @@
  * non-ASCII bytes in VALUE are shown as '?', and long values are cut short.
  */
 #include "kvns/config.h"
+#include "kvns/arena.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -662,6 +663,7 @@ static void set_defaults(kvns_config *cfg)
     cfg->metrics_port = 9090;
     cfg->persist_path[0] = '\0';
     cfg->persist_interval = 300;
+    cfg->stop_writes_on_bgsave_error = true;
     cfg->eviction_policy = EVICT_NONE;
     cfg->eviction_threshold = 1.0;
     cfg->ns_eviction_count = 0;
@@ -671,6 +673,7 @@ static void set_defaults(kvns_config *cfg)
     cfg->threads = 1;
     cfg->log_level = LOG_LVL_INFO;
     cfg->max_clients = 10000;
+    cfg->max_namespaces = NS_DEFAULT_LIMIT;
 }
 
 /* Fills cfg from the variables getenv_fn returns. Returns 0, or -1 with err set to
@@ -709,6 +712,9 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
                      " (seconds)", &number, err, errlen) != 0)
         return -1;
     cfg->persist_interval = (unsigned)number;
+    if (load_bool(getenv_fn, "KVNS_STOP_WRITES_ON_BGSAVE_ERROR", &cfg->stop_writes_on_bgsave_error,
+                  err, errlen) != 0)
+        return -1;
 
     const char *policy = getenv_fn("KVNS_EVICTION_POLICY");
     if (policy != NULL && evict_policy_parse(policy, &cfg->eviction_policy) != 0)
@@ -744,6 +750,11 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
                      errlen) != 0)
         return -1;
     cfg->max_clients = (unsigned)number;
+    number = cfg->max_namespaces;
+    if (load_integer(getenv_fn, "KVNS_MAX_NAMESPACES", 1, NS_MAX, " (the default namespace included)",
+                     &number, err, errlen) != 0)
+        return -1;
+    cfg->max_namespaces = (unsigned)number;
     return 0;
 }
 

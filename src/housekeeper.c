@@ -18,6 +18,7 @@
 #define EXPIRE_BUCKETS_PER_STEP 64
 #define CYCLE_MS                100
 #define LAZYFREE_NODES_PER_STEP 512
+#define NS_RECLAIM_CYCLES       10      /* empty namespaces are freed once a second */
 
 static volatile sig_atomic_t housekeeper_stopping;
 
@@ -109,8 +110,13 @@ int housekeeper_main(const kvns_config *cfg)
     persist_housekeeper_start();                                      /* persist */
     pthread_t metrics_tid;
     bool metrics_running = metrics_thread_start(&metrics_tid, cfg);   /* metrics */
-    while (!housekeeper_stopping) {
+    for (unsigned cycle = 0; !housekeeper_stopping; cycle++) {
         expire_cycle(t);
+        if (cycle % NS_RECLAIM_CYCLES == 0) {
+            unsigned freed = store_ns_reclaim(t);
+            if (freed)
+                log_debug("empty namespaces reclaimed", "count=%u", freed);
+        }
         /* persist: snapshots when requested or due; the sleep wakes early for SAVE/BGSAVE */
         persist_housekeeper_tick(t, &housekeeper_stopping);
         persist_housekeeper_sleep(CYCLE_MS);

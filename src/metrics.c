@@ -36,7 +36,7 @@
 
 typedef struct metrics_series {
     uint32_t key;                      /* series_key(cmd_index, nsid) */
-    uint32_t pad;
+    uint32_t gen;                      /* ns_generation(nsid) the counts belong to */
     uint64_t sum_ns;
     uint64_t bucket[METRICS_BUCKETS];  /* observations per bucket, not cumulative */
 } metrics_series;
@@ -101,9 +101,21 @@ static inline metrics_table *lane_table(const arena_header *h, uint32_t lane_id)
     return (metrics_table *)(arena_base + ln->metrics_off);
 }
 
+/* Restarts series s from zero for generation gen of its namespace (the id was
+ * reclaimed and reused since it was counted). Writer only: the counts first, then the
+ * generation (release), so a reader that sees gen sees the new counts. */
+static void series_restart(metrics_series *s, uint32_t gen)
+{
+    for (unsigned b = 0; b < METRICS_BUCKETS; b++)
+        __atomic_store_n(&s->bucket[b], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->sum_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->gen, gen, __ATOMIC_RELEASE);
+}
+
 /* Finds the series of key in tab, adding it while the table holds fewer than limit
- * series. Returns NULL when it is absent and there is no room. Writer only. */
-static metrics_series *series_find_or_add(metrics_table *tab, uint32_t key, uint32_t limit)
+ * series; a series of an earlier generation gen is restarted. Returns NULL when it is
+ * absent and there is no room. Writer only. */
+static metrics_series *series_find_or_add(metrics_table *tab, uint32_t key, uint32_t gen, uint32_t limit)
 {
     uint32_t used = __atomic_load_n(&tab->used, __ATOMIC_RELAXED);
     uint32_t i = index_slot(key);
@@ -112,8 +124,11 @@ static metrics_series *series_find_or_add(metrics_table *tab, uint32_t key, uint
         if (entry == 0 || entry > used)      /* empty, or left by a killed insertion */
             break;
         metrics_series *s = &tab->series[entry - 1];
-        if (s->key == key)
+        if (s->key == key) {
+            if (s->gen != gen)
+                series_restart(s, gen);
             return s;
+        }
         i = (i + 1) & (METRICS_INDEX_SLOTS - 1);
     }
     if (used >= limit)
@@ -121,6 +136,7 @@ static metrics_series *series_find_or_add(metrics_table *tab, uint32_t key, uint
     metrics_series *s = &tab->series[used];
     memset(s, 0, sizeof *s);                 /* unpublished: nobody reads it yet */
     s->key = key;
+    s->gen = gen;
     tab->index[i] = (uint16_t)(used + 1);
     __atomic_store_n(&tab->used, used + 1, __ATOMIC_RELEASE);
     return s;
@@ -131,14 +147,14 @@ void metrics_observe(uint32_t lane_id, uint32_t cmd_index, uint32_t nsid, uint64
     const arena_header *h = arena_hdr();
     if (lane_id >= h->lane_count || cmd_index >= METRICS_CMD_LIMIT)
         return;
-    if (nsid >= NS_MAX)
+    if (nsid >= arena_hdr()->ns_limit)
         nsid = METRICS_NO_NS;
     metrics_table *tab = lane_table(h, lane_id);
-    metrics_series *s = series_find_or_add(tab, series_key(cmd_index, nsid),
-                                           nsid == METRICS_NO_NS ? METRICS_SERIES_MAX
-                                                                 : METRICS_NS_SERIES_MAX);
+    metrics_series *s = nsid == METRICS_NO_NS
+        ? series_find_or_add(tab, series_key(cmd_index, nsid), 0, METRICS_SERIES_MAX)
+        : series_find_or_add(tab, series_key(cmd_index, nsid), ns_generation(nsid), METRICS_NS_SERIES_MAX);
     if (!s && nsid != METRICS_NO_NS)         /* full: fold into the command's "" series */
-        s = series_find_or_add(tab, series_key(cmd_index, METRICS_NO_NS), METRICS_SERIES_MAX);
+        s = series_find_or_add(tab, series_key(cmd_index, METRICS_NO_NS), 0, METRICS_SERIES_MAX);
     if (!s) {
         single_writer_add(&tab->dropped, 1);
         return;
@@ -213,6 +229,9 @@ metrics_sample *metrics_collect(size_t *count_out, uint64_t *dropped_out)
             uint32_t cmd = key >> 16, nsid = key & 0xffffu;
             if (nsid != METRICS_NO_NS && nsid >= known_ns)
                 nsid = METRICS_NO_NS;         /* cannot be named: keep it under "" */
+            if (nsid != METRICS_NO_NS &&
+                (!ns_live(nsid) || __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != ns_generation(nsid)))
+                continue;                     /* a reclaimed namespace's, or an earlier life's */
             key = series_key(cmd, nsid);
             size_t m = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (map_slots - 1);
             while (map[m] && (out[map[m] - 1].cmd_index != cmd || out[map[m] - 1].nsid != nsid))
@@ -395,7 +414,7 @@ static void family_double(metrics_text *out, const char *name, const char *type,
 static void namespace_label(metrics_text *out, uint32_t nsid)
 {
     metrics_text_puts(out, "namespace=\"");
-    if (nsid != METRICS_NO_NS && nsid < ns_count()) {
+    if (nsid != METRICS_NO_NS && ns_live(nsid)) {
         uint32_t len;
         const char *name = ns_name(nsid, &len);
         metrics_escape_label(out, name, len);
@@ -403,13 +422,15 @@ static void namespace_label(metrics_text *out, uint32_t nsid)
     metrics_text_puts(out, "\"");
 }
 
-/* Appends a family with one sample per namespace ever registered, value_of(nsid). */
+/* Appends a family with one sample per registered namespace, value_of(nsid). */
 static void family_per_namespace(metrics_text *out, const char *name, const char *type,
                                  const char *help, uint64_t (*value_of)(uint32_t nsid))
 {
     family(out, name, type, help);
     uint32_t count = ns_count();
     for (uint32_t nsid = 0; nsid < count; nsid++) {
+        if (!ns_live(nsid))
+            continue;
         metrics_text_printf(out, "%s{", name);
         namespace_label(out, nsid);
         metrics_text_printf(out, "} %llu\n", (unsigned long long)value_of(nsid));

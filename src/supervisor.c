@@ -343,6 +343,7 @@ int supervisor_main(const kvns_config *cfg)
         .lane_count = cfg->workers * cfg->threads + 2,
         .undo_bytes = UNDO_BYTES,
         .max_clients = cfg->max_clients,
+        .max_namespaces = cfg->max_namespaces,
     };
     int arena_fd;
     if (arena_create(&p, &arena_fd) != 0) {

@@ -4,6 +4,7 @@
 #include "kvns/arena.h"
 #include "kvns/clients.h"
 #include "kvns/glob.h"
+#include "kvns/persist.h"
 #include "kvns/shard.h"
 #include "kvns/slowlog.h"
 #include "t_server.h"
@@ -28,8 +29,10 @@ static const char *policy_name(uint32_t p)
 }
 
 /* CFG_LIVE_INT: an integer setting kept in the arena header (the slow log's and the
- * latency monitor's), changed by CONFIG SET for every worker at once. */
-enum config_kind { CFG_FIXED, CFG_MAXMEMORY, CFG_POLICY, CFG_LIVE_INT };
+ * latency monitor's), changed by CONFIG SET for every worker at once. CFG_STOP_WRITES:
+ * stop-writes-on-bgsave-error, yes/no, kept in the persistence state every process
+ * shares. */
+enum config_kind { CFG_FIXED, CFG_MAXMEMORY, CFG_POLICY, CFG_LIVE_INT, CFG_STOP_WRITES };
 
 enum config_id {
     P_BIND, P_PORT, P_DATABASES, P_MAXCLIENTS, P_MAXMEMORY, P_MAXMEMORY_POLICY, P_SAVE,
@@ -38,10 +41,11 @@ enum config_id {
     P_LOGLEVEL, P_CLUSTER, P_DIR, P_UNIXSOCKET, P_KVNS_WORKERS, P_KVNS_THREADS, P_KVNS_SHARDS,
     P_KVNS_THRESHOLD, P_KVNS_PERSIST_PATH, P_KVNS_PERSIST_INTERVAL, P_KVNS_METRICS_PORT,
     P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD, P_ENABLE_DEBUG,
+    P_STOP_WRITES,
 };
 
-/* The parameters CONFIG GET reports. Only maxmemory, maxmemory-policy and the slow log
- * and latency monitor settings can change at run time; the rest come from the KVNS_*
+/* The parameters CONFIG GET reports. Only maxmemory, maxmemory-policy, the slow log
+ * and latency monitor settings and stop-writes-on-bgsave-error can change at run time; the rest come from the KVNS_*
  * environment or are fixed by design. */
 static const struct config_param {
     const char *name;
@@ -82,6 +86,7 @@ static const struct config_param {
     { "slowlog-max-len", P_SLOWLOG_MAX_LEN, CFG_LIVE_INT },
     { "latency-monitor-threshold", P_LATENCY_THRESHOLD, CFG_LIVE_INT },
     { "enable-debug-command", P_ENABLE_DEBUG, CFG_FIXED },
+    { "stop-writes-on-bgsave-error", P_STOP_WRITES, CFG_STOP_WRITES },
 };
 #define CONFIG_PARAMS (sizeof config_params / sizeof config_params[0])
 
@@ -139,6 +144,7 @@ static void config_value(const client *c, enum config_id id, char *buf, size_t c
     case P_ENABLE_DEBUG:
         snprintf(buf, cap, "%s", debug_access_name(cfg ? cfg->enable_debug_command : DEBUG_ACCESS_NO));
         break;
+    case P_STOP_WRITES: snprintf(buf, cap, "%s", persist_stop_writes() ? "yes" : "no"); break;
     }
 }
 
@@ -297,6 +303,11 @@ static void config_set(client *c)
                 config_set_failed(c, name, why);
                 return;
             }
+        } else if (p->kind == CFG_STOP_WRITES) {
+            if (!arg_is(val, "yes") && !arg_is(val, "no")) {
+                config_set_failed(c, name, "argument must be 'yes' or 'no'");
+                return;
+            }
         } else {
             char cur[4200];
             config_value(c, p->id, cur, sizeof cur);
@@ -318,6 +329,8 @@ static void config_set(client *c)
             const resp_arg *val = &c->argv[3 + 2 * i];
             parse_ll(val->ptr, val->len, &v);           /* validated above */
             live_int_apply(p->id, v);
+        } else if (p->kind == CFG_STOP_WRITES) {
+            persist_set_stop_writes(arg_is(&c->argv[3 + 2 * i], "yes"));
         }
     }
     slowlog_trim();         /* a lower slowlog-max-len applies now, as in Redis */

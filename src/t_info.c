@@ -738,7 +738,7 @@ static void info_memory(FILE *f, client *c)
             (unsigned long long)limit, human_bytes(limit, h5, sizeof h5),
             policy_name(__atomic_load_n(&h->evict_policy, __ATOMIC_RELAXED)),
             used ? (double)rss / (double)used : 0.0, (unsigned long long)h->size,
-            h->evict_threshold, ns_count());
+            h->evict_threshold, ns_live_count());
 }
 
 /* persist: the housekeeper's snapshots, as it publishes them (persist_stats_read). The

@@ -5,9 +5,27 @@
 #include "kvns/persist.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define ERR_SAVE_RUNNING "ERR Background save already in progress"
 #define ERR_NO_PERSIST   "ERR persistence is disabled: KVNS_PERSIST_PATH is not set"
+#define ERR_MISCONF      "MISCONF Redis is configured to save RDB snapshots, but it's currently " \
+    "unable to persist to disk. Commands that may modify the data set are disabled, because " \
+    "this instance is configured to report errors during writes if RDB snapshotting fails " \
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about " \
+    "the RDB error."
+
+/* Redis 7.0's processCommand refuses write commands and PING while the last snapshot
+ * failed (and stop-writes-on-bgsave-error is on); reads, SAVE and BGSAVE still run. */
+bool persist_refuse_write(client *c, const command *cmd)
+{
+    if (!(cmd->flags & CMD_WRITE) && strcmp(cmd->name, "ping") != 0)
+        return false;
+    if (!persist_writes_refused())
+        return false;
+    reply_error(&c->out, ERR_MISCONF);
+    return true;
+}
 
 /* True when persistence is on; otherwise replies the error and returns false. */
 static bool require_persistence(client *c)

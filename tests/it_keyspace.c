@@ -802,6 +802,29 @@ static void test_ns_default_alias(void **state)
     expect_nil(c, "GET", "x", NULL);
 }
 
+/* kvns namespaces: `default/` is the empty key, as `default/x` is `x`. */
+static void test_ns_default_empty_key(void **state)
+{
+    kv_conn *c = *state;
+    require_kvns();
+    expect_status(c, "OK", "SET", "", "v", NULL);
+    expect_bulk(c, "v", "GET", "default/", NULL);
+    expect_int(c, 2, "EXISTS", "", "default/", NULL);
+    static const char *const one[] = { "" };
+    expect_keys(c, "*", one, 1);
+    size_t n;
+    char **names = scan_all(c, NULL, NULL, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "");
+    free_names(names, n);
+    expect_status(c, "OK", "SET", "default/", "w", NULL);
+    expect_bulk(c, "w", "GET", "", NULL);
+    expect_int(c, 1, "DBSIZE", NULL);
+    expect_int(c, 1, "DEL", "default/", NULL);
+    expect_nil(c, "GET", "", NULL);
+    expect_int(c, 0, "DBSIZE", NULL);
+}
+
 /* kvns namespaces: KEYS shows display names, bare for the default namespace. */
 static void test_ns_keys_display_names(void **state)
 {
@@ -868,6 +891,70 @@ static void test_ns_rename_across(void **state)
     expect_bulk(c, "v", "GET", "default/k", NULL);
 }
 
+/* Sets key to "1", retrying while the namespace table is full: empty namespaces are
+ * reclaimed about once a second and their ids reused a second after that. */
+static void set_retrying_while_full(kv_conn *c, const char *key)
+{
+    for (long long deadline = now_ms() + 5000;; sleep_ms(20)) {
+        kv_reply *r = conn_cmd(c, "SET", key, "1", NULL);
+        assert_non_null(r);
+        bool ok = r->type == KV_REPLY_STATUS;
+        if (!ok)
+            assert_error(r, "ERR too many namespaces");
+        kv_reply_free(r);
+        if (ok)
+            return;
+        if (now_ms() > deadline)
+            it_fail("SET %s: still too many namespaces after 5 s", key);
+    }
+}
+
+/* kvns_namespaces of INFO memory (namespaces registered, default included). */
+static long long info_namespaces(kv_conn *c)
+{
+    kv_reply *r = conn_cmd(c, "INFO", "memory", NULL);
+    assert_non_null(r);
+    const char *p = r->str ? strstr(r->str, "kvns_namespaces:") : NULL;
+    assert_non_null(p);
+    long long n = atoll(p + strlen("kvns_namespaces:"));
+    kv_reply_free(r);
+    return n;
+}
+
+/* kvns namespaces: emptied namespaces are reclaimed, so more than the 1,024 the table
+ * holds can be used over time: 1,100 created and deleted one by one, then 1,000 kept
+ * and dropped by FLUSHALL, then 1,000 new ones (only possible with reused ids). */
+static void test_ns_reclaimed_after_emptying(void **state)
+{
+    kv_conn *c = *state;
+    require_kvns();
+    char key[32];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(key, sizeof key, "t%d/x", i);
+        set_retrying_while_full(c, key);
+        expect_int(c, 1, "DEL", key, NULL);
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "f%d/x", i);
+        set_retrying_while_full(c, key);
+    }
+    expect_int(c, 1000, "DBSIZE", NULL);
+    expect_status(c, "OK", "FLUSHALL", NULL);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "g%d/x", i);
+        set_retrying_while_full(c, key);
+    }
+    expect_int(c, 1000, "DBSIZE", NULL);
+    expect_int(c, 0, "EXISTS", "f0/x", "t0/x", NULL);
+    expect_bulk(c, "1", "GET", "g999/x", NULL);
+    assert_int_equal(info_namespaces(c), 1001);
+    expect_status(c, "OK", "DEBUG", "CHECK", NULL);
+    expect_status(c, "OK", "FLUSHALL", NULL);
+    for (long long deadline = now_ms() + 5000; info_namespaces(c) != 1; sleep_ms(50))
+        if (now_ms() > deadline)
+            it_fail("namespaces not reclaimed 5 s after FLUSHALL");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, it_test_setup, it_test_teardown)
@@ -900,11 +987,13 @@ int main(void)
         T(test_active_expiry),
         T(test_ns_separate_values),
         T(test_ns_default_alias),
+        T(test_ns_default_empty_key),
         T(test_ns_keys_display_names),
         T(test_ns_keys_pattern),
         T(test_ns_scan_match),
         T(test_ns_nested_slash),
         T(test_ns_rename_across),
+        T(test_ns_reclaimed_after_emptying),
     };
 #undef T
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);

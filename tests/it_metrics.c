@@ -386,8 +386,23 @@ static void test_help_and_type(void **state)
     http_reply_free(r);
 }
 
-/* A namespace's gauges read 0 (and stay listed) once its last key is gone. */
-static void test_namespace_gauge_back_to_zero(void **state)
+/* Scrapes until no sample of the page carries `label`, failing after 5 s: the
+ * housekeeper reclaims empty namespaces once a second. */
+static void wait_label_gone(const char *label)
+{
+    for (long long deadline = now_ms() + 5000;; sleep_ms(50)) {
+        http_reply *r = scrape();
+        bool present = strstr(r->body, label) != NULL;
+        http_reply_free(r);
+        if (!present)
+            return;
+        if (now_ms() > deadline)
+            it_fail("%s still on the metrics page 5 s after its namespace emptied", label);
+    }
+}
+
+/* A namespace whose last key is gone leaves the page: gauges, counter and histograms. */
+static void test_emptied_namespace_leaves_the_page(void **state)
 {
     kv_conn *c = kvns_conn(state);
     run(c, "SET", "gone/x", "1234567890", NULL);
@@ -395,14 +410,65 @@ static void test_namespace_gauge_back_to_zero(void **state)
     http_reply *r = scrape();
     expect_metric(r->body, "kvns_keys_total{namespace=\"gone\"}", 2);
     assert_true(need_metric(r->body, "kvns_memory_used_bytes{namespace=\"gone\"}") > 0);
+    expect_metric(r->body, "kvns_evictions_total{namespace=\"gone\"}", 0);
     http_reply_free(r);
     run(c, "DEL", "gone/x", "gone/y", NULL);
+    wait_label_gone("namespace=\"gone\"");
     r = scrape();
-    expect_metric(r->body, "kvns_keys_total{namespace=\"gone\"}", 0);
-    expect_metric(r->body, "kvns_memory_used_bytes{namespace=\"gone\"}", 0);
-    expect_metric(r->body, "kvns_evictions_total{namespace=\"gone\"}", 0);
-    assert_true(check_histogram(r->body, "command=\"del\",namespace=\"gone\"") == 1);
+    need_metric(r->body, "kvns_keys_total{namespace=\"default\"}");
     http_reply_free(r);
+}
+
+/* With KVNS_MAX_NAMESPACES=4 (default and three more) a fourth namespace is refused;
+ * once the three are emptied their ids are reclaimed and a new namespace reuses one
+ * without inheriting its latency series, gauges or eviction counter. */
+static void test_reused_namespace_id_starts_clean(void **state)
+{
+    kvns_conn(state);
+    int saved_port = metrics_port;
+    metrics_port = free_port();
+    char port_env[64];
+    snprintf(port_env, sizeof port_env, "KVNS_METRICS_PORT=%d", metrics_port);
+    const char *env[] = { port_env, "KVNS_METRICS_HOST=127.0.0.1", "KVNS_MAX_NAMESPACES=4", NULL };
+    kv_server *small = srv_start(env);
+    assert_non_null(small);
+    kv_conn *c = conn_open(srv_port(small));
+    static const char *const old[] = { "a/x", "b/x", "c/x" };
+    for (int i = 0; i < 3; i++) {
+        expect_status(c, "OK", "SET", old[i], "v", NULL);
+        expect_bulk(c, "v", "GET", old[i], NULL);
+    }
+    expect_error(c, "ERR too many namespaces", "SET", "d/x", "v", NULL);
+    expect_status(c, "OK", "SET", "plain", "v", NULL);      /* default needs no slot */
+    http_reply *r = scrape();
+    assert_true(check_histogram(r->body, "command=\"get\",namespace=\"a\"") == 1);
+    http_reply_free(r);
+    expect_int(c, 3, "DEL", "a/x", "b/x", "c/x", NULL);
+    wait_label_gone("namespace=\"a\"");
+    kv_reply *rep = NULL;
+    for (long long deadline = now_ms() + 5000;; sleep_ms(50)) {
+        rep = conn_cmd(c, "SET", "d/x", "v", NULL);
+        if (rep && rep->type == KV_REPLY_STATUS)
+            break;
+        assert_non_null(rep);
+        assert_error(rep, "ERR too many namespaces");  /* the reuse delay has not passed */
+        kv_reply_free(rep);
+        if (now_ms() > deadline)
+            it_fail("no namespace id reclaimed 5 s after the namespaces emptied");
+    }
+    kv_reply_free(rep);
+    r = scrape();
+    expect_metric(r->body, "kvns_keys_total{namespace=\"d\"}", 1);
+    expect_metric(r->body, "kvns_evictions_total{namespace=\"d\"}", 0);
+    assert_true(check_histogram(r->body, "command=\"set\",namespace=\"d\"") == 1);
+    assert_true(isnan(metric_value(r->body, "kvns_command_duration_seconds_count{command=\"get\",namespace=\"d\"}")));
+    assert_true(isnan(metric_value(r->body, "kvns_command_duration_seconds_count{command=\"del\",namespace=\"d\"}")));
+    assert_null(strstr(r->body, "namespace=\"b\""));
+    http_reply_free(r);
+    expect_status(c, "OK", "DEBUG", "CHECK", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(small), 0);
+    metrics_port = saved_port;
 }
 
 /* The operator counters move with traffic. */
@@ -740,7 +806,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_namespace_series, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_help_and_type, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_namespace_gauge_back_to_zero, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_emptied_namespace_leaves_the_page, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_reused_namespace_id_starts_clean, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_server_counters, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_health, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_errors, test_setup, test_teardown),

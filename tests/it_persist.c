@@ -731,6 +731,138 @@ static void test_commands_and_info(void **state)
     assert_int_equal(srv_stop(srv), 0);
 }
 
+#define MISCONF "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to " \
+    "persist to disk. Commands that may modify the data set are disabled, because this instance " \
+    "is configured to report errors during writes if RDB snapshotting fails " \
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+
+/* Polls INFO persistence until rdb_last_bgsave_status is `status` (10 s at most). */
+static void wait_bgsave_status(kv_conn *c, const char *status)
+{
+    char want[64];
+    snprintf(want, sizeof want, "rdb_last_bgsave_status:%s\r\n", status);
+    for (long long deadline = now_ms() + 10000;; sleep_ms(10)) {
+        kv_reply *r = conn_cmd(c, "INFO", "persistence", NULL);
+        bool found = r && r->str && strstr(r->str, want);
+        kv_reply_free(r);
+        if (found)
+            return;
+        if (now_ms() > deadline)
+            it_fail("INFO persistence never showed %s", want);
+    }
+}
+
+/* stop-writes-on-bgsave-error: a directory where PATH.tmp must be created makes every
+ * snapshot fail (open(O_CREAT) of a directory is EISDIR even for root, unlike a chmod).
+ * Then writes and PING get -MISCONF, reads still work; turning the setting off lets
+ * writes through; removing the obstacle and a successful SAVE clears the state. */
+static void test_stop_writes_on_bgsave_error(void **state)
+{
+    (void)state;
+    require_kvns();
+    kv_server *srv = start_persistent();
+    kv_conn *c = conn_open(srv_port(srv));
+    expect_status(c, "OK", "SET", "before", "1", NULL);
+    kv_reply *r = conn_cmd(c, "CONFIG", "GET", "stop-writes-on-bgsave-error", NULL);
+    assert_array_len(r, 2);
+    assert_string_equal(r->elements[1]->str, "yes");
+    kv_reply_free(r);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dump_path);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+
+    r = conn_cmd(c, "BGSAVE", NULL);
+    assert_status(r, "Background saving started");
+    kv_reply_free(r);
+    wait_bgsave_status(c, "err");
+    expect_error(c, MISCONF, "SET", "after", "1", NULL);
+    expect_error(c, MISCONF, "DEL", "before", NULL);
+    expect_error(c, MISCONF, "PING", NULL);
+    expect_bulk(c, "1", "GET", "before", NULL);
+    expect_int(c, 1, "EXISTS", "before", NULL);
+    r = conn_cmd(c, "SAVE", NULL);
+    assert_reply_type(r, KV_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "Is a directory"));
+    kv_reply_free(r);
+    expect_error(c, MISCONF, "INCR", "n", NULL);
+
+    expect_error(c, "ERR CONFIG SET failed (possibly related to argument 'stop-writes-on-bgsave-error') - "
+                 "argument must be 'yes' or 'no'", "CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe", NULL);
+    expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "no", NULL);
+    expect_status(c, "OK", "SET", "after", "1", NULL);
+    expect_status(c, "PONG", "PING", NULL);
+    expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", NULL);
+    expect_error(c, MISCONF, "SET", "after", "2", NULL);
+
+    assert_int_equal(rmdir(tmp), 0);
+    expect_status(c, "OK", "SAVE", NULL);
+    wait_bgsave_status(c, "ok");
+    expect_status(c, "OK", "SET", "after", "3", NULL);
+    expect_status(c, "PONG", "PING", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(srv), 0);
+
+    srv = start_persistent();
+    c = conn_open(srv_port(srv));
+    expect_bulk(c, "3", "GET", "after", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
+/* Writes n bytes of filler to path (creating or replacing it). */
+static void write_filler(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fputc('x', f), 'x');
+    assert_int_equal(fclose(f), 0);
+}
+
+/* True when the server's log so far contains needle. */
+static bool log_contains(const kv_server *srv, const char *needle)
+{
+    FILE *f = fopen(srv->log_path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    buf[n] = 0;
+    bool found = strstr(buf, needle) != NULL;
+    free(buf);
+    return found;
+}
+
+/* The PATH.tmp a killed snapshot writer left behind is removed at start (and logged);
+ * other files next to it, even with similar names, are left alone. */
+static void test_stale_tmp_removed_at_start(void **state)
+{
+    (void)state;
+    require_kvns();
+    char dir[300], tmp[600], similar[600], other[600];
+    snprintf(dir, sizeof dir, "%s/data", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dump_path);
+    snprintf(similar, sizeof similar, "%s.tmp.keep", dump_path);
+    snprintf(other, sizeof other, "%s/other.tmp", dir);
+    write_filler(tmp, 4096);
+    write_filler(similar, 10);
+    write_filler(other, 10);
+    kv_server *srv = start_persistent();
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(similar, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_true(log_contains(srv, "removed a stale temporary snapshot file"));
+    assert_true(log_contains(srv, "bytes=4096"));
+    kv_conn *c = conn_open(srv_port(srv));
+    expect_status(c, "OK", "SET", "k", "v", NULL);
+    expect_status(c, "OK", "SAVE", NULL);
+    conn_close(c);
+    assert_int_equal(srv_stop(srv), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(similar, F_OK), 0);
+}
+
 /* Without KVNS_PERSIST_PATH nothing is written: SAVE and BGSAVE say so, LASTSAVE is the
  * start time. */
 static void test_no_persistence(void **state)
@@ -762,6 +894,8 @@ int main(void)
         T(test_bgsave_while_writing),
         T(test_commands_and_info),
         T(test_no_persistence),
+        T(test_stale_tmp_removed_at_start),
+        T(test_stop_writes_on_bgsave_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

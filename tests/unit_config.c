@@ -118,6 +118,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.metrics_port, 9090);
     assert_string_equal(cfg.persist_path, "");
     assert_int_equal(cfg.persist_interval, 300);
+    assert_true(cfg.stop_writes_on_bgsave_error);
+    assert_int_equal(cfg.max_namespaces, 1024);
     assert_int_equal(cfg.eviction_policy, EVICT_NONE);
     assert_true(cfg.eviction_threshold == 1.0);
     assert_int_equal(cfg.ns_eviction_count, 0);
@@ -192,7 +194,16 @@ static void test_good_values(void **state)
         assert_true(cfg.sharded_mode);
         load_ok(&cfg, "KVNS_SHARDED_MODE", falsy[i]);
         assert_false(cfg.sharded_mode);
+        load_ok(&cfg, "KVNS_STOP_WRITES_ON_BGSAVE_ERROR", falsy[i]);
+        assert_false(cfg.stop_writes_on_bgsave_error);
+        load_ok(&cfg, "KVNS_STOP_WRITES_ON_BGSAVE_ERROR", truthy[i]);
+        assert_true(cfg.stop_writes_on_bgsave_error);
     }
+
+    load_ok(&cfg, "KVNS_MAX_NAMESPACES", "1");
+    assert_int_equal(cfg.max_namespaces, 1);
+    load_ok(&cfg, "KVNS_MAX_NAMESPACES", "4096");
+    assert_int_equal(cfg.max_namespaces, 4096);
 
     load_ok(&cfg, "KVNS_WORKERS", "1");
     assert_int_equal(cfg.workers, 1);
@@ -297,6 +308,12 @@ static void test_bad_values_exact_messages(void **state)
         {"KVNS_SHARDED_MODE", "maybe", "KVNS_SHARDED_MODE: invalid value 'maybe': " BOOL_HELP},
         {"KVNS_SHARDED_MODE", "2", "KVNS_SHARDED_MODE: invalid value '2': " BOOL_HELP},
         {"KVNS_SHARDED_MODE", "", "KVNS_SHARDED_MODE: invalid value '': " BOOL_HELP},
+        {"KVNS_MAX_NAMESPACES", "0",
+         "KVNS_MAX_NAMESPACES: invalid value '0': expected an integer from 1 to 4096 (the default namespace included)"},
+        {"KVNS_MAX_NAMESPACES", "4097",
+         "KVNS_MAX_NAMESPACES: invalid value '4097': expected an integer from 1 to 4096 (the default namespace included)"},
+        {"KVNS_STOP_WRITES_ON_BGSAVE_ERROR", "maybe",
+         "KVNS_STOP_WRITES_ON_BGSAVE_ERROR: invalid value 'maybe': " BOOL_HELP},
         {"KVNS_LOG_LEVEL", "verbose",
          "KVNS_LOG_LEVEL: invalid value 'verbose': expected one of error, warn, info, debug"},
         {"KVNS_LOG_LEVEL", "warning",

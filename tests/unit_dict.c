@@ -609,10 +609,30 @@ static void test_crash_free_step(void **state)
     check_alloc();
 }
 
+/* The checker finds a key present twice (two nodes with the same key: what a loader
+ * that trusted a file with a repeated field or member would build). */
+static void test_check_finds_duplicate_key(void **state)
+{
+    (void)state;
+    char k[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        ins(k, "v");
+    }
+    check_dict();
+    begin();
+    assert_non_null(adict_insert(&txn, S, D(), "k42", 3, "again", 5));   /* bypasses the caller's check */
+    commit();
+    char err[256] = "";
+    assert_int_equal(adict_check(D(), err, sizeof err), -1);
+    assert_non_null(strstr(err, "'k42' present twice"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_insert_find_delete_100k, setup),
+        cmocka_unit_test_setup(test_check_finds_duplicate_key, setup),
         cmocka_unit_test_setup(test_growth_and_shrink_incremental, setup),
         cmocka_unit_test_setup(test_scan_guarantee, setup),
         cmocka_unit_test_setup(test_set_value_and_random, setup),

@@ -725,6 +725,92 @@ static void test_wrong_version_and_magic(void **state)
     free(good);
 }
 
+/* Replaces the length-prefixed string `from` by `to` (same length) in the snapshot
+ * image p, then recomputes every section's and the footer's checksums, so that the
+ * record parser, not a checksum, has to find what is wrong. */
+static void patch_member(unsigned char *p, size_t size, const char *from, const char *to)
+{
+    size_t n = strlen(from);
+    assert_int_equal(strlen(to), n);
+    unsigned char pattern[64];
+    uint32_t len = (uint32_t)n;
+    memcpy(pattern, &len, 4);
+    memcpy(pattern + 4, from, n);
+    unsigned char *at = memmem(p, size, pattern, n + 4);
+    assert_non_null(at);
+    memcpy(at + 4, to, n);
+    size_t starts[64];
+    size_t sections = section_starts(p, size, starts, 63);
+    uint32_t body = 0;
+    for (size_t i = 0; i < sections; i++) {
+        unsigned char *h = p + starts[i];
+        uint64_t payload;
+        memcpy(&payload, h + 16, 8);
+        uint32_t crc = crc32c_update(0, h + SNAP_SECTION_BYTES, payload);
+        memcpy(h + 24, &crc, 4);
+        crc = crc32c_update(0, h, 28);
+        memcpy(h + 28, &crc, 4);
+        body = crc32c_update(body, h, SNAP_SECTION_BYTES + payload);
+    }
+    unsigned char *f = p + starts[sections];
+    memcpy(f + 24, &body, 4);
+    uint32_t crc = crc32c_update(0, f, 28);
+    memcpy(f + 28, &crc, 4);
+}
+
+/* Writes a snapshot of the store, turns member `from` into a second `to` and expects
+ * verification and loading to refuse the file naming `what`, with the file untouched. */
+static void expect_duplicate_refused(const char *from, const char *to, const char *what)
+{
+    write_snapshot();
+    size_t size;
+    unsigned char *p = (unsigned char *)read_file(snap_path, &size);
+    patch_member(p, size, from, to);
+    write_file(snap_path, p, size);
+    persist_report rep;
+    assert_int_equal(persist_verify(snap_path, &rep), PERSIST_E_FORMAT);
+    if (!strstr(rep.message, what) || !strstr(rep.message, "appears twice"))
+        fail_msg("expected a message naming %s twice, got: %s", what, rep.message);
+    assert_true(rep.section >= 0 && rep.offset >= SNAP_HEADER_BYTES && rep.offset < size);
+    bool missing;
+    assert_int_equal(persist_load(snap_path, &txn, &rep, &missing), PERSIST_E_FORMAT);
+    size_t len2;
+    char *again = read_file(snap_path, &len2);
+    assert_int_equal(len2, size);
+    assert_memory_equal(again, p, size);
+    free(again);
+    free(p);
+}
+
+/* A hash field, set member or sorted-set member present twice in a record (with valid
+ * checksums) is refused at load; a list may repeat an element. The sorted-set case has
+ * the copies at different scores, so only the duplicate check can see it. */
+static void test_duplicate_members_refused(void **state)
+{
+    (void)state;
+    make_hash("h", 3, 0, -1);
+    expect_duplicate_refused("f1", "f0", "hash field 'f0' of key 'h'");
+    teardown(NULL);
+    setup(NULL);
+    make_set("s", 3, false, -1);
+    expect_duplicate_refused("m2", "m0", "set member 'm0' of key 's'");
+    teardown(NULL);
+    setup(NULL);
+    make_zset("z", 3, -1);              /* z0 at -inf, z1 at -3.4, z2 at -2.3 */
+    expect_duplicate_refused("z2", "z0", "sorted-set member 'z0' of key 'z'");
+    teardown(NULL);
+    setup(NULL);
+    make_list("l", 3, -1);              /* l-0 (long), l-1, l-2 */
+    write_snapshot();
+    size_t size;
+    unsigned char *p = (unsigned char *)read_file(snap_path, &size);
+    patch_member(p, size, "l-2", "l-1");
+    write_file(snap_path, p, size);
+    free(p);
+    persist_report rep;
+    assert_int_equal(persist_verify(snap_path, &rep), PERSIST_OK);
+}
+
 /* persist_startup (the supervisor's call) refuses a corrupt file and leaves it as it
  * was (content and mtime); a good one loads. */
 static void test_startup_refuses_corrupt(void **state)
@@ -971,6 +1057,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_truncated_at_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_everywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_version_and_magic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_members_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_refuses_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_killed_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_during_load, setup, teardown),

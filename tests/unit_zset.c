@@ -895,6 +895,61 @@ static void test_crash_conversion(void **state)
     assert_string_equal(zinfo("crash").encoding, "skiplist");
 }
 
+/* zset_check of key's set: 0, or -1 with err filled. */
+struct check_result { int rc; char err[256]; };
+
+static void check_into(const zset_obj *z, void *ctx)
+{
+    struct check_result *r = ctx;
+    r->rc = zset_check(z, r->err, sizeof r->err);
+}
+
+/* The checker finds a member present twice: in the compact encoding (at different
+ * scores, so the order check alone passes) and, through the dict check, in the
+ * skiplist encoding's dict. */
+static void test_check_finds_duplicate_members(void **state)
+{
+    (void)state;
+    zadd1("dup", 1, "memberA");
+    zadd1("dup", 2, "memberB");
+    zcheck("dup");
+    kv_key k;
+    key_init(&k, "dup", 3);
+    txn_begin(&txn);
+    txn_lock(&txn, k.shard);
+    zset_obj *z = zget(&txn, &k, NULL);
+    assert_string_equal(zset_encoding_name(z), "listpack");
+    zcompact *b = zset_block(z);
+    char *at = memmem(b, sizeof *b + b->size, "memberB", 7);
+    assert_non_null(at);
+    memcpy(at, "memberA", 7);                 /* corruption: no undo wanted */
+    txn_commit(&txn);
+    struct check_result r = { 0, "" };
+    zread("dup", check_into, &r);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "present twice"));
+
+    char m[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(m, sizeof m, "big%d", i);
+        zadd1("bigdup", i, m);
+    }
+    zcheck("bigdup");
+    key_init(&k, "bigdup", 6);
+    txn_begin(&txn);
+    txn_lock(&txn, k.shard);
+    z = zget(&txn, &k, NULL);
+    assert_string_equal(zset_encoding_name(z), "skiplist");
+    zskiplist *zsl = zset_zsl(z);
+    adict_node *n = adict_find(&zsl->dict, "big7", 4);
+    assert_non_null(n);
+    assert_non_null(adict_insert(&txn, k.shard, &zsl->dict, "big7", 4, adict_node_val(n), n->vlen));
+    txn_commit(&txn);
+    r.rc = 0;
+    zread("bigdup", check_into, &r);
+    assert_int_equal(r.rc, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -907,6 +962,7 @@ int main(void)
         cmocka_unit_test_setup(test_crash_zrem, setup),
         cmocka_unit_test_setup(test_crash_conversion, setup),
         cmocka_unit_test_setup(test_million_members, setup),
+        cmocka_unit_test_setup(test_check_finds_duplicate_members, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

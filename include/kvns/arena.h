@@ -20,7 +20,8 @@ typedef uint32_t aref;                 /* arena offset / 8, 0 = none */
 #define ARENA_VERSION    1
 #define ARENA_MAX_BYTES  (32ULL << 30)           /* aref addresses 8-byte units */
 #define ARENA_PAGE       4096ULL
-#define NS_MAX           1024                    /* namespaces, id 0 = "default" */
+#define NS_MAX           4096                    /* namespace id capacity, id 0 = "default" */
+#define NS_DEFAULT_LIMIT 1024                    /* KVNS_MAX_NAMESPACES default */
 #define NS_NAMES_BYTES   (256 * 1024)
 #define SLAB_CLASSES     72
 #define SLAB_MAX         16384                   /* larger objects get page runs */
@@ -76,10 +77,19 @@ static inline void lane_stat_add(lane *ln, enum lane_stat k, int64_t delta)
 /* Sum of counter k over every lane. */
 uint64_t lane_stat_sum(enum lane_stat k);
 
-/* Per-namespace registry entry: append-only, published by ns_count. */
+enum ns_state { NS_FREE = 0, NS_LIVE = 1 };
+
+/* Per-namespace registry entry (namespace.c). Ids below ns_count have been used; the
+ * release store of state LIVE publishes a namespace, the store of FREE reclaims it. */
 typedef struct ns_slot {
     uint32_t len;
     uint32_t name_off;         /* into the names region */
+    uint32_t cap;              /* bytes of the names region this slot owns (>= len) */
+    uint32_t state;            /* enum ns_state */
+    uint32_t gen;              /* bumped at each reclaim: per-lane metric series of an
+                                  earlier life of the id no longer count */
+    uint32_t pad;
+    int64_t  freed_mono_ms;    /* CLOCK_MONOTONIC of the reclaim: reuse waits NS_REUSE_DELAY_MS */
 } ns_slot;
 
 typedef struct arena_header {
@@ -99,8 +109,8 @@ typedef struct arena_header {
     aoff     clients_off;      /* client registry: clients_cap client_slot entries */
     uint32_t clients_cap;
     uint32_t pad_clients;
-    aoff     ns_bytes_off;     /* shard_count * NS_MAX uint64: bytes per (shard, ns) */
-    aoff     ns_keys_off;      /* shard_count * NS_MAX uint64: keys per (shard, ns) */
+    aoff     ns_bytes_off;     /* shard_count * ns_limit uint64: bytes per (shard, ns) */
+    aoff     ns_keys_off;      /* shard_count * ns_limit uint64: keys per (shard, ns) */
     aoff     heap_start;
     aoff     heap_end;
     uint64_t memory_limit;     /* live setting (CONFIG SET maxmemory) */
@@ -117,9 +127,10 @@ typedef struct arena_header {
 
     /* namespaces */
     pthread_mutex_t ns_lock;
-    uint32_t ns_count;          /* published with release order */
+    uint32_t ns_count;          /* ids ever used (high-water mark), release order */
     uint32_t ns_names_used;
-    uint8_t  ns_policy[NS_MAX]; /* eviction policy per namespace */
+    uint32_t ns_limit;          /* KVNS_MAX_NAMESPACES: ids are below it (<= NS_MAX) */
+    uint32_t ns_version;        /* bumped by every registration and reclaim: caches rebuild */
     ns_slot  ns[NS_MAX];
     aoff     ns_names_off;
 
@@ -161,6 +172,7 @@ typedef struct arena_params {
     uint32_t lane_count;
     uint64_t undo_bytes;       /* per lane */
     uint32_t max_clients;      /* client registry capacity */
+    uint32_t max_namespaces;   /* KVNS_MAX_NAMESPACES, 1..NS_MAX; 0 = NS_DEFAULT_LIMIT */
 } arena_params;
 
 /* Creates a sealed memfd large enough for the params, maps it MAP_SHARED, lays out and

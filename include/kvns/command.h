@@ -161,6 +161,9 @@ extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
 extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+/* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
+ * to a write command or PING and returns true (src/t_persist.c). */
+bool persist_refuse_write(client *c, const command *cmd);
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {

@@ -29,6 +29,7 @@ typedef struct kvns_config {
     int      metrics_port;         /* KVNS_METRICS_PORT, default 9090; 0 disables metrics */
     char     persist_path[4096];   /* KVNS_PERSIST_PATH, "" = no persistence */
     unsigned persist_interval;     /* KVNS_PERSIST_INTERVAL seconds, default 300, >= 1 */
+    bool     stop_writes_on_bgsave_error; /* KVNS_STOP_WRITES_ON_BGSAVE_ERROR, default true */
     enum evict_policy eviction_policy;   /* KVNS_EVICTION_POLICY none|lru|mru (lfu/mfu aliases) */
     double   eviction_threshold;   /* KVNS_EVICTION_THRESHOLD, 0 < x <= 1, default 1.0 */
     ns_override ns_eviction[CONFIG_MAX_NS_OVERRIDES]; /* KVNS_NS_EVICTION "ns1:lru,ns2:mru" */
@@ -40,6 +41,7 @@ typedef struct kvns_config {
     int      log_level;            /* KVNS_LOG_LEVEL error|warn|info|debug, default info */
     enum debug_access enable_debug_command; /* KVNS_ENABLE_DEBUG_COMMAND no|local|yes, default no */
     unsigned max_clients;          /* KVNS_MAX_CLIENTS, default 10000 */
+    unsigned max_namespaces;       /* KVNS_MAX_NAMESPACES, default 1024, 1..4096 (default included) */
 } kvns_config;
 
 /* Fills cfg from the environment. Returns 0, or -1 with err set to a one-line message

@@ -10,7 +10,8 @@
  * ---- Writing ------------------------------------------------------------------------
  * Parent directories are created (mode 0700). The snapshot is written to PATH.tmp
  * (mode 0600), fsynced, renamed over PATH, and PATH's directory is fsynced: PATH is
- * always either the previous complete snapshot or the new complete one. Shards are
+ * always either the previous complete snapshot or the new complete one. A PATH.tmp
+ * (regular file) that a killed writer left behind is removed at start, before loading. Shards are
  * taken one at a time: lock a shard, serialize a bounded batch of it (at most
  * SNAP_BATCH_BUCKETS buckets of its table or about SNAP_BATCH_BYTES of records, a
  * single key always whole, at most ~SNAP_BATCH_MAX_US of work) into process memory,
@@ -74,7 +75,9 @@
  *       set         u64 count, count x (u32 length, member)
  *       sorted set  u64 count, count x (f64 score (IEEE 754 binary64), u32 length, member)
  *                   in ascending (score, member) order, no duplicates, no NaN
- *   Collections are never empty. CRC32C is the Castagnoli polynomial (iSCSI, ext4), as
+ *   Collections are never empty; hash fields, set members and sorted-set members are
+ *   unique within their record (the loader refuses a repeat; list elements may repeat).
+ *   CRC32C is the Castagnoli polynomial (iSCSI, ext4), as
  *   computed by crc32c_update(0, ...). Readers refuse versions they do not know. */
 #ifndef KVNS_PERSIST_H
 #define KVNS_PERSIST_H
@@ -136,6 +139,9 @@ const char *persist_error_name(int error);
 /* Creates the missing parent directories of path with mode 0700 (mkdir -p of its
  * dirname). Returns 0, or -1 with a message in err. */
 int persist_make_dirs(const char *path, char *err, size_t errlen);
+/* Writes the name of path's temporary file (PATH.tmp) into out. Returns false when it
+ * does not fit. */
+bool persist_tmp_path(const char *path, char *out, size_t outlen);
 
 /* ---- the writer (shm/snapshot_write.c) -------------------------------------------------- */
 /* Writes a snapshot of the whole store to path (via path.tmp, see above) using t's
@@ -177,6 +183,13 @@ typedef struct persist_stats {
 int persist_init(const kvns_config *cfg, int64_t start_ms);
 /* True when KVNS_PERSIST_PATH is set (and persist_init ran). */
 bool persist_enabled(void);
+/* stop-writes-on-bgsave-error (KVNS_STOP_WRITES_ON_BGSAVE_ERROR, CONFIG SET): when on and
+ * the last snapshot attempt failed, write commands (and PING, as in Redis 7) get
+ * -MISCONF until a snapshot succeeds. */
+bool persist_stop_writes(void);
+void persist_set_stop_writes(bool on);
+/* True when write commands must be refused now (see above). Lock-free. */
+bool persist_writes_refused(void);
 /* A consistent-enough copy of the shared state (zeros when persist_init never ran). */
 void persist_stats_read(persist_stats *out);
 

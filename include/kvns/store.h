@@ -51,16 +51,34 @@ enum store_error {
 uint64_t kv_hash_bytes(const void *p, size_t n, uint64_t seed);
 /* Fills k from raw key bytes: canonical form, hash, shard. Cheap, no locking. */
 void key_init(kv_key *k, const char *raw, size_t len);
-/* Namespace id for the key (registering a new namespace if needed), or -1 when the
- * namespace table is full. */
+/* ---- namespaces (namespace.c) ----------------------------------------------------- */
+/* Namespace id for the key (registering a new namespace if needed), or -1 when
+ * KVNS_MAX_NAMESPACES namespaces exist. Call with the key's shard locked when the id
+ * goes into an entry: only then can it not be reclaimed before the entry is charged. */
 int key_nsid(const kv_key *k);
 /* Namespace id for the key when its namespace exists, else -1 (never registers). */
 int key_nsid_existing(const kv_key *k);
-/* Namespace name of id; sets *len. */
+/* Namespace name of id; sets *len. Meaningful while ns_live(id). */
 const char *ns_name(uint32_t nsid, uint32_t *len);
+/* Ids ever used (each live or free): loops over namespaces run below it. */
 uint32_t ns_count(void);
-/* Namespace id of an existing name, or -1. */
+/* True when id is a registered namespace (not reclaimed). */
+bool ns_live(uint32_t nsid);
+/* Number of registered namespaces, default included (INFO). */
+uint32_t ns_live_count(void);
+/* Bumped each time id is reclaimed: state kept per id elsewhere (latency series,
+ * policy caches) compares it to tell a reused id from its earlier namespace. */
+uint32_t ns_generation(uint32_t nsid);
+/* Namespace id of a live name, or -1. */
 int ns_find(const char *name, size_t len);
+/* Housekeeper: frees every namespace but default that holds no key in any shard,
+ * under every shard lock (ascending) then the namespace lock, so no writer can be
+ * registering or using it meanwhile; a freed id is reused a second later at the
+ * earliest. Returns how many were freed. */
+unsigned store_ns_reclaim(kv_txn *t);
+/* Test hook: when non-zero, the process raises SIGKILL before that many more steps
+ * (single stores) of a namespace registration or reclaim. */
+extern long ns_kill_after_stores;
 
 /* ---- entries ------------------------------------------------------------------- */
 static inline bool entry_has_expire(const kv_entry *e) { return e->flags & ENTRY_EXPIRE; }

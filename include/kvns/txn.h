@@ -9,7 +9,10 @@
  * had committed, leaves the writes in place), then marks the mutex consistent.
  * Bytes of freshly allocated objects need no undo: they become reachable only through
  * logged writes. Frees are deferred to commit so a block freed by a transaction is
- * never reused inside it. */
+ * never reused inside it.
+ * The namespace registry's lock (arena_header.ns_lock, not a txn lock id) comes after
+ * every txn lock: it may be taken while shard and heap locks are held, and no other
+ * lock is taken while it is held (namespace.c). */
 #ifndef KVNS_TXN_H
 #define KVNS_TXN_H
 

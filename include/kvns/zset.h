@@ -175,7 +175,7 @@ bool zset_iter_next(zset_iter *it, const char **m, size_t *len, double *score);
 typedef void (*zset_visit_fn)(const char *m, size_t len, double score, void *ctx);
 uint64_t zset_scan(const zset_obj *z, uint64_t cursor, zset_visit_fn fn, void *ctx);
 
-/* Checks the structure (order, spans, links, dict, counters); 0 or -1 with a
+/* Checks the structure (order, unique members, spans, links, dict, counters); 0 or -1 with a
  * description (unit tests and debugging). */
 int zset_check(const zset_obj *z, char *err, size_t errlen);
 
