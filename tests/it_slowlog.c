@@ -657,7 +657,7 @@ static void test_latency_latest_and_history(void **state)
     fresh_slowlog(c, "-1");
     expect_array_len(c, 0, "LATENCY", "LATEST", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "latency-monitor-threshold", "100", NULL);
-    expect_status(w[0], "OK", "DEBUG", "SLEEP", "0.05", NULL);      /* under the threshold */
+    expect_status(w[0], "OK", "DEBUG", "SLEEP", "0.02", NULL);      /* well under the threshold */
     expect_array_len(w[1], 0, "LATENCY", "LATEST", NULL);
     expect_status(w[0], "OK", "DEBUG", "SLEEP", "0.2", NULL);
     expect_latest_command(w[1], 200, 200);
