@@ -130,7 +130,7 @@ void cmd_abort(client *c, const char *err)
         txn_abort(&c->w->txn);
         c->w->txn.failed = failed;
     }
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     reply_error(&c->out, err);
     c->aborted = true;
 }
@@ -257,7 +257,7 @@ enum run_result { RUN_DONE = 0, RUN_OOM = 1 };
  * how much); the caller may evict and retry. */
 static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
 {
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     c->aborted = false;
     txn_begin(t);
     txn_lock_many(t, ids, n);
@@ -268,12 +268,12 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
         store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
         c->last_grow = t->grow;
         txn_abort(t);
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         return RUN_OOM;
     }
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
     return RUN_DONE;
@@ -295,9 +295,9 @@ void command_exec(client *c)
     const command *cmd = idx < 0 ? NULL : all_commands[idx];
     uint64_t start = mono_ns();
     c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
-    size_t mark = c->out.len;
+    size_t mark = reply_len(&c->out);
     command_run(c, cmd);
-    if (c->out.len > mark && c->out.data[mark] == '-')
+    if (reply_len(&c->out) > mark && reply_byte_at(&c->out, mark) == '-')
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
         uint64_t elapsed_ns = mono_ns() - start;
@@ -316,7 +316,7 @@ void command_exec(client *c)
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
-    c->reply_mark = c->out.len;
+    c->reply_mark = reply_len(&c->out);
     c->aborted = false;
     if (!cmd) {
         reply_unknown_command(c);

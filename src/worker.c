@@ -18,12 +18,18 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_CHUNK        (16 * 1024)
 #define OUT_HIGH_WATER    (64u * 1024 * 1024)   /* stop reading while this much is unsent */
 #define QUERY_BUF_MAX     (1024u * 1024 * 1024 + 64 * 1024)
 #define MAX_EVENTS        256
+#define FLUSH_IOV         64                    /* reply blocks per writev */
+
+/* What a client gets instead of a reply that could not be allocated (README). */
+static const char ERR_REPLY_OOM[] =
+    "ERR reply dropped: out of memory building it (the command itself ran)";
 
 static volatile sig_atomic_t worker_stopping;
 static int worker_listen_fd = -1;
@@ -132,7 +138,7 @@ static void client_sync_slot(client *c)
     s->resp = (uint32_t)c->proto;
     s->commands = c->commands;
     s->qbuf = c->rlen - c->rpos;
-    s->obuf = c->out.len - c->out_sent;
+    s->obuf = reply_pending(&c->out);
     const char *name = c->name ? c->name : "";
     clients_set_field(s->name, sizeof s->name, name, strlen(name));
     const char *ln = c->lib_name ? c->lib_name : "", *lv = c->lib_ver ? c->lib_ver : "";
@@ -161,7 +167,7 @@ static void reap_killed_clients(worker_ctx *w)
 /* Sets which events the connection waits for: input unless output is backed up. */
 static void client_update_events(client *c)
 {
-    size_t pending = c->out.len - c->out_sent;
+    size_t pending = reply_pending(&c->out);
     struct epoll_event ev = { .data.ptr = c };
     ev.events = pending ? EPOLLOUT : 0;
     if (pending < OUT_HIGH_WATER && !(c->flags & CLIENT_CLOSE_AFTER_REPLY))
@@ -169,13 +175,18 @@ static void client_update_events(client *c)
     epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Writes pending output. Returns -1 when the connection must be closed. */
+/* Writes pending output, up to FLUSH_IOV blocks per writev; sent blocks are freed as
+ * they go, so a huge reply's memory is given back while it drains. Returns -1 when
+ * the connection must be closed. */
 static int client_flush(client *c)
 {
-    while (c->out_sent < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+    struct iovec iov[FLUSH_IOV];
+
+    while (reply_pending(&c->out) > 0) {
+        int cnt = reply_iov(&c->out, iov, FLUSH_IOV);
+        ssize_t n = writev(c->fd, iov, cnt);
         if (n > 0) {
-            c->out_sent += (size_t)n;
+            reply_consume(&c->out, (size_t)n);
             lane_stat_add(c->w->txn.ln, STAT_NET_OUT, n);
             continue;
         }
@@ -185,18 +196,29 @@ static int client_flush(client *c)
             break;
         return -1;
     }
-    if (c->out_sent == c->out.len) {
-        c->out_sent = 0;
-        reply_reset(&c->out);
-        if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
-            return -1;
-        if (c->out.cap > 1024 * 1024) {       /* give back a huge buffer */
-            reply_free(&c->out);
-            reply_init(&c->out);
-            c->out.proto = c->proto;
-        }
-    }
+    if (reply_pending(&c->out) == 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY))
+        return -1;
     return 0;
+}
+
+/* Replaces a reply that ran out of memory while being built (reply_failed) by
+ * ERR_REPLY_OOM; the command itself ran. When even that error cannot be allocated the
+ * client is closed after what it was already owed is sent. Either way the worker and
+ * its other clients carry on. */
+static void client_reply_failed(client *c, size_t mark)
+{
+    reply_truncate(&c->out, mark);
+    reply_error(&c->out, ERR_REPLY_OOM);
+    lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
+    if (!reply_failed(&c->out)) {
+        log_warn("reply dropped: out of memory building it", "addr=%s id=%llu",
+                 c->addr, (unsigned long long)c->id);
+        return;
+    }
+    reply_truncate(&c->out, mark);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    log_warn("closing client: out of memory building its reply", "addr=%s id=%llu",
+             c->addr, (unsigned long long)c->id);
 }
 
 /* Parses and executes every complete request in the read buffer. The wall clock is
@@ -207,7 +229,7 @@ static void client_process(client *c)
     c->last_ms = now_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
-        if (c->out.len - c->out_sent >= OUT_HIGH_WATER)
+        if (reply_pending(&c->out) >= OUT_HIGH_WATER)
             break;
         if (c->rneed && c->rlen < c->rneed)
             break;
@@ -220,7 +242,10 @@ static void client_process(client *c)
         }
         c->rneed = 0;
         if (rc == RESP_ERROR) {
+            size_t mark = reply_len(&c->out);
             reply_errorf(&c->out, "ERR %s", err);
+            if (reply_failed(&c->out))
+                reply_truncate(&c->out, mark);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
         }
@@ -229,7 +254,10 @@ static void client_process(client *c)
             continue;
         c->argv = c->req.argv;
         c->argc = c->req.argc;
+        size_t mark = reply_len(&c->out);
         command_exec(c);
+        if (reply_failed(&c->out))
+            client_reply_failed(c, mark);
         c->commands++;
     }
     c->w->txn.batch_clock_ms = 0;
@@ -304,7 +332,7 @@ static void client_on_event(client *c, uint32_t events)
         return;
     }
     /* output drained below the high-water mark: resume parsing buffered input */
-    if (c->rlen > c->rpos && c->out.len - c->out_sent < OUT_HIGH_WATER &&
+    if (c->rlen > c->rpos && reply_pending(&c->out) < OUT_HIGH_WATER &&
         !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !(c->rneed && c->rlen < c->rneed)) {
         client_process(c);
         if (client_flush(c) < 0) {

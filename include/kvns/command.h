@@ -83,9 +83,8 @@ typedef struct client {
     kv_key   *keys;              /* keys[i] resolved for each key position i of argv */
     size_t    keys_cap;
     /* output */
-    reply_buf out;
-    size_t    out_sent;
-    size_t    reply_mark;        /* out.len when the current command started */
+    reply_buf out;               /* replies not yet (fully) sent */
+    size_t    reply_mark;        /* reply_len(&out) when the current command started */
     bool      aborted;
     int64_t   last_grow;         /* bytes the last OOM-refused attempt wanted */
     /* identity */
