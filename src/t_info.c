@@ -806,7 +806,8 @@ static void info_stats(FILE *f, client *c)
             "latest_fork_usec:0\r\n"
             "total_forks:0\r\n"
             "total_error_replies:%llu\r\n"
-            "kvns_oom_rejected_commands:%llu\r\n",
+            "kvns_oom_rejected_commands:%llu\r\n"
+            "kvns_accept_errors:%llu\r\n",
             (unsigned long long)lane_stat_sum(STAT_CONNECTIONS),
             (unsigned long long)lane_stat_sum(STAT_COMMANDS),
             (unsigned long long)lane_stat_sum(STAT_NET_IN),
@@ -817,7 +818,8 @@ static void info_stats(FILE *f, client *c)
             (unsigned long long)shard_stat_total(offsetof(shard, stat_hits)),
             (unsigned long long)shard_stat_total(offsetof(shard, stat_misses)),
             (unsigned long long)lane_stat_sum(STAT_ERRORS),
-            (unsigned long long)lane_stat_sum(STAT_OOM));
+            (unsigned long long)lane_stat_sum(STAT_OOM),
+            (unsigned long long)lane_stat_sum(STAT_ACCEPT_ERRORS));
 }
 
 static void info_replication(FILE *f, client *c)

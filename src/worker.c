@@ -26,6 +26,8 @@
 #define QUERY_BUF_MAX     (1024u * 1024 * 1024 + 64 * 1024)
 #define MAX_EVENTS        256
 #define FLUSH_IOV         64                    /* reply blocks per writev */
+#define ACCEPT_BACKOFF_MS 100                   /* listener pause after accept() fails */
+#define WARN_INTERVAL_MS  1000                  /* at most one warning a second per kind */
 
 /* What a client gets instead of a reply that could not be allocated (README). */
 static const char ERR_REPLY_OOM[] =
@@ -201,6 +203,17 @@ static int client_flush(client *c)
     return 0;
 }
 
+/* Returns whether a rate-limited warning may be logged now (none in the last
+ * WARN_INTERVAL_MS by this thread), and if so records the time in *last_ms. */
+static bool warning_due(int64_t *last_ms)
+{
+    int64_t now = now_ms();
+    if (*last_ms && now - *last_ms < WARN_INTERVAL_MS)
+        return false;
+    *last_ms = now;
+    return true;
+}
+
 /* Replaces a reply that ran out of memory while being built (reply_failed) by
  * ERR_REPLY_OOM; the command itself ran. When even that error cannot be allocated the
  * client is closed after what it was already owed is sent. Either way the worker and
@@ -211,8 +224,9 @@ static void client_reply_failed(client *c, size_t mark)
     reply_error(&c->out, ERR_REPLY_OOM);
     lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
     if (!reply_failed(&c->out)) {
-        log_warn("reply dropped: out of memory building it", "addr=%s id=%llu",
-                 c->addr, (unsigned long long)c->id);
+        if (warning_due(&c->w->reply_warned_ms))
+            log_warn("reply dropped: out of memory building it", "addr=%s id=%llu",
+                     c->addr, (unsigned long long)c->id);
         return;
     }
     reply_truncate(&c->out, mark);
@@ -343,14 +357,41 @@ static void client_on_event(client *c, uint32_t events)
     client_update_events(c);
 }
 
+static int listen_marker;
+
+/* Adds the shared listener to this thread's epoll set; EPOLLEXCLUSIVE wakes one
+ * waiting thread per connection. Returns false when epoll_ctl fails. */
+static bool listener_watch(worker_ctx *w)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_marker };
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, worker_listen_fd, &ev) == 0;
+}
+
+/* accept() failed for want of a resource (file descriptors, socket buffers, memory).
+ * The connection stays queued and the level-triggered listener stays readable, so
+ * polling it again at once would spin: take it out of this thread's epoll set for
+ * ACCEPT_BACKOFF_MS (thread_loop puts it back), count it and warn once a second. */
+static void accept_back_off(worker_ctx *w, int err)
+{
+    lane_stat_add(w->txn.ln, STAT_ACCEPT_ERRORS, 1);
+    if (warning_due(&w->accept_warned_ms))
+        log_warn("accept failed: pausing the listener", "err=\"%s\" pause_ms=%d thread_clients=%llu",
+                 strerror(err), ACCEPT_BACKOFF_MS, (unsigned long long)w->nclients);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+}
+
 static void accept_clients(worker_ctx *w)
 {
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
         socklen_t pl = sizeof peer;
         int fd = accept4(worker_listen_fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_back_off(w, errno);
             return;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (lane_stat_sum(STAT_CONNECTED) >= worker_cfg->max_clients) {
@@ -371,14 +412,11 @@ static void accept_clients(worker_ctx *w)
     }
 }
 
-static int listen_marker;
-
 /* One thread's event loop. */
 static void *thread_loop(void *arg)
 {
     worker_ctx *w = arg;
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_marker };
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, worker_listen_fd, &ev) != 0) {
+    if (!listener_watch(w)) {
         log_error("epoll_ctl on listener failed", "err=\"%s\"", strerror(errno));
         exit(EXIT_FAILURE_GENERIC);
     }
@@ -399,6 +437,10 @@ static void *thread_loop(void *arg)
                 client_free(w->clients);
             }
             continue;
+        }
+        if (w->accept_resume_ms && now_ms() >= w->accept_resume_ms) {
+            w->accept_resume_ms = 0;
+            listener_watch(w);
         }
         int n = epoll_wait(w->epfd, events, MAX_EVENTS, 100);
         reap_killed_clients(w);         /* before serving: a killed client gets no reply */

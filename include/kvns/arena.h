@@ -63,6 +63,7 @@ enum lane_stat {
     STAT_REJECTED,             /* connections refused (max clients) */
     STAT_ERRORS,               /* error replies */
     STAT_OOM,                  /* commands refused for memory */
+    STAT_ACCEPT_ERRORS,        /* accept() failures for lack of fds/memory (backed off) */
     STAT_COUNT
 };
 

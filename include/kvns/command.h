@@ -63,6 +63,9 @@ typedef struct worker_ctx {
     struct client *clients;      /* doubly linked list of this thread's clients */
     uint64_t nclients;
     uint64_t seen_kill_seq;      /* lane kill_seq value last acted on */
+    int64_t  accept_resume_ms;   /* > 0: listener paused after accept() failed, until then */
+    int64_t  accept_warned_ms;   /* last accept-failure warning (at most one a second) */
+    int64_t  reply_warned_ms;    /* last reply-out-of-memory warning (likewise) */
     const kvns_config *cfg;
 } worker_ctx;
 
