@@ -223,21 +223,15 @@ static inline void reply_advance(reply_buf *r, size_t n)
     r->len += n;
 }
 
-void reply_raw(reply_buf *r, const void *p, size_t n)
+/* Appends what does not fit the tail's room: fills the tail, then one block sized for
+ * the rest. Out of line: append_raw's fast path is what every short reply runs. */
+static __attribute__((noinline)) void append_spill(reply_buf *r, const char *src, size_t n)
 {
     reply_block *b = r->tail;
-    const char *src = p;
     size_t room = b ? b->size - b->used : 0;
     char *dst;
 
-    if (n <= room) {
-        if (n) {
-            memcpy(b->data + b->used, src, n);
-            reply_advance(r, n);
-        }
-        return;
-    }
-    if (room) {   /* fill the tail, then one block for the rest */
+    if (room) {
         memcpy(b->data + b->used, src, room);
         reply_advance(r, room);
         src += room;
@@ -248,6 +242,25 @@ void reply_raw(reply_buf *r, const void *p, size_t n)
         return;
     memcpy(dst, src, n);
     reply_advance(r, n);
+}
+
+/* Appends p[0..n), n > 0: a copy into the tail block when it has room. */
+static inline void append_raw(reply_buf *r, const void *p, size_t n)
+{
+    reply_block *b = r->tail;
+
+    if (b && b->size - b->used >= n) {
+        memcpy(b->data + b->used, p, n);
+        reply_advance(r, n);
+        return;
+    }
+    append_spill(r, p, n);
+}
+
+void reply_raw(reply_buf *r, const void *p, size_t n)
+{
+    if (n)
+        append_raw(r, p, n);
 }
 
 /* Returns the block holding offset off and sets *start to the offset of its data[0];
@@ -266,7 +279,7 @@ static reply_block *block_at(const reply_buf *r, size_t off, size_t *start)
     return b;
 }
 
-void reply_truncate(reply_buf *r, size_t mark)
+void reply_truncate_blocks(reply_buf *r, size_t mark)
 {
     reply_block *b;
     size_t start;
@@ -283,7 +296,7 @@ void reply_truncate(reply_buf *r, size_t mark)
     r->len = mark;
 }
 
-char reply_byte_at(const reply_buf *r, size_t off)
+char reply_byte_before_tail(const reply_buf *r, size_t off)
 {
     size_t start;
     const reply_block *b = block_at(r, off, &start);
@@ -404,7 +417,7 @@ static void append_line(reply_buf *r, char type, const char *text, size_t n)
         reply_advance(r, n + 3);
         return;
     }
-    reply_raw(r, &type, 1);
+    append_raw(r, &type, 1);
     for (size_t done = 0; done < n;) {
         size_t piece = n - done < LINE_PIECE ? n - done : LINE_PIECE;
 
@@ -415,7 +428,7 @@ static void append_line(reply_buf *r, char type, const char *text, size_t n)
         reply_advance(r, piece);
         done += piece;
     }
-    reply_raw(r, "\r\n", 2);
+    append_raw(r, "\r\n", 2);
 }
 
 /* ---- simple types --------------------------------------------------------------------- */
@@ -465,7 +478,7 @@ void reply_errorf(reply_buf *r, const char *fmt, ...)
 
 void reply_ok(reply_buf *r)
 {
-    reply_raw(r, "+OK\r\n", 5);
+    append_raw(r, "+OK\r\n", 5);
 }
 
 void reply_int(reply_buf *r, long long v)
@@ -487,7 +500,7 @@ void reply_bulk(reply_buf *r, const void *p, size_t n)
     if (!b || b->size - b->used < HEADER_MAX + n + 2) {
         append_header(r, '$', (long long)n);
         reply_raw(r, p, n);
-        reply_raw(r, "\r\n", 2);
+        append_raw(r, "\r\n", 2);
         return;
     }
     dst = b->data + b->used;
@@ -514,17 +527,17 @@ void reply_bulk_ll(reply_buf *r, long long v)
 void reply_null(reply_buf *r)
 {
     if (r->proto == 3)
-        reply_raw(r, "_\r\n", 3);
+        append_raw(r, "_\r\n", 3);
     else
-        reply_raw(r, "$-1\r\n", 5);
+        append_raw(r, "$-1\r\n", 5);
 }
 
 void reply_null_array(reply_buf *r)
 {
     if (r->proto == 3)
-        reply_raw(r, "_\r\n", 3);
+        append_raw(r, "_\r\n", 3);
     else
-        reply_raw(r, "*-1\r\n", 5);
+        append_raw(r, "*-1\r\n", 5);
 }
 
 /* ---- aggregates ------------------------------------------------------------------------- */
@@ -555,9 +568,9 @@ void reply_push(reply_buf *r, long long n)
 void reply_bool(reply_buf *r, int v)
 {
     if (r->proto == 3)
-        reply_raw(r, v ? "#t\r\n" : "#f\r\n", 4);
+        append_raw(r, v ? "#t\r\n" : "#f\r\n", 4);
     else
-        reply_raw(r, v ? ":1\r\n" : ":0\r\n", 4);
+        append_raw(r, v ? ":1\r\n" : ":0\r\n", 4);
 }
 
 void reply_double(reply_buf *r, double d)
@@ -578,9 +591,9 @@ void reply_verbatim(reply_buf *r, const char *p, size_t n)
         return;
     }
     append_header(r, '=', (long long)(n + 4));
-    reply_raw(r, "txt:", 4);
+    append_raw(r, "txt:", 4);
     reply_raw(r, p, n);
-    reply_raw(r, "\r\n", 2);
+    append_raw(r, "\r\n", 2);
 }
 
 /* ---- deferred headers --------------------------------------------------------------------- */

@@ -114,10 +114,23 @@ static inline size_t reply_len(const reply_buf *r) { return r->len; }
 static inline size_t reply_pending(const reply_buf *r) { return r->len - r->sent; }
 static inline bool   reply_failed(const reply_buf *r) { return r->failed; }
 static inline size_t reply_memory(const reply_buf *r) { return r->held; }
-/* Drops everything after offset mark (not before what was sent) and clears failure. */
-void reply_truncate(reply_buf *r, size_t mark);
-/* The byte at offset off (< reply_len, not yet sent). */
-char reply_byte_at(const reply_buf *r, size_t off);
+/* Drops everything after offset mark (not before what was sent) and clears failure.
+ * Inline for the common no-op: a command rolling back a reply it never started. */
+void reply_truncate_blocks(reply_buf *r, size_t mark);
+static inline void reply_truncate(reply_buf *r, size_t mark)
+{
+    if (mark < r->len || r->failed)
+        reply_truncate_blocks(r, mark);
+}
+/* The byte at offset off (< reply_len, not yet sent); inline when it is in the tail
+ * block, where a command's reply usually starts. */
+char reply_byte_before_tail(const reply_buf *r, size_t off);
+static inline char reply_byte_at(const reply_buf *r, size_t off)
+{
+    size_t tail_start = r->len - r->tail->used;
+
+    return off >= tail_start ? r->tail->data[off - tail_start] : reply_byte_before_tail(r, off);
+}
 /* Moves src's content to the end of dst without copying; src is left empty. */
 void reply_splice(reply_buf *dst, reply_buf *src);
 /* Fills iov[0..max) with the unsent bytes, oldest first; returns the count used. */
