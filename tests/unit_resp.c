@@ -1849,7 +1849,7 @@ static void test_reply_chain_huge_bulk(void **state)
 static void test_reply_chain_defer_across_blocks(void **state)
 {
     enum { N = 5000 };
-    char *want = malloc(N * 8 + 64), *got;
+    char *want = malloc(N * 8 + REPLY_BLOCK_BYTES + 64), *got;
     size_t want_len = 0, handle, filler;
     reply_buf r;
 
