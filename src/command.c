@@ -130,7 +130,7 @@ void cmd_abort(client *c, const char *err)
         txn_abort(&c->w->txn);
         c->w->txn.failed = failed;
     }
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     reply_error(&c->out, err);
     c->aborted = true;
 }
@@ -292,7 +292,7 @@ enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
  * ran. */
 static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
 {
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     c->aborted = false;
     if (!cmd_txn_begin(c, ids, n))
         return RUN_BUSY;
@@ -303,12 +303,12 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
         store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
         c->last_grow = t->grow;
         txn_abort(t);
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         return RUN_OOM;
     }
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
     return RUN_DONE;
@@ -327,7 +327,7 @@ static void command_run(client *c, const command *cmd);
  * the first time it counts as a lock wait. */
 static void command_parked(client *c)
 {
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     c->lock_busy = false;
     if (!c->parked_since_ns) {
         c->parked_since_ns = mono_ns();
@@ -340,7 +340,7 @@ bool command_exec(client *c)
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
     const command *cmd = idx < 0 ? NULL : all_commands[idx];
     uint64_t start = mono_ns();
-    size_t mark = c->out.len;
+    size_t mark = reply_len(&c->out);
     command_run(c, cmd);
     if (c->lock_busy) {
         command_parked(c);
@@ -352,7 +352,7 @@ bool command_exec(client *c)
     }
     lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
     c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
-    if (c->out.len > mark && c->out.data[mark] == '-')
+    if (reply_len(&c->out) > mark && reply_byte_at(&c->out, mark) == '-')
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
         uint64_t elapsed_ns = mono_ns() - start;
@@ -372,7 +372,7 @@ bool command_exec(client *c)
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
-    c->reply_mark = c->out.len;
+    c->reply_mark = reply_len(&c->out);
     c->aborted = false;
     if (!cmd) {
         reply_unknown_command(c);

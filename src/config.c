@@ -8,6 +8,7 @@
  */
 #include "kvns/config.h"
 #include "kvns/arena.h"
+#include "kvns/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kvns/log.h"
@@ -768,4 +770,59 @@ static const char *process_getenv(const char *name)
 int config_load(kvns_config *cfg, char *err, size_t errlen)
 {
     return config_load_from(cfg, process_getenv, err, errlen);
+}
+
+/* File descriptors a worker process keeps besides client sockets (listener, arena,
+ * stdio, a snapshot or metrics socket now and then), as Redis's
+ * CONFIG_MIN_RESERVED_FDS; each thread's epoll fd comes on top. */
+#define RESERVED_FDS 32
+
+/* Returns the descriptors one process needs for max_clients connections. The limit
+ * is per process and the listener is shared, so any one worker may end up holding
+ * every client: each worker needs room for all of them. */
+uint64_t config_fds_needed(unsigned max_clients, unsigned threads)
+{
+    return (uint64_t)max_clients + RESERVED_FDS + threads;
+}
+
+/* Returns max_clients lowered so that config_fds_needed fits fd_limit (at least 1). */
+unsigned config_clients_for_fds(unsigned max_clients, unsigned threads, uint64_t fd_limit)
+{
+    uint64_t reserved = config_fds_needed(0, threads);
+
+    if (fd_limit >= config_fds_needed(max_clients, threads))
+        return max_clients;
+    return fd_limit > reserved ? (unsigned)(fd_limit - reserved) : 1;
+}
+
+/* Raises the soft RLIMIT_NOFILE towards what max_clients needs (up to the hard limit,
+ * which needs no privilege) before any child is forked, so every worker inherits it;
+ * when it still falls short, lowers cfg->max_clients to fit and logs a warning with
+ * the numbers, as Redis's adjustOpenFilesLimit does. */
+void config_fit_open_files(kvns_config *cfg)
+{
+    uint64_t need = config_fds_needed(cfg->max_clients, cfg->threads);
+    unsigned requested = cfg->max_clients;
+    const char *why = "the hard limit is lower";
+    struct rlimit rl;
+    rlim_t old;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        why = strerror(errno);
+        rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur > old)
+        log_info("raised the open files limit", "from=%llu to=%llu", (unsigned long long)old,
+                 (unsigned long long)rl.rlim_cur);
+    cfg->max_clients = config_clients_for_fds(cfg->max_clients, cfg->threads, rl.rlim_cur);
+    if (cfg->max_clients == requested)
+        return;
+    log_warn("max clients reduced to fit the open files limit (raise ulimit -n / LimitNOFILE=)",
+             "requested_max_clients=%u fds_needed=%llu open_files_limit=%llu hard_limit=%llu "
+             "cannot_raise=\"%s\" max_clients=%u", requested, (unsigned long long)need,
+             (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, why, cfg->max_clients);
 }

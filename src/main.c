@@ -15,5 +15,6 @@ int main(void)
         return EXIT_CONFIG;
     }
     log_init((enum log_level)cfg.log_level);
+    config_fit_open_files(&cfg);
     return supervisor_main(&cfg);
 }

@@ -40,14 +40,15 @@ static void self_line(FILE *f, const client *c)
     for (; c->argc >= 2 && n < c->argv[1].len && n < sizeof sub - 1; n++)
         sub[n] = (char)tolower((unsigned char)c->argv[1].ptr[n]);
     sub[n] = '\0';
-    size_t tot_mem = sizeof *c + c->rcap + c->out.cap + c->keys_cap * sizeof(kv_key) +
+    size_t tot_mem = sizeof *c + c->rcap + reply_memory(&c->out) + c->keys_cap * sizeof(kv_key) +
                      c->req.cap * sizeof(resp_arg);
     fprintf(f,
             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 flags=N db=0 sub=0 psub=0 "
             "ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=0 obl=0 "
-            "oll=0 omem=0 tot-mem=%zu events=r cmd=client|%s " LINE_TAIL,
+            "oll=0 omem=%zu tot-mem=%zu events=r cmd=client|%s " LINE_TAIL,
             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-            age < 0 ? 0 : age, c->rlen, c->rcap - c->rlen, argv_mem, c->out.cap, tot_mem, sub,
+            age < 0 ? 0 : age, c->rlen, c->rcap - c->rlen, argv_mem, c->rcap,
+            reply_memory(&c->out), tot_mem, sub,
             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 

@@ -808,7 +808,8 @@ static void info_stats(FILE *f, client *c)
             "total_error_replies:%llu\r\n"
             "kvns_oom_rejected_commands:%llu\r\n"
             "kvns_lock_waits:%llu\r\n"
-            "kvns_lock_wait_usec:%llu\r\n",
+            "kvns_lock_wait_usec:%llu\r\n"
+            "kvns_accept_errors:%llu\r\n",
             (unsigned long long)lane_stat_sum(STAT_CONNECTIONS),
             (unsigned long long)lane_stat_sum(STAT_COMMANDS),
             (unsigned long long)lane_stat_sum(STAT_NET_IN),
@@ -821,7 +822,8 @@ static void info_stats(FILE *f, client *c)
             (unsigned long long)lane_stat_sum(STAT_ERRORS),
             (unsigned long long)lane_stat_sum(STAT_OOM),
             (unsigned long long)lane_stat_sum(STAT_LOCK_WAITS),
-            (unsigned long long)lane_stat_sum(STAT_LOCK_WAIT_US));
+            (unsigned long long)lane_stat_sum(STAT_LOCK_WAIT_US),
+            (unsigned long long)lane_stat_sum(STAT_ACCEPT_ERRORS));
 }
 
 static void info_replication(FILE *f, client *c)

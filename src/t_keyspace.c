@@ -73,7 +73,7 @@ static bool shard_commit(client *c)
     int rc = txn_commit(&c->w->txn);
     if (rc == TXN_OK)
         return true;
-    c->out.len = c->reply_mark;
+    reply_truncate(&c->out, c->reply_mark);
     reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     return false;
 }
@@ -593,8 +593,7 @@ static void cmd_scan(client *c)
     reply_array(&c->out, 2);
     reply_bulk(&c->out, buf, (size_t)n);
     reply_array(&c->out, m.matched);
-    reply_raw(&c->out, keys.data, keys.len);
-    reply_free(&keys);
+    reply_splice(&c->out, &keys);
 }
 
 /* Replies a random key of shard s when it has one; returns whether it did, or true

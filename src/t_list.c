@@ -608,11 +608,11 @@ static void cmd_lmpop(client *c)
         list_fail(c);
         return;
     }
-    if (!popped && c->out.len == c->reply_mark)
+    if (!popped && reply_len(&c->out) == c->reply_mark)
         reply_null_array(&c->out);
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
 }

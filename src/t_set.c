@@ -701,7 +701,7 @@ static void cmd_sintercard(client *c)
     }
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
     free(keys);

@@ -98,7 +98,7 @@ static void cmd_set(client *c)
     if (wrong && (fl & SET_GET))
         return;
     if (wrong) {
-        c->out.len = c->reply_mark;      /* plain SET overwrites any type */
+        reply_truncate(&c->out, c->reply_mark);      /* plain SET overwrites any type */
         old = store_find(txn_of(c), &c->keys[1]);
     }
     bool exists = old != NULL;

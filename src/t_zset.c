@@ -536,7 +536,7 @@ static void cmd_zmpop(client *c)
         reply_null_array(&c->out);
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
     free(keys);

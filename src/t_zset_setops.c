@@ -428,7 +428,7 @@ static void setop_generic(client *c, size_t numkeys_idx, setop_args p)
     }
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        c->out.len = c->reply_mark;
+        reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
     }
 out:

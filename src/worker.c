@@ -18,12 +18,20 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_CHUNK        (16 * 1024)
 #define OUT_HIGH_WATER    (64u * 1024 * 1024)   /* stop reading while this much is unsent */
 #define QUERY_BUF_MAX     (1024u * 1024 * 1024 + 64 * 1024)
 #define MAX_EVENTS        256
+#define FLUSH_IOV         64                    /* reply blocks per writev */
+#define ACCEPT_BACKOFF_MS 100                   /* listener pause after accept() fails */
+#define WARN_INTERVAL_MS  1000                  /* at most one warning a second per kind */
+
+/* What a client gets instead of a reply that could not be allocated (README). */
+static const char ERR_REPLY_OOM[] =
+    "ERR reply dropped: out of memory building it (the command itself ran)";
 
 static volatile sig_atomic_t worker_stopping;
 static int worker_listen_fd = -1;
@@ -166,7 +174,7 @@ static void client_sync_slot(client *c)
     s->resp = (uint32_t)c->proto;
     s->commands = c->commands;
     s->qbuf = c->rlen - c->rpos;
-    s->obuf = c->out.len - c->out_sent;
+    s->obuf = reply_pending(&c->out);
     const char *name = c->name ? c->name : "";
     clients_set_field(s->name, sizeof s->name, name, strlen(name));
     const char *ln = c->lib_name ? c->lib_name : "", *lv = c->lib_ver ? c->lib_ver : "";
@@ -196,7 +204,7 @@ static void reap_killed_clients(worker_ctx *w)
  * parked request holds pointers into the read buffer. */
 static void client_update_events(client *c)
 {
-    size_t pending = c->out.len - c->out_sent;
+    size_t pending = reply_pending(&c->out);
     struct epoll_event ev = { .data.ptr = c };
     ev.events = pending ? EPOLLOUT : 0;
     if (pending < OUT_HIGH_WATER && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !c->parked)
@@ -204,13 +212,18 @@ static void client_update_events(client *c)
     epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Writes pending output. Returns -1 when the connection must be closed. */
+/* Writes pending output, up to FLUSH_IOV blocks per writev; sent blocks are freed as
+ * they go, so a huge reply's memory is given back while it drains. Returns -1 when
+ * the connection must be closed. */
 static int client_flush(client *c)
 {
-    while (c->out_sent < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+    struct iovec iov[FLUSH_IOV];
+
+    while (reply_pending(&c->out) > 0) {
+        int cnt = reply_iov(&c->out, iov, FLUSH_IOV);
+        ssize_t n = writev(c->fd, iov, cnt);
         if (n > 0) {
-            c->out_sent += (size_t)n;
+            reply_consume(&c->out, (size_t)n);
             lane_stat_add(c->w->txn.ln, STAT_NET_OUT, n);
             continue;
         }
@@ -220,17 +233,8 @@ static int client_flush(client *c)
             break;
         return -1;
     }
-    if (c->out_sent == c->out.len) {
-        c->out_sent = 0;
-        reply_reset(&c->out);
-        if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
-            return -1;
-        if (c->out.cap > 1024 * 1024) {       /* give back a huge buffer */
-            reply_free(&c->out);
-            reply_init(&c->out);
-            c->out.proto = c->proto;
-        }
-    }
+    if (reply_pending(&c->out) == 0 && (c->flags & CLIENT_CLOSE_AFTER_REPLY))
+        return -1;
     return 0;
 }
 
@@ -254,6 +258,38 @@ static void client_compact(client *c)
     }
 }
 
+/* Returns whether a rate-limited warning may be logged now (none in the last
+ * WARN_INTERVAL_MS by this thread), and if so records the time in *last_ms. */
+static bool warning_due(int64_t *last_ms)
+{
+    int64_t now = now_ms();
+    if (*last_ms && now - *last_ms < WARN_INTERVAL_MS)
+        return false;
+    *last_ms = now;
+    return true;
+}
+
+/* Replaces a reply that ran out of memory while being built (reply_failed) by
+ * ERR_REPLY_OOM; the command itself ran. When even that error cannot be allocated the
+ * client is closed after what it was already owed is sent. Either way the worker and
+ * its other clients carry on. */
+static void client_reply_failed(client *c, size_t mark)
+{
+    reply_truncate(&c->out, mark);
+    reply_error(&c->out, ERR_REPLY_OOM);
+    lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
+    if (!reply_failed(&c->out)) {
+        if (warning_due(&c->w->reply_warned_ms))
+            log_warn("reply dropped: out of memory building it", "addr=%s id=%llu",
+                     c->addr, (unsigned long long)c->id);
+        return;
+    }
+    reply_truncate(&c->out, mark);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    log_warn("closing client: out of memory building its reply", "addr=%s id=%llu",
+             c->addr, (unsigned long long)c->id);
+}
+
 /* Parses and executes every complete request in the read buffer. The wall clock is
  * read once per batch: every command of a pipelined batch sees the same "now", as
  * Redis's cached command time does. A command whose shard stays busy parks the
@@ -265,7 +301,7 @@ static void client_process(client *c)
     c->last_ms = now_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
-        if (c->out.len - c->out_sent >= OUT_HIGH_WATER)
+        if (reply_pending(&c->out) >= OUT_HIGH_WATER)
             break;
         if (c->rneed && c->rlen < c->rneed)
             break;
@@ -278,7 +314,10 @@ static void client_process(client *c)
         }
         c->rneed = 0;
         if (rc == RESP_ERROR) {
+            size_t mark = reply_len(&c->out);
             reply_errorf(&c->out, "ERR %s", err);
+            if (reply_failed(&c->out))
+                reply_truncate(&c->out, mark);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
         }
@@ -288,11 +327,14 @@ static void client_process(client *c)
         }
         c->argv = c->req.argv;
         c->argc = c->req.argc;
+        size_t mark = reply_len(&c->out);
         if (!command_exec(c)) {
             c->parked_consumed = consumed;
             parked_add(c);
             break;
         }
+        if (reply_failed(&c->out))
+            client_reply_failed(c, mark);
         c->rpos += consumed;
         c->commands++;
     }
@@ -346,7 +388,7 @@ static void client_after_run(client *c)
         return;
     }
     /* output drained below the high-water mark: resume parsing buffered input */
-    if (c->rlen > c->rpos && c->out.len - c->out_sent < OUT_HIGH_WATER && !c->parked &&
+    if (c->rlen > c->rpos && reply_pending(&c->out) < OUT_HIGH_WATER && !c->parked &&
         !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !(c->rneed && c->rlen < c->rneed)) {
         client_process(c);
         if (client_flush(c) < 0) {
@@ -366,12 +408,15 @@ static void client_retry_parked(client *c)
     c->w->txn.batch_clock_ms = c->last_ms;
     c->argv = c->req.argv;
     c->argc = c->req.argc;
+    size_t mark = reply_len(&c->out);
     bool done = command_exec(c);
     c->w->txn.batch_clock_ms = 0;
     if (!done) {
         parked_add(c);
         return;
     }
+    if (reply_failed(&c->out))
+        client_reply_failed(c, mark);
     c->rpos += c->parked_consumed;
     c->commands++;
     client_process(c);
@@ -417,14 +462,41 @@ static void client_on_event(client *c, uint32_t events)
     client_after_run(c);
 }
 
+static int listen_marker;
+
+/* Adds the shared listener to this thread's epoll set; EPOLLEXCLUSIVE wakes one
+ * waiting thread per connection. Returns false when epoll_ctl fails. */
+static bool listener_watch(worker_ctx *w)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_marker };
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, worker_listen_fd, &ev) == 0;
+}
+
+/* accept() failed for want of a resource (file descriptors, socket buffers, memory).
+ * The connection stays queued and the level-triggered listener stays readable, so
+ * polling it again at once would spin: take it out of this thread's epoll set for
+ * ACCEPT_BACKOFF_MS (thread_loop puts it back), count it and warn once a second. */
+static void accept_back_off(worker_ctx *w, int err)
+{
+    lane_stat_add(w->txn.ln, STAT_ACCEPT_ERRORS, 1);
+    if (warning_due(&w->accept_warned_ms))
+        log_warn("accept failed: pausing the listener", "err=\"%s\" pause_ms=%d thread_clients=%llu",
+                 strerror(err), ACCEPT_BACKOFF_MS, (unsigned long long)w->nclients);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
+    w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+}
+
 static void accept_clients(worker_ctx *w)
 {
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
         socklen_t pl = sizeof peer;
         int fd = accept4(worker_listen_fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_back_off(w, errno);
             return;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (lane_stat_sum(STAT_CONNECTED) >= worker_cfg->max_clients) {
@@ -445,14 +517,11 @@ static void accept_clients(worker_ctx *w)
     }
 }
 
-static int listen_marker;
-
 /* One thread's event loop. */
 static void *thread_loop(void *arg)
 {
     worker_ctx *w = arg;
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_marker };
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, worker_listen_fd, &ev) != 0) {
+    if (!listener_watch(w)) {
         log_error("epoll_ctl on listener failed", "err=\"%s\"", strerror(errno));
         exit(EXIT_FAILURE_GENERIC);
     }
@@ -466,13 +535,18 @@ static void *thread_loop(void *arg)
         if (worker_stopping && !w->clients)
             break;
         if (worker_stopping) {
-            /* commands run to completion between loop turns, so nothing is in
-             * flight here: send what is pending (best effort) and close */
+            /* commands run to completion between loop turns and parked ones have
+             * not run, so nothing is in flight here: send what is pending (best
+             * effort) and close */
             while (w->clients) {
                 client_flush(w->clients);
                 client_free(w->clients);
             }
             continue;
+        }
+        if (w->accept_resume_ms && now_ms() >= w->accept_resume_ms) {
+            w->accept_resume_ms = 0;
+            listener_watch(w);
         }
         /* parked clients are retried every millisecond until their shard frees */
         int n = epoll_wait(w->epfd, events, MAX_EVENTS, w->parked_head ? 1 : 100);

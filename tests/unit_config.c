@@ -633,6 +633,21 @@ static void test_config_load_reads_process_environment(void **state)
     unsetenv("KVNS_LOG_LEVEL");
 }
 
+/* Every worker process may hold every client, so each needs max_clients plus the
+ * reserved descriptors; a lower limit lowers max_clients, never below 1. */
+static void test_max_clients_fit_fd_limit(void **state)
+{
+    assert_int_equal(config_fds_needed(10000, 1), 10033);
+    assert_int_equal(config_fds_needed(100, 4), 136);
+    assert_int_equal(config_clients_for_fds(10000, 1, 1048576), 10000);
+    assert_int_equal(config_clients_for_fds(10000, 1, 10033), 10000);
+    assert_int_equal(config_clients_for_fds(10000, 1, 10032), 9999);
+    assert_int_equal(config_clients_for_fds(10000, 1, 1024), 991);
+    assert_int_equal(config_clients_for_fds(10000, 2, 64), 30);
+    assert_int_equal(config_clients_for_fds(10000, 1, 33), 1);
+    assert_int_equal(config_clients_for_fds(10000, 1, 0), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +665,7 @@ int main(void)
         cmocka_unit_test_setup(test_ns_eviction_limits, fake_reset),
         cmocka_unit_test_setup(test_evict_policy_helpers, fake_reset),
         cmocka_unit_test_setup(test_config_load_reads_process_environment, fake_reset),
+        cmocka_unit_test(test_max_clients_fit_fd_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,13 +35,22 @@ static const char *run(const char *first, ...)
     va_end(ap);
     cl.argv = argv;
     cl.argc = n;
-    cl.out.len = 0;
+    reply_truncate(&cl.out, 0);
     command_exec(&cl);
-    reply_raw(&cl.out, "", 1);           /* NUL-terminate for the comparisons */
-    cl.out.len--;
     for (size_t i = 0; i < n; i++)
         free(copies[i]);
-    return cl.out.data;
+    static char text[64 * 1024];
+    struct iovec pieces[8];
+    int count = reply_iov(&cl.out, pieces, 8);
+    size_t len = 0;
+    for (int i = 0; i < count; i++) {
+        assert_true(len + pieces[i].iov_len < sizeof text);
+        memcpy(text + len, pieces[i].iov_base, pieces[i].iov_len);
+        len += pieces[i].iov_len;
+    }
+    assert_int_equal(len, reply_len(&cl.out));
+    text[len] = '\0';
+    return text;
 }
 
 #define EXPECT(want, ...) assert_string_equal(run(__VA_ARGS__, NULL), want)

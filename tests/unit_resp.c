@@ -1282,13 +1282,39 @@ static void test_fmt_long_double_values(void **state)
 
 /* ---- reply writer ---------------------------------------------------------------------------- */
 
+#define CONTENT_IOV 4096
+
+/* Returns a malloc'd NUL-terminated copy of r's unsent bytes, gathered block by block
+ * with reply_iov as the worker's writev does, and checks they add up to reply_pending. */
+static char *reply_contents(const reply_buf *r)
+{
+    static struct iovec iov[CONTENT_IOV];
+    int cnt = reply_iov(r, iov, CONTENT_IOV);
+    char *copy = malloc(reply_pending(r) + 1);
+    size_t at = 0;
+
+    assert_non_null(copy);
+    assert_true(cnt < CONTENT_IOV);
+    for (int i = 0; i < cnt; i++) {
+        assert_true(at + iov[i].iov_len <= reply_pending(r));
+        memcpy(copy + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    assert_int_equal(at, reply_pending(r));
+    copy[at] = '\0';
+    return copy;
+}
+
 /* Asserts the reply holds exactly expected[0..n) and empties it. */
 static void expect_reply_bytes(reply_buf *r, const char *expected, size_t n)
 {
-    if (r->len != n || (n && memcmp(r->data, expected, n) != 0))
-        fail_msg("reply '%.*s' (%zu bytes), expected '%.*s' (%zu bytes)", (int)r->len, r->data, r->len,
-                 (int)n, expected, n);
-    reply_reset(r);
+    char *got = reply_contents(r);
+
+    if (reply_len(r) != n || (n && memcmp(got, expected, n) != 0))
+        fail_msg("reply '%.*s' (%zu bytes), expected '%.*s' (%zu bytes)", (int)reply_len(r), got,
+                 reply_len(r), (int)n, expected, n);
+    free(got);
+    reply_truncate(r, 0);
 }
 
 static void expect_reply(reply_buf *r, const char *expected)
@@ -1334,28 +1360,26 @@ static void write_ok(reply_buf *r) { reply_ok(r); }
 static void write_int(reply_buf *r) { reply_int(r, -42); }
 static void write_bulk(reply_buf *r) { reply_bulk(r, "abc", 3); }
 
-static void test_reply_init_reset_free(void **state)
+static void test_reply_init_truncate_free(void **state)
 {
     reply_buf r;
-    char *data;
-    size_t cap;
+    size_t held;
 
     reply_init(&r);
-    assert_int_equal(r.len, 0);
+    assert_int_equal(reply_len(&r), 0);
+    assert_int_equal(reply_memory(&r), 0);
     assert_int_equal(r.proto, 2);
     reply_ok(&r);
-    data = r.data;
-    cap = r.cap;
-    assert_non_null(data);
-    assert_true(cap >= 5);
-    reply_reset(&r);
-    assert_int_equal(r.len, 0);
-    assert_ptr_equal(r.data, data);
-    assert_int_equal(r.cap, cap);
+    held = reply_memory(&r);
+    assert_true(held >= 5 && held <= REPLY_BLOCK_BYTES);
+    reply_truncate(&r, 0);
+    assert_int_equal(reply_len(&r), 0);
+    assert_int_equal(reply_memory(&r), held);   /* the block is kept for reuse */
+    r.proto = 3;
     reply_free(&r);
-    assert_null(r.data);
-    assert_int_equal(r.len, 0);
-    assert_int_equal(r.cap, 0);
+    assert_int_equal(reply_len(&r), 0);
+    assert_int_equal(reply_memory(&r), 0);
+    assert_int_equal(r.proto, 3);
     reply_free(&r);
 }
 
@@ -1363,6 +1387,7 @@ static void test_reply_simple_and_errors(void **state)
 {
     reply_buf r;
     char long_message[2000];
+    char *got;
 
     reply_init(&r);
     reply_ok(&r);
@@ -1388,9 +1413,11 @@ static void test_reply_simple_and_errors(void **state)
     memset(long_message, 'x', sizeof(long_message) - 1);
     long_message[sizeof(long_message) - 1] = '\0';
     reply_errorf(&r, "ERR %s!", long_message);
-    assert_int_equal(r.len, 1 + 4 + sizeof(long_message) - 1 + 1 + 2);
-    assert_memory_equal(r.data, "-ERR xxx", 8);
-    assert_memory_equal(r.data + r.len - 4, "x!\r\n", 4);
+    got = reply_contents(&r);
+    assert_int_equal(reply_len(&r), 1 + 4 + sizeof(long_message) - 1 + 1 + 2);
+    assert_memory_equal(got, "-ERR xxx", 8);
+    assert_memory_equal(got + reply_len(&r) - 4, "x!\r\n", 4);
+    free(got);
     reply_free(&r);
 }
 
@@ -1558,6 +1585,7 @@ static void test_reply_deferred_nested_and_growing(void **state)
     reply_buf r;
     char want[256];
     size_t outer, inner, want_len = 0;
+    char *got;
 
     reply_init(&r);
     outer = reply_defer_array(&r);
@@ -1577,17 +1605,19 @@ static void test_reply_deferred_nested_and_growing(void **state)
         reply_bulk(&r, "0123456789", 10);
     reply_fix_array(&r, outer, 20000);
     want_len = (size_t)snprintf(want, sizeof(want), "+start\r\n*20000\r\n$10\r\n0123456789\r\n");
-    assert_int_equal(r.len, 8 + 8 + 20000 * 17);
-    assert_memory_equal(r.data, want, want_len);
-    for (size_t at = 16; at < r.len; at += 17)
-        assert_memory_equal(r.data + at, "$10\r\n0123456789\r\n", 17);
-    reply_reset(&r);
+    got = reply_contents(&r);
+    assert_int_equal(reply_len(&r), 8 + 8 + 20000 * 17);
+    assert_memory_equal(got, want, want_len);
+    for (size_t at = 16; at < reply_len(&r); at += 17)
+        assert_memory_equal(got + at, "$10\r\n0123456789\r\n", 17);
+    free(got);
+    reply_truncate(&r, 0);
 
-    /* Fixing after a reset is ignored rather than corrupting memory. */
+    /* Fixing after a truncate is ignored rather than corrupting memory. */
     outer = reply_defer_array(&r);
-    reply_reset(&r);
+    reply_truncate(&r, 0);
     reply_fix_array(&r, outer, 5);
-    assert_int_equal(r.len, 0);
+    assert_int_equal(reply_len(&r), 0);
     reply_free(&r);
 }
 
@@ -1621,17 +1651,20 @@ static void test_reply_growth_keeps_content(void **state)
     reply_buf r;
     char want[64];
     size_t at = 0;
+    char *got;
 
     reply_init(&r);
     for (int i = 0; i < 100000; i++)
         reply_int(&r, i);
+    got = reply_contents(&r);
     for (int i = 0; i < 100000; i++) {
         int n = snprintf(want, sizeof(want), ":%d\r\n", i);
-        assert_memory_equal(r.data + at, want, (size_t)n);
+        assert_memory_equal(got + at, want, (size_t)n);
         at += (size_t)n;
     }
-    assert_int_equal(at, r.len);
-    assert_true(r.cap >= r.len);
+    assert_int_equal(at, reply_len(&r));
+    assert_true(reply_memory(&r) >= reply_len(&r));
+    free(got);
     reply_free(&r);
 }
 
@@ -1683,6 +1716,7 @@ static size_t skip_resp_value(const char *p, size_t len, size_t at)
 static void test_reply_is_valid_resp(void **state)
 {
     reply_buf r;
+    char *got;
 
     for (int proto = 2; proto <= 3; proto++) {
         size_t at = 0, values = 0, outer, inner;
@@ -1704,15 +1738,264 @@ static void test_reply_is_valid_resp(void **state)
         reply_null_array(&r);
         reply_push(&r, 1);
         reply_error(&r, "ERR x");
-        while (at < r.len) {
-            at = skip_resp_value(r.data, r.len, at);
+        got = reply_contents(&r);
+        while (at < reply_len(&r)) {
+            at = skip_resp_value(got, reply_len(&r), at);
             assert_int_not_equal(at, 0);
             values++;
         }
-        assert_int_equal(at, r.len);
+        assert_int_equal(at, reply_len(&r));
         assert_int_equal(values, 3);
+        free(got);
         reply_free(&r);
     }
+}
+
+/* ---- reply block chain -------------------------------------------------------------------- */
+
+/* Bytes of data in one ordinary block. */
+#define BLOCK_DATA (REPLY_BLOCK_BYTES - sizeof(reply_block))
+
+/* Returns how many blocks hold unsent bytes. */
+static int count_blocks(const reply_buf *r)
+{
+    static struct iovec iov[CONTENT_IOV];
+
+    return reply_iov(r, iov, CONTENT_IOV);
+}
+
+/* Appends n ":<i>\r\n" integers and the same text to want (at *want_len). */
+static void append_ints(reply_buf *r, char *want, size_t *want_len, int n)
+{
+    for (int i = 0; i < n; i++) {
+        reply_int(r, i);
+        *want_len += (size_t)sprintf(want + *want_len, ":%d\r\n", i);
+    }
+}
+
+static void test_reply_chain_small_replies_cross_blocks(void **state)
+{
+    enum { N = 20000 };
+    char *want = malloc(N * 8 + 1), *got;
+    size_t want_len = 0, sent = 0;
+    reply_buf r;
+
+    reply_init(&r);
+    append_ints(&r, want, &want_len, N);
+    assert_int_equal(reply_len(&r), want_len);
+    assert_true(count_blocks(&r) > 5);
+    assert_true(reply_memory(&r) <= want_len + 2 * REPLY_BLOCK_BYTES);
+    got = reply_contents(&r);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    /* drain in odd-sized pieces, as short writes do: the rest stays intact and sent
+     * blocks are given back */
+    while (reply_pending(&r) > 7777) {
+        size_t before = reply_memory(&r);
+        reply_consume(&r, 7777);
+        sent += 7777;
+        assert_true(reply_memory(&r) <= before);
+        assert_int_equal(reply_pending(&r), want_len - sent);
+        assert_int_equal(reply_byte_at(&r, sent), want[sent]);
+        got = reply_contents(&r);
+        assert_memory_equal(got, want + sent, want_len - sent);
+        free(got);
+    }
+    assert_true(reply_memory(&r) <= 2 * REPLY_BLOCK_BYTES);
+    reply_consume(&r, reply_pending(&r));
+    /* all sent: offsets restart and one ordinary block stays cached */
+    assert_int_equal(reply_len(&r), 0);
+    assert_int_equal(reply_pending(&r), 0);
+    assert_int_equal(reply_memory(&r), BLOCK_DATA);
+    reply_ok(&r);
+    expect_reply(&r, "+OK\r\n");
+    assert_int_equal(reply_memory(&r), BLOCK_DATA);
+    reply_free(&r);
+    free(want);
+}
+
+static void test_reply_chain_huge_bulk(void **state)
+{
+    const size_t n = 3 * 1024 * 1024 + 17;
+    char *value = malloc(n), *got;
+    char header[32];
+    size_t header_len = (size_t)sprintf(header, "$%zu\r\n", n);
+    reply_buf r;
+
+    for (size_t i = 0; i < n; i++)
+        value[i] = (char)('a' + i % 26);
+    reply_init(&r);
+    reply_ok(&r);
+    reply_bulk(&r, value, n);
+    reply_ok(&r);
+    assert_int_equal(reply_len(&r), 5 + header_len + n + 2 + 5);
+    /* the bulk filled the first block and got one block sized for the rest: no
+     * doubling, no copy of the whole output */
+    assert_true(reply_memory(&r) <= reply_len(&r) + 2 * REPLY_BLOCK_BYTES);
+    assert_true(count_blocks(&r) <= 3);
+    got = reply_contents(&r);
+    assert_memory_equal(got, "+OK\r\n", 5);
+    assert_memory_equal(got + 5, header, header_len);
+    assert_memory_equal(got + 5 + header_len, value, n);
+    assert_memory_equal(got + 5 + header_len + n, "\r\n+OK\r\n", 7);
+    free(got);
+    /* once sent, the big block is not kept */
+    reply_consume(&r, reply_pending(&r));
+    assert_true(reply_memory(&r) <= REPLY_BLOCK_BYTES);
+    reply_free(&r);
+    free(value);
+}
+
+static void test_reply_chain_defer_across_blocks(void **state)
+{
+    enum { N = 5000 };
+    char *want = malloc(N * 8 + REPLY_BLOCK_BYTES + 64), *got;
+    size_t want_len = 0, handle, filler;
+    reply_buf r;
+
+    reply_init(&r);
+    /* a placeholder that would straddle the end of the first block goes to the next
+     * one whole; the array it heads spans many blocks */
+    filler = BLOCK_DATA - 10 - 7;
+    char *pad = malloc(filler);
+    memset(pad, 'p', filler);
+    reply_bulk(&r, pad, filler - 8);
+    want_len = (size_t)sprintf(want, "$%zu\r\n", filler - 8);
+    memcpy(want + want_len, pad, filler - 8);
+    want_len += filler - 8;
+    memcpy(want + want_len, "\r\n", 2);
+    want_len += 2;
+    handle = reply_defer_array(&r);
+    want_len += (size_t)sprintf(want + want_len, "*%d\r\n", N);
+    append_ints(&r, want, &want_len, N);
+    reply_fix_array(&r, handle, N);
+    assert_true(count_blocks(&r) > 2);
+    assert_int_equal(reply_len(&r), want_len);
+    got = reply_contents(&r);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    assert_int_equal(reply_byte_at(&r, handle), '*');
+    reply_free(&r);
+    free(pad);
+    free(want);
+}
+
+static void test_reply_chain_truncate_into_earlier_block(void **state)
+{
+    enum { N = 30000 };
+    char *want = malloc(N * 8 + 64), *got;
+    size_t want_len = 0, mark;
+    reply_buf r;
+
+    reply_init(&r);
+    append_ints(&r, want, &want_len, 100);
+    mark = reply_len(&r);
+    append_ints(&r, want, &want_len, N);
+    assert_true(count_blocks(&r) > 5);
+    for (size_t at = 0; at < reply_len(&r); at += 997)
+        assert_int_equal(reply_byte_at(&r, at), want[at]);
+    reply_truncate(&r, mark);
+    assert_int_equal(reply_len(&r), mark);
+    assert_int_equal(count_blocks(&r), 1);
+    assert_true(reply_memory(&r) <= REPLY_BLOCK_BYTES);
+    reply_error(&r, "ERR replaced");
+    memcpy(want + mark, "-ERR replaced\r\n", 15);
+    want_len = mark + 15;
+    got = reply_contents(&r);
+    assert_int_equal(reply_len(&r), want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    /* a mark past the end changes nothing */
+    reply_truncate(&r, reply_len(&r) + 10);
+    assert_int_equal(reply_len(&r), want_len);
+    reply_free(&r);
+    free(want);
+}
+
+static long allocs_left;
+
+/* reply_block_malloc that fails once allocs_left allocations were made. */
+static void *failing_malloc(size_t size)
+{
+    if (allocs_left <= 0)
+        return NULL;
+    allocs_left--;
+    return malloc(size);
+}
+
+static void test_reply_chain_allocation_failure(void **state)
+{
+    char value[1000], *got;
+    size_t mark, total = 0;
+    reply_buf r, scratch;
+
+    memset(value, 'v', sizeof value);
+    reply_init(&r);
+    reply_ok(&r);
+    mark = reply_len(&r);
+    allocs_left = 3;
+    reply_block_malloc = failing_malloc;
+    for (int i = 0; i < 200; i++)
+        reply_bulk(&r, value, sizeof value);
+    assert_true(reply_failed(&r));
+    /* what is there is still a well-formed chain whose pieces add up */
+    assert_true(reply_len(&r) < 200 * (sizeof value + 8));
+    assert_int_equal(count_blocks(&r), 4);
+    got = reply_contents(&r);
+    free(got);
+    for (size_t at = 0; at < reply_len(&r); at += 101)
+        total += reply_byte_at(&r, at) != 0;
+    assert_true(total > 0);
+    /* deferred headers of a failed reply are left alone */
+    size_t handle = reply_defer_array(&r);
+    reply_fix_array(&r, handle, 1);
+    assert_true(reply_failed(&r));
+    /* rolling back to the command's mark gives a consistent, usable buffer */
+    reply_truncate(&r, mark);
+    assert_false(reply_failed(&r));
+    reply_error(&r, "ERR dropped");
+    expect_reply(&r, "+OK\r\n-ERR dropped\r\n");
+    /* a failed scratch buffer fails the reply it is spliced into */
+    reply_init(&scratch);
+    allocs_left = 0;
+    reply_bulk(&scratch, value, sizeof value);
+    assert_true(reply_failed(&scratch));
+    reply_splice(&r, &scratch);
+    assert_true(reply_failed(&r));
+    reply_block_malloc = malloc;
+    reply_truncate(&r, 0);
+    reply_bulk(&r, "ok", 2);
+    expect_reply(&r, "$2\r\nok\r\n");
+    reply_free(&r);
+}
+
+static void test_reply_chain_splice(void **state)
+{
+    enum { N = 10000 };
+    char *want = malloc(N * 8 + 64), *got;
+    size_t want_len = 0;
+    reply_buf r, scratch;
+
+    reply_init(&r);
+    reply_init(&scratch);
+    reply_array(&r, 2);
+    want_len = 4;
+    memcpy(want, "*2\r\n", 4);
+    reply_int(&scratch, 7);               /* small: copied into r's tail */
+    reply_splice(&r, &scratch);
+    memcpy(want + want_len, ":7\r\n", 4);
+    want_len += 4;
+    assert_int_equal(count_blocks(&r), 1);
+    append_ints(&scratch, want, &want_len, N);   /* large: its blocks are moved */
+    reply_splice(&r, &scratch);
+    assert_int_equal(reply_len(&scratch), 0);
+    assert_int_equal(reply_memory(&scratch), 0);
+    assert_int_equal(reply_len(&r), want_len);
+    got = reply_contents(&r);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    reply_free(&r);
+    free(want);
 }
 
 int main(void)
@@ -1761,7 +2044,7 @@ int main(void)
         cmocka_unit_test(test_fmt_double_matches_printf),
         cmocka_unit_test(test_fmt_double_small_buffer),
         cmocka_unit_test(test_fmt_long_double_values),
-        cmocka_unit_test(test_reply_init_reset_free),
+        cmocka_unit_test(test_reply_init_truncate_free),
         cmocka_unit_test(test_reply_simple_and_errors),
         cmocka_unit_test(test_reply_integers),
         cmocka_unit_test(test_reply_bulks),
@@ -1774,6 +2057,12 @@ int main(void)
         cmocka_unit_test(test_reply_deferred_map),
         cmocka_unit_test(test_reply_growth_keeps_content),
         cmocka_unit_test(test_reply_is_valid_resp),
+        cmocka_unit_test(test_reply_chain_small_replies_cross_blocks),
+        cmocka_unit_test(test_reply_chain_huge_bulk),
+        cmocka_unit_test(test_reply_chain_defer_across_blocks),
+        cmocka_unit_test(test_reply_chain_truncate_into_earlier_block),
+        cmocka_unit_test(test_reply_chain_allocation_failure),
+        cmocka_unit_test(test_reply_chain_splice),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,6 +66,7 @@ enum lane_stat {
     STAT_OOM,                  /* commands refused for memory */
     STAT_LOCK_WAITS,           /* commands that found a shard busy and were parked */
     STAT_LOCK_WAIT_US,         /* microseconds parked commands waited, in all */
+    STAT_ACCEPT_ERRORS,        /* accept() failures for lack of fds/memory (backed off) */
     STAT_COUNT
 };
 

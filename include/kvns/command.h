@@ -63,6 +63,9 @@ typedef struct worker_ctx {
     struct client *clients;      /* doubly linked list of this thread's clients */
     uint64_t nclients;
     uint64_t seen_kill_seq;      /* lane kill_seq value last acted on */
+    int64_t  accept_resume_ms;   /* > 0: listener paused after accept() failed, until then */
+    int64_t  accept_warned_ms;   /* last accept-failure warning (at most one a second) */
+    int64_t  reply_warned_ms;    /* last reply-out-of-memory warning (likewise) */
     const kvns_config *cfg;
     struct client *parked_head;  /* clients waiting for a busy shard, oldest first */
     struct client *parked_tail;
@@ -86,9 +89,8 @@ typedef struct client {
     kv_key   *keys;              /* keys[i] resolved for each key position i of argv */
     size_t    keys_cap;
     /* output */
-    reply_buf out;
-    size_t    out_sent;
-    size_t    reply_mark;        /* out.len when the current command started */
+    reply_buf out;               /* replies not yet (fully) sent */
+    size_t    reply_mark;        /* reply_len(&out) when the current command started */
     bool      aborted;
     bool      lock_busy;         /* the current command met a busy shard: run it again later */
     bool      parked;            /* on its thread's parked list, its request kept parsed */

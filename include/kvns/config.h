@@ -59,6 +59,13 @@ int config_load_from(kvns_config *cfg, const char *(*getenv_fn)(const char *name
 uint64_t config_effective_memory_limit(bool set_flag, uint64_t requested, uint64_t host_ram,
                                        uint64_t cgroup_max, const char **source);
 
+/* Descriptors one process needs for max_clients connections and threads epoll loops
+ * (each worker process may hold every client), and max_clients lowered to fit fd_limit. */
+uint64_t config_fds_needed(unsigned max_clients, unsigned threads);
+unsigned config_clients_for_fds(unsigned max_clients, unsigned threads, uint64_t fd_limit);
+/* Raises RLIMIT_NOFILE for max_clients, or lowers cfg->max_clients to fit (logged). */
+void config_fit_open_files(kvns_config *cfg);
+
 const char *evict_policy_name(enum evict_policy p);
 /* "no", "local" or "yes" (CONFIG GET enable-debug-command). */
 const char *debug_access_name(enum debug_access a);

@@ -11,8 +11,10 @@
 #ifndef KVNS_RESP_H
 #define KVNS_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define RESP_MAX_BULK   (512LL * 1024 * 1024)
 #define RESP_MAX_ARGS   (1024 * 1024)
@@ -51,16 +53,40 @@ void resp_request_free(resp_request *req);
 
 /* ---- reply writer -------------------------------------------------------------- */
 
+/* A reply is a chain of blocks, as Redis's reply list: small replies are appended to
+ * the tail block (REPLY_BLOCK_BYTES, 16 KiB, allocated with its header); a bulk too
+ * large for the tail's room fills it and gets one block sized for the rest. Nothing
+ * ever reallocates or moves the whole output. Offsets (reply_len, marks, defer
+ * handles) count bytes appended since the output was last fully sent.
+ *
+ * When a block cannot be allocated the buffer becomes failed (reply_failed): appends
+ * are dropped from then on and the content after the first failure is meaningless;
+ * reply_truncate back to a mark taken before restores a consistent, non-failed
+ * buffer. Nothing aborts. */
+#define REPLY_BLOCK_BYTES (16 * 1024)
+
+typedef struct reply_block {
+    struct reply_block *prev, *next;
+    size_t used;     /* bytes written to data */
+    size_t size;     /* capacity of data */
+    char   data[];
+} reply_block;
+
 typedef struct reply_buf {
-    char  *data;
-    size_t len;
-    size_t cap;
-    int    proto;   /* 2 or 3: selects map/set/double/null/bool encodings */
+    reply_block *head, *tail;
+    size_t len;        /* offset of the end of the reply */
+    size_t sent;       /* offset of the first byte not yet sent */
+    size_t head_sent;  /* bytes of head->data already sent */
+    size_t held;       /* bytes allocated for blocks (CLIENT LIST omem) */
+    int    proto;      /* 2 or 3: selects map/set/double/null/bool encodings */
+    bool   failed;     /* a block allocation failed since the last truncate */
 } reply_buf;
+
+/* The block allocator (malloc); tests replace it to inject allocation failures. */
+extern void *(*reply_block_malloc)(size_t size);
 
 void reply_init(reply_buf *r);
 void reply_free(reply_buf *r);
-void reply_reset(reply_buf *r);                 /* len = 0, keeps memory */
 void reply_raw(reply_buf *r, const void *p, size_t n);
 void reply_simple(reply_buf *r, const char *s);            /* +s\r\n */
 void reply_error(reply_buf *r, const char *s);             /* -s\r\n, s includes the code ("ERR ...") */
@@ -82,6 +108,36 @@ void reply_bool(reply_buf *r, int v);                      /* RESP3 #t/#f, RESP2
 void reply_double(reply_buf *r, double d);
 /* Verbatim text (INFO): RESP3 `=len\r\ntxt:...`, RESP2 a bulk string. */
 void reply_verbatim(reply_buf *r, const char *p, size_t n);
+
+/* Output state. reply_len is the mark commands take and roll back to. */
+static inline size_t reply_len(const reply_buf *r) { return r->len; }
+static inline size_t reply_pending(const reply_buf *r) { return r->len - r->sent; }
+static inline bool   reply_failed(const reply_buf *r) { return r->failed; }
+static inline size_t reply_memory(const reply_buf *r) { return r->held; }
+/* Drops everything after offset mark (not before what was sent) and clears failure.
+ * Inline for the common no-op: a command rolling back a reply it never started. */
+void reply_truncate_blocks(reply_buf *r, size_t mark);
+static inline void reply_truncate(reply_buf *r, size_t mark)
+{
+    if (mark < r->len || r->failed)
+        reply_truncate_blocks(r, mark);
+}
+/* The byte at offset off (< reply_len, not yet sent); inline when it is in the tail
+ * block, where a command's reply usually starts. */
+char reply_byte_before_tail(const reply_buf *r, size_t off);
+static inline char reply_byte_at(const reply_buf *r, size_t off)
+{
+    size_t tail_start = r->len - r->tail->used;
+
+    return off >= tail_start ? r->tail->data[off - tail_start] : reply_byte_before_tail(r, off);
+}
+/* Moves src's content to the end of dst without copying; src is left empty. */
+void reply_splice(reply_buf *dst, reply_buf *src);
+/* Fills iov[0..max) with the unsent bytes, oldest first; returns the count used. */
+int  reply_iov(const reply_buf *r, struct iovec *iov, int max);
+/* Marks n more bytes as sent, freeing sent blocks. Once everything is sent the offsets
+ * restart at 0 and one ordinary block is kept for the next replies. */
+void reply_consume(reply_buf *r, size_t n);
 
 /* Reserve space for an array/map header whose count is known only later:
  * returns a handle for reply_fix_array. Writes a fixed-width placeholder. */
