@@ -19,9 +19,9 @@
  * failed (and stop-writes-on-bgsave-error is on); reads, SAVE and BGSAVE still run. */
 bool persist_refuse_write(client *c, const command *cmd)
 {
-    if (!(cmd->flags & CMD_WRITE) && strcmp(cmd->name, "ping") != 0)
+    if (!persist_writes_refused())       /* the common case: two loads, no name compare */
         return false;
-    if (!persist_writes_refused())
+    if (!(cmd->flags & CMD_WRITE) && strcmp(cmd->name, "ping") != 0)
         return false;
     reply_error(&c->out, ERR_MISCONF);
     return true;
