@@ -15,12 +15,39 @@
     "can run it from a local connection, otherwise you need to set this option in the " \
     "configuration file, and then restart the server."
 
-static kv_server *start_with(const char *setting)
+/* A kvns started with one KVNS_ENABLE_DEBUG_COMMAND setting, and a connection to it
+ * (skips the test against redis-server: the setting is kvns's). */
+typedef struct debug_server {
+    kv_server *srv;
+    kv_conn   *c;
+} debug_server;
+
+static debug_server start_with(const char *setting)
 {
+    if (srv_target_is_redis())
+        skip();
     const char *env[] = { setting, NULL };
-    kv_server *srv = srv_start(env);
-    assert_non_null(srv);
-    return srv;
+    debug_server d = { srv_start(env), NULL };
+    assert_non_null(d.srv);
+    d.c = conn_open(srv_port(d.srv));
+    assert_non_null(d.c);
+    return d;
+}
+
+/* Closes the connection and stops the server, which must exit cleanly. */
+static void stop(debug_server *d)
+{
+    conn_close(d->c);
+    assert_int_equal(srv_stop(d->srv), 0);
+}
+
+/* CONFIG GET enable-debug-command answers want. */
+static void expect_setting(kv_conn *c, const char *want)
+{
+    kv_reply *r = conn_cmd(c, "CONFIG", "GET", "enable-debug-command", NULL);
+    assert_array_len(r, 2);
+    assert_bulk(r->elements[1], want);
+    kv_reply_free(r);
 }
 
 static long long mono_now_ms(void)
@@ -35,40 +62,25 @@ static long long mono_now_ms(void)
 static void test_debug_refused_by_default(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    kv_server *srv = start_with("KVNS_ENABLE_DEBUG_COMMAND=no");
-    kv_conn *c = conn_open(srv_port(srv));
-    assert_non_null(c);
+    debug_server d = start_with("KVNS_ENABLE_DEBUG_COMMAND=no");
+    kv_conn *c = d.c;
     expect_error(c, NOT_ALLOWED, "DEBUG", "SLEEP", "0", NULL);
     expect_error(c, NOT_ALLOWED, "DEBUG", "CHECK", NULL);
     expect_error(c, NOT_ALLOWED, "DEBUG", "HELP", NULL);
-    kv_reply *r = conn_cmd(c, "CONFIG", "GET", "enable-debug-command", NULL);
-    assert_array_len(r, 2);
-    assert_bulk(r->elements[1], "no");
-    kv_reply_free(r);
+    expect_setting(c, "no");
     expect_status(c, "PONG", "PING", NULL);     /* the connection is still usable */
-    conn_close(c);
-    assert_int_equal(srv_stop(srv), 0);
+    stop(&d);
 }
 
 /* local: a client on 127.0.0.1 may run DEBUG. */
 static void test_debug_local_allows_loopback(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    kv_server *srv = start_with("KVNS_ENABLE_DEBUG_COMMAND=local");
-    kv_conn *c = conn_open(srv_port(srv));
-    assert_non_null(c);
-    expect_status(c, "OK", "DEBUG", "CHECK", NULL);
-    expect_status(c, "OK", "DEBUG", "SLEEP", "0", NULL);
-    kv_reply *r = conn_cmd(c, "CONFIG", "GET", "enable-debug-command", NULL);
-    assert_array_len(r, 2);
-    assert_bulk(r->elements[1], "local");
-    kv_reply_free(r);
-    conn_close(c);
-    assert_int_equal(srv_stop(srv), 0);
+    debug_server d = start_with("KVNS_ENABLE_DEBUG_COMMAND=local");
+    expect_status(d.c, "OK", "DEBUG", "CHECK", NULL);
+    expect_status(d.c, "OK", "DEBUG", "SLEEP", "0", NULL);
+    expect_setting(d.c, "local");
+    stop(&d);
 }
 
 /* A bad setting stops the server at start with exit code 2. */
@@ -90,11 +102,8 @@ static void test_debug_bad_setting_refused(void **state)
 static void test_debug_sleep_arguments(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    kv_server *srv = start_with("KVNS_ENABLE_DEBUG_COMMAND=yes");
-    kv_conn *c = conn_open(srv_port(srv));
-    assert_non_null(c);
+    debug_server d = start_with("KVNS_ENABLE_DEBUG_COMMAND=yes");
+    kv_conn *c = d.c;
     static const char *const not_numbers[] = { "inf", "-inf", "+inf", "nan", "abc", "1e", "" };
     for (size_t i = 0; i < sizeof not_numbers / sizeof not_numbers[0]; i++)
         expect_error(c, "ERR value is not a valid float", "DEBUG", "SLEEP", not_numbers[i], NULL);
@@ -107,8 +116,7 @@ static void test_debug_sleep_arguments(void **state)
     expect_status(c, "OK", "DEBUG", "SLEEP", "0.2", NULL);
     long long slept = mono_now_ms() - start;
     assert_true(slept >= 190);
-    conn_close(c);
-    assert_int_equal(srv_stop(srv), 0);
+    stop(&d);
 }
 
 /* SIGTERM while a client sleeps for an hour: the server still stops cleanly within
@@ -116,15 +124,11 @@ static void test_debug_sleep_arguments(void **state)
 static void test_debug_sleep_ends_on_stop(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    kv_server *srv = start_with("KVNS_ENABLE_DEBUG_COMMAND=yes");
-    kv_conn *c = conn_open(srv_port(srv));
-    assert_non_null(c);
-    assert_int_equal(conn_send_cmd(c, "DEBUG", "SLEEP", "3600", NULL), 0);
-    assert_true(conn_no_data_within(c, 300));   /* it is sleeping */
-    assert_int_equal(srv_stop(srv), 0);
-    conn_close(c);
+    debug_server d = start_with("KVNS_ENABLE_DEBUG_COMMAND=yes");
+    assert_int_equal(conn_send_cmd(d.c, "DEBUG", "SLEEP", "3600", NULL), 0);
+    assert_true(conn_no_data_within(d.c, 300));   /* it is sleeping */
+    assert_int_equal(srv_stop(d.srv), 0);
+    conn_close(d.c);
 }
 
 int main(void)

@@ -110,22 +110,47 @@ static int probe_cold(kv_conn *c, char cold[][32], long long *lat)
     return n;
 }
 
+/* The cast of a lock-wait test: kvns with 2 single-thread workers, a holder
+ * connection, and a waiter and an observer both served by the other worker; "hot"
+ * holds "v". */
+typedef struct lockwait_setup {
+    kv_server *srv;
+    kv_conn   *holder, *waiter, *other;
+    long long  holder_pid;
+} lockwait_setup;
+
+static lockwait_setup lockwait_start(void)
+{
+    if (srv_target_is_redis())
+        skip();
+    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
+    lockwait_setup ls = { srv_start(env), NULL, NULL, NULL, 0 };
+    assert_non_null(ls.srv);
+    ls.holder = conn_open(srv_port(ls.srv));
+    assert_non_null(ls.holder);
+    ls.holder_pid = serving_pid(ls.holder);
+    connect_elsewhere(srv_port(ls.srv), ls.holder_pid, &ls.waiter, &ls.other);
+    expect_status(ls.waiter, "OK", "SET", "hot", "v", NULL);
+    return ls;
+}
+
+/* Closes the connections and stops the server (it must exit cleanly). */
+static void lockwait_stop(lockwait_setup *ls)
+{
+    conn_close(ls->holder);
+    conn_close(ls->waiter);
+    conn_close(ls->other);
+    assert_int_equal(srv_stop(ls->srv), 0);
+}
+
 /* While the shard of "hot" is held for 1.5 s, a client of the same thread as a parked
  * GET hot keeps getting its GETs of other shards answered; then the parked client's
  * pipelined GET and INCR are answered, in order, and INFO counts one lock wait. */
 static void test_other_shards_served_while_one_is_held(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
-    kv_server *srv = srv_start(env);
-    assert_non_null(srv);
-    kv_conn *holder = conn_open(srv_port(srv));
-    assert_non_null(holder);
-    kv_conn *waiter, *other;
-    connect_elsewhere(srv_port(srv), serving_pid(holder), &waiter, &other);
-    expect_status(waiter, "OK", "SET", "hot", "v", NULL);
+    lockwait_setup ls = lockwait_start();
+    kv_conn *holder = ls.holder, *waiter = ls.waiter, *other = ls.other;
     char cold[COLD_KEYS][32];
     make_cold_keys(waiter, key_shard(waiter, "hot"), cold);
     long long waits_before = info_field(other, "stats", "kvns_lock_waits");
@@ -165,10 +190,7 @@ static void test_other_shards_served_while_one_is_held(void **state)
     assert_true(info_field(other, "stats", "kvns_lock_waits") >= waits_before + 1);
     assert_true(info_field(other, "stats", "kvns_lock_wait_usec") >= 500000);
     expect_status(other, "OK", "DEBUG", "CHECK", NULL);
-    conn_close(holder);
-    conn_close(waiter);
-    conn_close(other);
-    assert_int_equal(srv_stop(srv), 0);
+    lockwait_stop(&ls);
 }
 
 /* The holder's worker is SIGKILLed while a client waits for its shard: the waiter
@@ -176,32 +198,20 @@ static void test_other_shards_served_while_one_is_held(void **state)
 static void test_waiter_freed_when_holder_dies(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
-    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
-    kv_server *srv = srv_start(env);
-    assert_non_null(srv);
-    kv_conn *holder = conn_open(srv_port(srv));
-    assert_non_null(holder);
-    long long holder_pid = serving_pid(holder);
-    kv_conn *waiter, *other;
-    connect_elsewhere(srv_port(srv), holder_pid, &waiter, &other);
-    expect_status(waiter, "OK", "SET", "hot", "v", NULL);
+    lockwait_setup ls = lockwait_start();
+    kv_conn *holder = ls.holder, *waiter = ls.waiter, *other = ls.other;
     assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "hot", "60000", NULL), 0);
     sleep_ms(100);
     assert_int_equal(conn_send_cmd(waiter, "APPEND", "hot", "w", NULL), 0);
     assert_true(conn_no_data_within(waiter, 200));
-    assert_int_equal(kill((pid_t)holder_pid, SIGKILL), 0);
+    assert_int_equal(kill((pid_t)ls.holder_pid, SIGKILL), 0);
     conn_set_timeout(waiter, 5000);
     kv_reply *r = conn_read_reply(waiter);
     assert_int(r, 2);
     kv_reply_free(r);
     expect_bulk(other, "vw", "GET", "hot", NULL);
     expect_status(other, "OK", "DEBUG", "CHECK", NULL);
-    conn_close(holder);
-    conn_close(waiter);
-    conn_close(other);
-    assert_int_equal(srv_stop(srv), 0);
+    lockwait_stop(&ls);
 }
 
 /* DEBUG LOCKSHARD refuses a duration outside 0..60000 ms. */
