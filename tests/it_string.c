@@ -336,6 +336,12 @@ static void test_getex_errors(void **state)
     expect_error(c, NOT_INT, "GETEX", "k", "EX", "abc", NULL);
     expect_error(c, "ERR wrong number of arguments for 'getex' command", "GETEX", NULL);
     expect_int(c, -1, "TTL", "k", NULL);
+    /* found by the differential fuzzer: as in Redis, the key is looked up before the
+     * time is validated, so a missing key or another type wins over a bad time */
+    expect_nil(c, "GETEX", "missing", "PX", "0", NULL);
+    expect_nil(c, "GETEX", "missing", "EX", "abc", NULL);
+    expect_int(c, 1, "RPUSH", "list", "x", NULL);
+    expect_error_prefix(c, "WRONGTYPE", "GETEX", "list", "EX", "-1", NULL);
 }
 
 /* APPEND creates or extends and returns the new length; STRLEN is 0 for missing keys. */
