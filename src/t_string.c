@@ -69,6 +69,8 @@ static void cmd_set(client *c)
 {
     unsigned fl = 0;
     int64_t expire = -1;
+    size_t time_arg = 0;        /* index of the EX/PX/EXAT/PXAT value, 0: none */
+    bool secs = false, abs = false;
     for (size_t i = 3; i < c->argc; i++) {
         resp_arg *a = &c->argv[i];
         bool has_next = i + 1 < c->argc;
@@ -82,17 +84,18 @@ static void cmd_set(client *c)
             fl |= SET_KEEPTTL;
         } else if (has_next && !(fl & (SET_EXPIRE | SET_KEEPTTL)) &&
                    (arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") || arg_is(a, "pxat"))) {
-            bool secs = arg_is(a, "ex") || arg_is(a, "exat");
-            bool abs = arg_is(a, "exat") || arg_is(a, "pxat");
+            secs = arg_is(a, "ex") || arg_is(a, "exat");
+            abs = arg_is(a, "exat") || arg_is(a, "pxat");
             fl |= SET_EXPIRE;
-            i++;
-            if (!expire_arg(c, i, secs ? 1000 : 1, abs, "set", &expire))
-                return;
+            time_arg = ++i;
         } else {
             reply_error(&c->out, ERR_SYNTAX);
             return;
         }
     }
+    /* as in Redis: the time is validated once the whole syntax is known to be right */
+    if (time_arg && !expire_arg(c, time_arg, secs ? 1000 : 1, abs, "set", &expire))
+        return;
     bool wrong;
     kv_entry *old = string_lookup(c, 1, false, &wrong);
     if (wrong && (fl & SET_GET))

@@ -174,6 +174,13 @@ static void test_set_invalid_expire(void **state)
     expect_error(c, msg, "SET", "k", "v", "PX", "9223372036854775807", NULL);
     expect_error(c, msg, "SET", "k", "v", "EXAT", "9223372036854775807", NULL);
     expect_int(c, 0, "EXISTS", "k", NULL);
+    /* found by the differential fuzzer: as in Redis, a syntax error anywhere wins over
+     * a bad time, and a bad time over SET ... GET on another type */
+    expect_error(c, SYNTAX, "SET", "k", "v", "EX", "0", "extra", NULL);
+    expect_error(c, SYNTAX, "SET", "k", "v", "PX", "abc", "NX", "XX", NULL);
+    expect_int(c, 1, "RPUSH", "list", "x", NULL);
+    expect_error(c, msg, "SET", "list", "v", "EX", "0", "GET", NULL);
+    expect_int(c, 0, "EXISTS", "k", NULL);
 }
 
 /* MSET sets pairs and drops TTLs; MGET answers nil for missing keys. */
