@@ -13,7 +13,8 @@
  *   i f   an integer / a float (edges: 64-bit limits, overflow, inf, 1e308, junk)
  *   n     a count; idx an index; off a SETRANGE offset
  *   t tms seconds / milliseconds relative TTLs (far future, 0, negative)
- *   at atms absolute deadlines in seconds / ms (far future, past)
+ *   at atms absolute deadlines in seconds / ms (far future, past); atf atmsf
+ *         far future only
  *   pat   a glob pattern; sb lb a score / lex range bound; agg SUM MIN MAX
  *   typ   a type name; name a client name; cmdname a command name
  *   nk    numkeys then that many keys; nw as many weights as the last nk
@@ -41,7 +42,9 @@ static const df_row rows[] = {
     { "mset", 10, DF_EXACT, "+k,v", NULL },
     { "msetnx", 10, DF_EXACT, "+k,v", NULL },
     { "psetex", 10, DF_EXACT, "k tms v", NULL },
-    { "set", 60, DF_EXACT, "k v ?EX,t|PX,tms|EXAT,at|PXAT,atms|KEEPTTL ?NX|XX ?GET", NULL },
+    /* future deadlines only: Redis keeps a key SET with a past one until it is next
+     * looked up, and DBSIZE and MEMORY USAGE still see it; kvns deletes it at once */
+    { "set", 60, DF_EXACT, "k v ?EX,t|PX,tms|EXAT,atf|PXAT,atmsf|KEEPTTL ?NX|XX ?GET", NULL },
     { "setex", 10, DF_EXACT, "k t v", NULL },
     { "setnx", 10, DF_EXACT, "k v", NULL },
     { "setrange", 20, DF_EXACT, "k off v", NULL },
@@ -414,6 +417,10 @@ static bool push_shape(df_gen *g, df_cmd *c, const char *name, size_t len)
         push_str(c, chance(g, 80) ? g->at_s : "1");
     else if (IS("atms"))
         push_str(c, chance(g, 80) ? g->at_ms : "1");
+    else if (IS("atf"))
+        push_str(c, g->at_s);
+    else if (IS("atmsf"))
+        push_str(c, g->at_ms);
     else if (IS("pat"))
         push_str(c, PICK(g, patterns));
     else if (IS("sb"))
