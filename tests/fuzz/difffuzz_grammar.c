@@ -8,6 +8,9 @@
  * literal argument:
  *   k     a key from a small pool, so commands collide: plain, namespaced (ns/k0),
  *         binary (\0 \r \n), 300 and 600+ bytes long
+ *   lk    a key of the lex-range commands: only ZADD with score 0 writes these, since
+ *         a lex range over members of different scores is unspecified (kvns and
+ *         Redis answer differently)
  *   v     a value: short, numeric edge values, binary, 100 B, 600 B, 2 KiB, 100 KiB
  *   m     a collection element / field: short, numeric, binary, 600 B
  *   i f   an integer / a float (edges: 64-bit limits, overflow, inf, 1e308, junk)
@@ -55,10 +58,12 @@ static const df_row rows[] = {
     { "del", 20, DF_EXACT, "+k", NULL },
     { "dbsize", 5, DF_EXACT, "", NULL },
     { "exists", 10, DF_EXACT, "+k", NULL },
-    { "expire", 30, DF_EXACT, "k t ?NX|XX|GT|LT", NULL },
+    /* GT and LT only with absolute deadlines: with relative ones the comparison of
+     * two equal TTLs depends on the milliseconds between the commands */
+    { "expire", 30, DF_EXACT, "k t ?NX|XX", NULL },
     { "expireat", 20, DF_EXACT, "k at ?NX|XX|GT|LT", NULL },
     { "expiretime", 10, DF_TTL, "k", NULL },
-    { "pexpire", 20, DF_EXACT, "k tms ?NX|XX|GT|LT", NULL },
+    { "pexpire", 20, DF_EXACT, "k tms ?NX|XX", NULL },
     { "pexpireat", 20, DF_EXACT, "k atms ?NX|XX|GT|LT", NULL },
     { "pexpiretime", 10, DF_TTL, "k", NULL },
     { "persist", 20, DF_EXACT, "k", NULL },
@@ -133,7 +138,7 @@ static const df_row rows[] = {
     { "sunion", 5, DF_SORTED, "+k", NULL },
     { "sunionstore", 5, DF_EXACT, "k +k", NULL },
     /* sorted sets */
-    { "zadd", 40, DF_EXACT, "k ?NX|XX ?GT|LT ?CH ?INCR +f,m", NULL },
+    { "zadd", 40, DF_EXACT, "k ?NX|XX ?GT|LT ?CH ?INCR +f,m; lk ?NX|XX ?CH +0,m", NULL },
     { "zcard", 5, DF_EXACT, "k", NULL },
     { "zcount", 5, DF_EXACT, "k sb sb", NULL },
     { "zdiff", 5, DF_EXACT, "nk ?WITHSCORES", NULL },
@@ -142,7 +147,7 @@ static const df_row rows[] = {
     { "zinter", 5, DF_EXACT, "nk ?WEIGHTS,nw ?AGGREGATE,agg ?WITHSCORES", NULL },
     { "zintercard", 5, DF_EXACT, "nk ?LIMIT,n", NULL },
     { "zinterstore", 5, DF_EXACT, "k nk ?WEIGHTS,nw ?AGGREGATE,agg", NULL },
-    { "zlexcount", 5, DF_EXACT, "k lb lb", NULL },
+    { "zlexcount", 5, DF_EXACT, "lk lb lb", NULL },
     { "zmpop", 5, DF_EXACT, "nk MIN|MAX ?COUNT,n", NULL },
     { "zmscore", 5, DF_EXACT, "k +m", NULL },
     { "zpopmax", 5, DF_EXACT, "k ?n", NULL },
@@ -150,17 +155,17 @@ static const df_row rows[] = {
     { "zrandmember", 5, DF_SHAPE, "k ?n|n,WITHSCORES", NULL },
     { "zrange", 15, DF_EXACT,
       "k idx idx ?REV ?WITHSCORES; k sb sb BYSCORE ?REV ?LIMIT,idx,n ?WITHSCORES;"
-      " k lb lb BYLEX ?REV ?LIMIT,idx,n", NULL },
-    { "zrangebylex", 5, DF_EXACT, "k lb lb ?LIMIT,idx,n", NULL },
+      " lk lb lb BYLEX ?REV ?LIMIT,idx,n", NULL },
+    { "zrangebylex", 5, DF_EXACT, "lk lb lb ?LIMIT,idx,n", NULL },
     { "zrangebyscore", 5, DF_EXACT, "k sb sb ?WITHSCORES ?LIMIT,idx,n", NULL },
     { "zrangestore", 5, DF_EXACT, "k k idx idx; k k sb sb BYSCORE ?REV ?LIMIT,idx,n", NULL },
     { "zrank", 5, DF_EXACT, "k m", NULL },
     { "zrem", 10, DF_EXACT, "k +m", NULL },
-    { "zremrangebylex", 5, DF_EXACT, "k lb lb", NULL },
+    { "zremrangebylex", 5, DF_EXACT, "lk lb lb", NULL },
     { "zremrangebyrank", 5, DF_EXACT, "k idx idx", NULL },
     { "zremrangebyscore", 5, DF_EXACT, "k sb sb", NULL },
     { "zrevrange", 5, DF_EXACT, "k idx idx ?WITHSCORES", NULL },
-    { "zrevrangebylex", 5, DF_EXACT, "k lb lb ?LIMIT,idx,n", NULL },
+    { "zrevrangebylex", 5, DF_EXACT, "lk lb lb ?LIMIT,idx,n", NULL },
     { "zrevrangebyscore", 5, DF_EXACT, "k sb sb ?WITHSCORES ?LIMIT,idx,n", NULL },
     { "zrevrank", 5, DF_EXACT, "k m", NULL },
     { "zscan", 3, DF_TYPE, "k 0 ?MATCH,pat ?COUNT,n", NULL },
@@ -236,6 +241,7 @@ struct df_gen {
 };
 
 static const char *const small_keys[] = { "k0", "k1", "k2", "k3", "ns/k0", "ns/k1", "ns2/k0", "{k}0" };
+static const char *const lex_keys[] = { "lex0", "lex1", "ns/lex0" };
 static const char *const values[] = { "", "v", "hello", "10", "-3", "0", "3.5", "1e5", "inf", "-inf",
                                       "9223372036854775807", "-9223372036854775808",
                                       "9223372036854775808", " 1", "0x10", "00", "x y" };
@@ -395,6 +401,8 @@ static bool push_shape(df_gen *g, df_cmd *c, const char *name, size_t len)
 #define IS(word) (len == sizeof(word) - 1 && memcmp(name, word, len) == 0)
     if (IS("k"))
         push_key(g, c);
+    else if (IS("lk"))
+        push_str(c, PICK(g, lex_keys));
     else if (IS("v"))
         push_value(g, c);
     else if (IS("m"))
@@ -543,8 +551,8 @@ void df_generate(df_gen *g, df_cmd *c)
     unsigned r = (unsigned)(df_rand(g) % 100);
     if (r == 0)
         push_str(c, "extra");
-    else if (r == 1 && c->argc > (bar ? 2 : 1))
-        free(c->argv[--c->argc]);
+    else if (r == 1 && c->argc > (bar ? 2 : 1) && strcmp(row->name, "spop") != 0)
+        free(c->argv[--c->argc]);   /* (SPOP without a count pops a random member) */
 }
 
 const df_row *df_find_row(const char *name)
