@@ -263,6 +263,7 @@ static const char *const types[] = { "string", "list", "hash", "set", "zset", "s
 static const char *const names[] = { "fz", "fz-2", "a b" };
 static const char *const cmdnames[] = { "get", "set", "zadd", "client|list", "nosuchcmd" };
 
+/* A random word of the array arr. */
 #define PICK(g, arr) (arr)[df_rand(g) % (sizeof(arr) / sizeof((arr)[0]))]
 
 /* The next 64 random bits (xorshift64*). */
@@ -395,62 +396,66 @@ static void push_weights(df_gen *g, df_cmd *c)
         push_str(c, PICK(g, floats));
 }
 
+/* True when name[0..len) is word. */
+static bool is_word(const char *name, size_t len, const char *word)
+{
+    return strlen(word) == len && memcmp(name, word, len) == 0;
+}
+
 /* Pushes the argument(s) of shape name[0..len). False when it names no shape. */
 static bool push_shape(df_gen *g, df_cmd *c, const char *name, size_t len)
 {
-#define IS(word) (len == sizeof(word) - 1 && memcmp(name, word, len) == 0)
-    if (IS("k"))
+    if (is_word(name, len, "k"))
         push_key(g, c);
-    else if (IS("lk"))
+    else if (is_word(name, len, "lk"))
         push_str(c, PICK(g, lex_keys));
-    else if (IS("v"))
+    else if (is_word(name, len, "v"))
         push_value(g, c);
-    else if (IS("m"))
+    else if (is_word(name, len, "m"))
         push_member(g, c);
-    else if (IS("f"))
+    else if (is_word(name, len, "f"))
         push_str(c, PICK(g, floats));
-    else if (IS("i"))
+    else if (is_word(name, len, "i"))
         push_str(c, PICK(g, ints));
-    else if (IS("n"))
+    else if (is_word(name, len, "n"))
         push_str(c, PICK(g, counts));
-    else if (IS("idx"))
+    else if (is_word(name, len, "idx"))
         push_str(c, PICK(g, indexes));
-    else if (IS("off"))
+    else if (is_word(name, len, "off"))
         push_str(c, PICK(g, offsets));
-    else if (IS("t"))
+    else if (is_word(name, len, "t"))
         push_str(c, PICK(g, ttls_s));
-    else if (IS("tms"))
+    else if (is_word(name, len, "tms"))
         push_str(c, PICK(g, ttls_ms));
-    else if (IS("at"))
+    else if (is_word(name, len, "at"))
         push_str(c, chance(g, 80) ? g->at_s : "1");
-    else if (IS("atms"))
+    else if (is_word(name, len, "atms"))
         push_str(c, chance(g, 80) ? g->at_ms : "1");
-    else if (IS("atf"))
+    else if (is_word(name, len, "atf"))
         push_str(c, g->at_s);
-    else if (IS("atmsf"))
+    else if (is_word(name, len, "atmsf"))
         push_str(c, g->at_ms);
-    else if (IS("pat"))
+    else if (is_word(name, len, "pat"))
         push_str(c, PICK(g, patterns));
-    else if (IS("sb"))
+    else if (is_word(name, len, "sb"))
         push_str(c, PICK(g, score_bounds));
-    else if (IS("lb"))
+    else if (is_word(name, len, "lb"))
         push_str(c, PICK(g, lex_bounds));
-    else if (IS("agg"))
+    else if (is_word(name, len, "agg"))
         push_str(c, PICK(g, aggregates));
-    else if (IS("typ"))
+    else if (is_word(name, len, "typ"))
         push_str(c, PICK(g, types));
-    else if (IS("name"))
+    else if (is_word(name, len, "name"))
         push_str(c, PICK(g, names));
-    else if (IS("cmdname"))
+    else if (is_word(name, len, "cmdname"))
         push_str(c, PICK(g, cmdnames));
-    else if (IS("nk"))
+    else if (is_word(name, len, "nk"))
         push_numkeys(g, c);
-    else if (IS("nw"))
+    else if (is_word(name, len, "nw"))
         push_weights(g, c);
     else
         return false;
     return true;
-#undef IS
 }
 
 /* The n-th of the sep-separated parts of s[0..len) (start and length), or false. */
