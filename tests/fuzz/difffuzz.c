@@ -626,6 +626,8 @@ int difffuzz_run(difffuzz_servers *s, const difffuzz_opts *o, difffuzz_result *r
     memset(res, 0, sizeof *res);
     df_run run = { .s = s, .o = o, .rng = o->seed };
     run.ck = conn_open(s->kvns_port);
+    if (!run.ck)
+        restart_kvns(&run);      /* a previous run's failure may have stopped it */
     run.cr = conn_open(s->redis_port);
     if (!run.ck || !run.cr || !learn_commands(&run) || !reset_servers(&run)) {
         fprintf(o->report, "difffuzz: cannot talk to both servers\n");
