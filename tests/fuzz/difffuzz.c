@@ -395,6 +395,12 @@ static long long command_arity(kv_conn *c, const char *name)
 static bool learn_commands(df_run *run)
 {
     size_t nrows = df_row_count();
+    for (size_t i = 0; i < run->ngeneric; i++)
+        free(run->generic[i]);
+    run->ngeneric = 0;
+    free(run->kvns_only);
+    free(run->absent);
+    free(run->arity_differs);
     run->kvns_only = calloc(nrows, sizeof *run->kvns_only);
     run->absent = calloc(nrows, sizeof *run->absent);
     run->arity_differs = calloc(nrows, sizeof *run->arity_differs);
@@ -607,6 +613,26 @@ static void report_failure(df_run *run, const df_cmd *round, size_t n, long glob
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* Connects to both servers, learns the command table and resets both stores. A kvns
+ * that does not answer (a previous run's failure may have stopped it, or it is still
+ * stopping) is restarted once, when we started it. */
+static bool open_run(df_run *run)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt > 0 && !restart_kvns(run))
+            return false;
+        if (!run->ck)
+            run->ck = conn_open(run->s->kvns_port);
+        if (!run->cr)
+            run->cr = conn_open(run->s->redis_port);
+        if (run->ck && run->cr && learn_commands(run) && reset_servers(run))
+            return true;
+        if (!run->s->started)
+            return false;
+    }
+    return false;
+}
+
 static void free_run(df_run *run)
 {
     if (run->ck)
@@ -625,11 +651,7 @@ int difffuzz_run(difffuzz_servers *s, const difffuzz_opts *o, difffuzz_result *r
 {
     memset(res, 0, sizeof *res);
     df_run run = { .s = s, .o = o, .rng = o->seed };
-    run.ck = conn_open(s->kvns_port);
-    if (!run.ck)
-        restart_kvns(&run);      /* a previous run's failure may have stopped it */
-    run.cr = conn_open(s->redis_port);
-    if (!run.ck || !run.cr || !learn_commands(&run) || !reset_servers(&run)) {
+    if (!open_run(&run)) {
         fprintf(o->report, "difffuzz: cannot talk to both servers\n");
         free_run(&run);
         return -1;
