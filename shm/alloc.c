@@ -282,7 +282,7 @@ int alloc_check(char *err, size_t errlen)
 {
     class_table_init();
     arena_header *h = arena_hdr();
-    uint64_t pages = 0, used_pages = 0;
+    uint64_t used_pages = 0;
     for (aoff at = h->heap_start; at < h->heap_bump;) {
         run_header *r = arena_ptr(at);
         if (r->magic != RUN_MAGIC || r->npages == 0 || at + r->npages * ARENA_PAGE > h->heap_bump) {
@@ -291,7 +291,6 @@ int alloc_check(char *err, size_t errlen)
         }
         if (r->kind != RUN_FREE)
             used_pages += r->npages;
-        pages += r->npages;
         at += r->npages * ARENA_PAGE;
     }
     if (used_pages != h->heap_pages_used) {

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #define HTTP_MAX_CONNS         64
-#define HTTP_REQUEST_MAX       8192
 #define HTTP_HEADER_TIMEOUT_MS 5000
 #define HTTP_SEND_TIMEOUT_MS   30000
 #define HTTP_LINGER_MS         1000     /* after the answer: wait for the client's close */
@@ -108,11 +107,21 @@ static bool metrics_response(http_conn *conn, bool head_only)
     return ok;
 }
 
-/* Parses the request line of the complete head in conn->req and builds the answer:
- * routes, 400 for malformed requests, 404 for unknown paths, 405 for other methods. */
-static bool route_request(http_conn *conn)
+/* True when req holds a complete request head (a blank line ends it). */
+static bool head_complete(const char *req)
 {
-    const char *req = conn->req;
+    return strstr(req, "\r\n\r\n") != NULL || strstr(req, "\n\n") != NULL;
+}
+
+/* Returns what to answer to the head read so far (see metrics_internal.h). */
+enum http_route metrics_http_route(const char *req, size_t len, bool *head_only)
+{
+    *head_only = false;
+    if (!head_complete(req)) {
+        if (len >= HTTP_REQUEST_MAX - 1)
+            return HTTP_ROUTE_TOO_LARGE;
+        return memchr(req, 0, len) ? HTTP_ROUTE_BAD_REQUEST : HTTP_ROUTE_INCOMPLETE;
+    }
     const char *eol = strpbrk(req, "\r\n");
     size_t line_len = eol ? (size_t)(eol - req) : strlen(req);
     char line[HTTP_REQUEST_MAX];
@@ -123,22 +132,43 @@ static bool route_request(http_conn *conn)
     char *version = target ? strchr(target + 1, ' ') : NULL;
     if (!target || !version || strchr(version + 1, ' ') || strncmp(version + 1, "HTTP/1.", 7) != 0 ||
         target == method || target[1] != '/')
-        return simple_response(conn, "400 Bad Request", "", "bad request\n", false);
+        return HTTP_ROUTE_BAD_REQUEST;
     *target++ = 0;
     *version = 0;
     target[strcspn(target, "?#")] = 0;   /* the query string does not matter */
     bool is_get = strcmp(method, "GET") == 0, is_head = strcmp(method, "HEAD") == 0;
     bool is_metrics = strcmp(target, "/metrics") == 0, is_health = strcmp(target, "/health") == 0;
-    if (!is_metrics && !is_health)
-        return simple_response(conn, "404 Not Found", "", "not found\n", is_head);
+    if (!is_metrics && !is_health) {
+        *head_only = is_head;
+        return HTTP_ROUTE_NOT_FOUND;
+    }
     if (!is_get && !is_head)
+        return HTTP_ROUTE_NOT_ALLOWED;
+    *head_only = is_head;
+    return is_metrics ? HTTP_ROUTE_METRICS : HTTP_ROUTE_HEALTH;
+}
+
+/* Builds the answer for a routed request head. False when out of memory. */
+static bool answer_request(http_conn *conn, enum http_route route, bool head_only)
+{
+    switch (route) {
+    case HTTP_ROUTE_TOO_LARGE:
+        return simple_response(conn, "431 Request Header Fields Too Large", "", "request too large\n",
+                               false);
+    case HTTP_ROUTE_NOT_FOUND:
+        return simple_response(conn, "404 Not Found", "", "not found\n", head_only);
+    case HTTP_ROUTE_NOT_ALLOWED:
         return simple_response(conn, "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
                                "method not allowed\n", false);
-    if (is_metrics)
-        return metrics_response(conn, is_head);
-    if (__atomic_load_n(&arena_hdr()->shutting_down, __ATOMIC_ACQUIRE))
-        return simple_response(conn, "503 Service Unavailable", "", "shutting down\n", is_head);
-    return simple_response(conn, "200 OK", "", "OK", is_head);
+    case HTTP_ROUTE_METRICS:
+        return metrics_response(conn, head_only);
+    case HTTP_ROUTE_HEALTH:
+        if (__atomic_load_n(&arena_hdr()->shutting_down, __ATOMIC_ACQUIRE))
+            return simple_response(conn, "503 Service Unavailable", "", "shutting down\n", head_only);
+        return simple_response(conn, "200 OK", "", "OK", head_only);
+    default:
+        return simple_response(conn, "400 Bad Request", "", "bad request\n", false);
+    }
 }
 
 /* Switches conn to lingering: the answer is out, our side of the stream is closed and
@@ -178,12 +208,6 @@ static void conn_write(int epfd, http_conn *conn, uint32_t tag)
     }
 }
 
-/* True when the bytes read so far hold a complete request head. */
-static bool head_complete(const http_conn *conn)
-{
-    return strstr(conn->req, "\r\n\r\n") != NULL || strstr(conn->req, "\n\n") != NULL;
-}
-
 /* Reads what is available; answers once the head is complete or too large. */
 static void conn_read(int epfd, http_conn *conn, uint32_t tag)
 {
@@ -207,21 +231,16 @@ static void conn_read(int epfd, http_conn *conn, uint32_t tag)
             continue;
         conn->req_len += (size_t)n;
         conn->req[conn->req_len] = 0;
-        if (head_complete(conn))
+        if (head_complete(conn->req))
             break;
     }
     if (conn->phase != HTTP_READING)
         return;
-    bool ok;
-    if (head_complete(conn))
-        ok = route_request(conn);
-    else if (conn->req_len >= HTTP_REQUEST_MAX - 1)
-        ok = simple_response(conn, "431 Request Header Fields Too Large", "",
-                             "request too large\n", false);
-    else if (memchr(conn->req, 0, conn->req_len))
-        ok = simple_response(conn, "400 Bad Request", "", "bad request\n", false);
-    else
-        return;                       /* incomplete: wait for more */
+    bool head_only;
+    enum http_route route = metrics_http_route(conn->req, conn->req_len, &head_only);
+    if (route == HTTP_ROUTE_INCOMPLETE)
+        return;                       /* wait for more */
+    bool ok = answer_request(conn, route, head_only);
     if (!ok) {
         conn_close(conn);
         return;

@@ -59,6 +59,26 @@ void metrics_text_free(metrics_text *t);
  * other than newline, appear as the four-character text \xHH (so as \\xHH). */
 void metrics_escape_label(metrics_text *out, const char *s, size_t len);
 
+/* The metrics endpoint's limit on a request head, terminator included. */
+#define HTTP_REQUEST_MAX 8192
+
+/* What the endpoint answers to the request head read so far. */
+enum http_route {
+    HTTP_ROUTE_INCOMPLETE,     /* no blank line yet: read more */
+    HTTP_ROUTE_TOO_LARGE,      /* 431: no complete head within HTTP_REQUEST_MAX - 1 bytes */
+    HTTP_ROUTE_BAD_REQUEST,    /* 400: malformed request line, or a NUL byte before the head ends */
+    HTTP_ROUTE_NOT_FOUND,      /* 404 */
+    HTTP_ROUTE_NOT_ALLOWED,    /* 405: a method other than GET or HEAD */
+    HTTP_ROUTE_METRICS,        /* GET or HEAD /metrics */
+    HTTP_ROUTE_HEALTH,         /* GET or HEAD /health */
+};
+
+/* Routes the request head req[0..len) (NUL-terminated at len, len < HTTP_REQUEST_MAX):
+ * only the request line matters, the query string is ignored. *head_only tells whether
+ * the answer goes without a body (HEAD, for the routes that honour it). Pure: no I/O
+ * and no arena access, so tests/fuzz/fuzz_http.c can drive it directly. */
+enum http_route metrics_http_route(const char *req, size_t len, bool *head_only);
+
 /* Appends the whole exposition (text format 0.0.4) for the current arena. */
 void metrics_render(metrics_text *out);
 

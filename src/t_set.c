@@ -441,16 +441,12 @@ static void cmd_spop(client *c)
             reply_error(&c->out, "ERR value is out of range, must be positive");
             return;
         }
-        if (count == 0) {
-            reply_set(&c->out, 0);
-            return;
-        }
     }
     bool wrong;
     kv_entry *e = set_lookup(c, &c->keys[1], false, &wrong);
     if (wrong)
         return;
-    if (!e) {
+    if (!e || (c->argc == 3 && count == 0)) {   /* as Redis: the type is checked first */
         if (c->argc == 3)
             reply_set(&c->out, 0);
         else

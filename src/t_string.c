@@ -69,6 +69,8 @@ static void cmd_set(client *c)
 {
     unsigned fl = 0;
     int64_t expire = -1;
+    size_t time_arg = 0;        /* index of the EX/PX/EXAT/PXAT value, 0: none */
+    bool secs = false, abs = false;
     for (size_t i = 3; i < c->argc; i++) {
         resp_arg *a = &c->argv[i];
         bool has_next = i + 1 < c->argc;
@@ -82,17 +84,18 @@ static void cmd_set(client *c)
             fl |= SET_KEEPTTL;
         } else if (has_next && !(fl & (SET_EXPIRE | SET_KEEPTTL)) &&
                    (arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") || arg_is(a, "pxat"))) {
-            bool secs = arg_is(a, "ex") || arg_is(a, "exat");
-            bool abs = arg_is(a, "exat") || arg_is(a, "pxat");
+            secs = arg_is(a, "ex") || arg_is(a, "exat");
+            abs = arg_is(a, "exat") || arg_is(a, "pxat");
             fl |= SET_EXPIRE;
-            i++;
-            if (!expire_arg(c, i, secs ? 1000 : 1, abs, "set", &expire))
-                return;
+            time_arg = ++i;
         } else {
             reply_error(&c->out, ERR_SYNTAX);
             return;
         }
     }
+    /* as in Redis: the time is validated once the whole syntax is known to be right */
+    if (time_arg && !expire_arg(c, time_arg, secs ? 1000 : 1, abs, "set", &expire))
+        return;
     bool wrong;
     kv_entry *old = string_lookup(c, 1, false, &wrong);
     if (wrong && (fl & SET_GET))
@@ -238,11 +241,14 @@ static void cmd_getdel(client *c)
     store_delete(txn_of(c), &c->keys[1]);
 }
 
-/* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: the value, changing its TTL. */
+/* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: the value, changing its TTL. As in
+ * Redis, the key is looked up before the expire time is validated: a missing key
+ * answers nil whatever the time. */
 static void cmd_getex(client *c)
 {
     int64_t expire = -2;        /* -2: unchanged, -1: persist */
-    bool have = false;
+    size_t time_arg = 0;        /* index of the EX/PX/EXAT/PXAT value, 0: none */
+    bool have = false, secs = false, abs = false;
     for (size_t i = 2; i < c->argc; i++) {
         resp_arg *a = &c->argv[i];
         bool has_next = i + 1 < c->argc;
@@ -250,11 +256,9 @@ static void cmd_getex(client *c)
             expire = -1;
             have = true;
         } else if (!have && has_next && (arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") || arg_is(a, "pxat"))) {
-            bool secs = arg_is(a, "ex") || arg_is(a, "exat");
-            bool abs = arg_is(a, "exat") || arg_is(a, "pxat");
-            i++;
-            if (!expire_arg(c, i, secs ? 1000 : 1, abs, "getex", &expire))
-                return;
+            secs = arg_is(a, "ex") || arg_is(a, "exat");
+            abs = arg_is(a, "exat") || arg_is(a, "pxat");
+            time_arg = ++i;
             have = true;
         } else {
             reply_error(&c->out, ERR_SYNTAX);
@@ -269,6 +273,8 @@ static void cmd_getex(client *c)
         reply_null(&c->out);
         return;
     }
+    if (time_arg && !expire_arg(c, time_arg, secs ? 1000 : 1, abs, "getex", &expire))
+        return;
     reply_bulk(&c->out, entry_str(e), e->vlen);
     if (expire >= 0 && expire <= txn_of(c)->now_ms) {
         store_delete(txn_of(c), &c->keys[1]);

@@ -479,6 +479,9 @@ static void test_spop(void **state)
     expect_status(c, "OK", "SET", "str", "v", NULL);
     expect_error(c, POSITIVE, "SPOP", "str", "-1", NULL);       /* the count is checked first */
     expect_error(c, WRONGTYPE, "SPOP", "str", "1", NULL);
+    /* found by the differential fuzzer: a zero count does not skip the type check */
+    expect_error(c, WRONGTYPE, "SPOP", "str", "0", NULL);
+    expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "missing", "0", NULL);
 }
 
 /* A pop of most of a big hashtable set (kvns rebuilds the remaining members) keeps

@@ -174,6 +174,13 @@ static void test_set_invalid_expire(void **state)
     expect_error(c, msg, "SET", "k", "v", "PX", "9223372036854775807", NULL);
     expect_error(c, msg, "SET", "k", "v", "EXAT", "9223372036854775807", NULL);
     expect_int(c, 0, "EXISTS", "k", NULL);
+    /* found by the differential fuzzer: as in Redis, a syntax error anywhere wins over
+     * a bad time, and a bad time over SET ... GET on another type */
+    expect_error(c, SYNTAX, "SET", "k", "v", "EX", "0", "extra", NULL);
+    expect_error(c, SYNTAX, "SET", "k", "v", "PX", "abc", "NX", "XX", NULL);
+    expect_int(c, 1, "RPUSH", "list", "x", NULL);
+    expect_error(c, msg, "SET", "list", "v", "EX", "0", "GET", NULL);
+    expect_int(c, 0, "EXISTS", "k", NULL);
 }
 
 /* MSET sets pairs and drops TTLs; MGET answers nil for missing keys. */
@@ -336,6 +343,12 @@ static void test_getex_errors(void **state)
     expect_error(c, NOT_INT, "GETEX", "k", "EX", "abc", NULL);
     expect_error(c, "ERR wrong number of arguments for 'getex' command", "GETEX", NULL);
     expect_int(c, -1, "TTL", "k", NULL);
+    /* found by the differential fuzzer: as in Redis, the key is looked up before the
+     * time is validated, so a missing key or another type wins over a bad time */
+    expect_nil(c, "GETEX", "missing", "PX", "0", NULL);
+    expect_nil(c, "GETEX", "missing", "EX", "abc", NULL);
+    expect_int(c, 1, "RPUSH", "list", "x", NULL);
+    expect_error_prefix(c, "WRONGTYPE", "GETEX", "list", "EX", "-1", NULL);
 }
 
 /* APPEND creates or extends and returns the new length; STRLEN is 0 for missing keys. */
