@@ -11,13 +11,20 @@
  * accepted and ignored: the figure is exact, not sampled. */
 static void memory_usage(client *c)
 {
-    if (c->argc != 3 && !(c->argc == 5 && arg_is(&c->argv[3], "samples"))) {
-        reply_error(&c->out, ERR_SYNTAX);
-        return;
+    /* options as Redis parses them: SAMPLES n, repeatable; n >= 0 */
+    for (size_t i = 3; i < c->argc; i += 2) {
+        long long samples;
+        if (!arg_is(&c->argv[i], "samples") || i + 1 >= c->argc) {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+        if (!arg_ll(c, i + 1, &samples))
+            return;
+        if (samples < 0) {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
     }
-    long long samples;
-    if (c->argc == 5 && !arg_ll(c, 4, &samples))
-        return;
     kv_key k;
     key_init(&k, c->argv[2].ptr, c->argv[2].len);
     kv_txn *t = &c->w->txn;

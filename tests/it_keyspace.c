@@ -955,6 +955,23 @@ static void test_ns_reclaimed_after_emptying(void **state)
             it_fail("namespaces not reclaimed 5 s after FLUSHALL");
 }
 
+/* MEMORY USAGE key [SAMPLES n]...: options parsed as Redis parses them, a negative
+ * count is a syntax error (found by the differential fuzzer), a missing key is nil. */
+static void test_memory_usage_options(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "SET", "k", "v", NULL);
+    expect_int_range(c, 1, 1000, "MEMORY", "USAGE", "k", NULL);
+    expect_int_range(c, 1, 1000, "MEMORY", "USAGE", "k", "SAMPLES", "0", NULL);
+    expect_int_range(c, 1, 1000, "MEMORY", "USAGE", "k", "samples", "5", "SAMPLES", "1", NULL);
+    expect_error(c, SYNTAX, "MEMORY", "USAGE", "k", "SAMPLES", "-1", NULL);
+    expect_error(c, SYNTAX, "MEMORY", "USAGE", "nokey", "SAMPLES", "-1", NULL);
+    expect_error(c, NOT_INT, "MEMORY", "USAGE", "k", "SAMPLES", "x", NULL);
+    expect_error(c, SYNTAX, "MEMORY", "USAGE", "k", "SAMPLES", NULL);
+    expect_error(c, SYNTAX, "MEMORY", "USAGE", "k", "FOO", "1", NULL);
+    expect_nil(c, "MEMORY", "USAGE", "nokey", NULL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, it_test_setup, it_test_teardown)
@@ -994,6 +1011,7 @@ int main(void)
         T(test_ns_nested_slash),
         T(test_ns_rename_across),
         T(test_ns_reclaimed_after_emptying),
+        T(test_memory_usage_options),
     };
 #undef T
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);

@@ -319,57 +319,6 @@ static bool reset_servers(df_run *run)
     return reset_conn(run->cr);
 }
 
-/* ---- the known bug ------------------------------------------------------------------------- */
-
-/* True when c changes a key's TTL: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST, or
- * GETEX with an option. */
-static bool is_ttl_change(const df_cmd *c)
-{
-    static const char *const names[] = { "expire", "pexpire", "expireat", "pexpireat", "persist" };
-    if (c->argc < 2)
-        return false;
-    if (strcasecmp(c->argv[0], "getex") == 0)
-        return c->argc > 2;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(c->argv[0], names[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Known kvns bug, being fixed outside this branch: a TTL change on a string whose
- * value is >= ~490 bytes, or whose key is >= ~492 bytes, corrupts the arena (DEBUG
- * CHECK fails, GET returns arena bytes, kvns may crash). A 300-byte key with a
- * 326-byte value does it too, so the key and value lengths are added up. The key's
- * length is known; the value's is asked from kvns (STRLEN, a read that changes
- * nothing). */
-static bool ttl_change_on_long_string(df_run *run, const df_cmd *c)
-{
-    if (!is_ttl_change(c))
-        return false;
-    if (c->lens[1] >= 400)
-        return true;
-    const char *argv[] = { "STRLEN", c->argv[1] };
-    size_t lens[] = { 6, c->lens[1] };
-    kv_reply *r = conn_cmdv(run->ck, 2, argv, lens);
-    bool big = r && r->type == KV_REPLY_INTEGER && r->integer + (long long)c->lens[1] >= 400;
-    kv_reply_free(r);
-    return big;
-}
-
-/* Known kvns bug in src/t_memory.c (not fixed here): MEMORY USAGE key SAMPLES -1
- * answers the usage where Redis answers "ERR syntax error". */
-static bool memory_usage_negative_samples(const df_cmd *c)
-{
-    return c->argc == 5 && strcasecmp(c->argv[0], "memory") == 0 && c->argv[4][0] == '-';
-}
-
-/* True when avoid_known_bugs is on and c is a case of a known, not yet fixed bug. */
-static bool known_bug_case(df_run *run, const df_cmd *c)
-{
-    return run->o->avoid_known_bugs &&
-           (memory_usage_negative_samples(c) || ttl_change_on_long_string(run, c));
-}
-
 /* ---- the command list ---------------------------------------------------------------------- */
 
 enum { ARITY_UNKNOWN = 0, ARITY_GONE = 1000000 };
@@ -584,9 +533,8 @@ static void report_failure(df_run *run, const df_cmd *round, size_t n, long glob
             failure_name(kind), global_index, (unsigned long long)o->seed, n);
     if (detail && *detail)
         fprintf(out, "difffuzz: %s\n", detail);
-    fprintf(out, "difffuzz: replay: difffuzz --seed %llu --commands %ld --round %d --check-every %d%s\n",
-            (unsigned long long)o->seed, global_index, o->round_len, o->check_every,
-            o->avoid_known_bugs ? " --avoid-known-bugs" : "");
+    fprintf(out, "difffuzz: replay: difffuzz --seed %llu --commands %ld --round %d --check-every %d\n",
+            (unsigned long long)o->seed, global_index, o->round_len, o->check_every);
     if (kind == DF_GONE && run->s->kvns)
         srv_print_log_tail(run->s->kvns, 20);
     const df_cmd **seq = malloc(n * sizeof *seq);
@@ -674,10 +622,6 @@ int difffuzz_run(difffuzz_servers *s, const difffuzz_opts *o, difffuzz_result *r
         }
         df_cmd *c = &round[n];
         next_command(&run, g, c);
-        if (known_bug_case(&run, c)) {
-            res->skipped_known_bugs++;
-            continue;
-        }
         n++;
         kv_reply *rk = NULL, *rr = NULL;
         enum df_failure f = step(&run, c, &rk, &rr);

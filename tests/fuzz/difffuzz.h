@@ -39,14 +39,12 @@ typedef struct difffuzz_opts {
     int      round_len;      /* commands between two resets of both stores */
     int      check_every;    /* DEBUG CHECK on kvns every this many commands */
     long     minimise_ms;    /* time for shrinking a failure's sequence (0: none) */
-    bool     avoid_known_bugs; /* leave out the cases of known, not yet fixed kvns bugs */
     FILE    *report;         /* the failure report and warnings */
 } difffuzz_opts;
 
 typedef struct difffuzz_result {
     long sent;               /* commands compared */
     long checks;             /* DEBUG CHECKs answered OK */
-    long skipped_known_bugs; /* commands left out by avoid_known_bugs */
     bool failed;             /* a divergence, a failed check or kvns gone */
 } difffuzz_result;
 

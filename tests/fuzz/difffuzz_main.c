@@ -1,7 +1,7 @@
 /* difffuzz_main.c - the differential fuzzer's command line (see difffuzz.h).
  *
  *   difffuzz [--seed N] [--seeds N] [--commands N] [--seconds N] [--round N]
- *            [--check-every N] [--minimise-seconds N] [--avoid-known-bugs] [--keep-going]
+ *            [--check-every N] [--minimise-seconds N] [--keep-going]
  *            [--kvns-port P --redis-port P]
  *
  * Without ports it starts kvns ($KVNS_BIN, else build/kvns; DEBUG enabled) and
@@ -18,7 +18,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: difffuzz [--seed N] [--seeds N] [--commands N] [--seconds N] [--round N]\n"
-                    "                [--check-every N] [--minimise-seconds N] [--avoid-known-bugs] [--keep-going]\n"
+                    "                [--check-every N] [--minimise-seconds N] [--keep-going]\n"
                     "                [--kvns-port P --redis-port P]\n");
     exit(2);
 }
@@ -52,7 +52,6 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--round") == 0) o.round_len = (int)option_value(argc, argv, &i);
         else if (strcmp(a, "--check-every") == 0) o.check_every = (int)option_value(argc, argv, &i);
         else if (strcmp(a, "--minimise-seconds") == 0) o.minimise_ms = 1000 * (long)option_value(argc, argv, &i);
-        else if (strcmp(a, "--avoid-known-bugs") == 0) o.avoid_known_bugs = true;
         else if (strcmp(a, "--keep-going") == 0) keep_going = true;
         else if (strcmp(a, "--kvns-port") == 0) s.kvns_port = (int)option_value(argc, argv, &i);
         else if (strcmp(a, "--redis-port") == 0) s.redis_port = (int)option_value(argc, argv, &i);
@@ -65,7 +64,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long long end_ms = seconds ? t0.tv_sec * 1000LL + t0.tv_nsec / 1000000 + seconds * 1000 : 0;
-    long total = 0, checks = 0, skipped = 0, failures = 0;
+    long total = 0, checks = 0, failures = 0;
     int rc = 0;
     uint64_t first = o.seed;
     for (long long k = 0; k < seeds && (rc == 0 || (rc > 0 && keep_going)); k++) {
@@ -80,16 +79,15 @@ int main(int argc, char **argv)
         rc = difffuzz_run(&s, &o, &res);
         total += res.sent;
         checks += res.checks;
-        skipped += res.skipped_known_bugs;
         failures += rc > 0;
-        fprintf(stderr, "difffuzz: seed %llu: %ld commands, %ld checks OK, %ld left out (known bugs)%s\n",
-                (unsigned long long)o.seed, res.sent, res.checks, res.skipped_known_bugs,
+        fprintf(stderr, "difffuzz: seed %llu: %ld commands, %ld checks OK%s\n",
+                (unsigned long long)o.seed, res.sent, res.checks,
                 rc == 0 ? "" : rc > 0 ? ": FAILED" : ": could not run");
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    fprintf(stderr, "difffuzz: %ld commands in %.1f s (%.0f/s), %ld checks OK, %ld left out, %ld failed seeds\n",
-            total, secs, secs > 0 ? (double)total / secs : 0.0, checks, skipped, failures);
+    fprintf(stderr, "difffuzz: %ld commands in %.1f s (%.0f/s), %ld checks OK, %ld failed seeds\n",
+            total, secs, secs > 0 ? (double)total / secs : 0.0, checks, failures);
     if (s.started)
         difffuzz_stop_servers(&s);
     return rc < 0 ? 2 : failures ? 1 : 0;
