@@ -55,7 +55,7 @@ run_diff() {
         "$root/build-asan/difffuzz" --seed "$seed" --seeds 1000000 --commands 20000 --seconds "$t" \
         --minimise-seconds 60 --keep-going >"$log" 2>&1
     rc=$?
-    line="$logname: $(grep "^difffuzz: [0-9]* commands" "$log" | tail -n 1), exit $rc (log $log)"
+    line="$logname: $(grep "^difffuzz: [0-9]* commands" "$log" | tail -n 1 | sed "s/^difffuzz: //"), exit $rc (log $log)"
     echo "$line"
     summary="$summary$line
 "
