@@ -24,6 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* KVNS_TEST_FILTER=pattern (cmocka's * and ? wildcards) runs only the matching test
+ * cases of every test binary: `make check T=it_zset F='*zadd*'` (README, Tests). */
+__attribute__((constructor)) static void apply_test_filter(void)
+{
+    const char *pattern = getenv("KVNS_TEST_FILTER");
+    if (pattern && *pattern)
+        cmocka_set_test_filter(pattern);
+}
+
 extern char **environ;
 
 #define START_TIMEOUT_MS   10000   /* srv_start: until PING answers PONG */

@@ -10,6 +10,9 @@
 #       a binary that crashes, times out or exits non-zero without reporting a
 #       failed test counts as 1 failed. Writes "P F" to BUILD_DIR/test-summary.txt,
 #       prints "N passed, N failed" as its last line, exits 1 if anything failed.
+#       KVNS_TESTS="it_zset unit_list" runs only those binaries (a name with no binary
+#       counts as 1 failed); KVNS_TEST_FILTER='*zadd*' (read by the harness) runs only
+#       the matching cases of each.
 #
 #   sh tools/run-tests.sh --summary DIR1 [DIR2 ...]
 #       Adds up DIR/test-summary.txt of each build and prints the combined
@@ -92,10 +95,18 @@ sum_matches() {
 }
 
 total_p=0 total_f=0 nbin=0 failed_bins=""
+for name in ${KVNS_TESTS:-}; do
+    if [ ! -x "$tests_dir/$name" ]; then
+        echo "--- FAIL $name: no such test binary in $tests_dir"
+        total_f=$((total_f + 1))
+        failed_bins="$failed_bins $name"
+    fi
+done
 for kind in unit it; do
     for bin in "$tests_dir"/"$kind"_*; do
         if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then continue; fi
         name=${bin##*/}
+        case " ${KVNS_TESTS:-$name} " in *" $name "*) ;; *) continue ;; esac
         log="$logs/$name.log"
         nbin=$((nbin + 1))
         echo "=== $name"
