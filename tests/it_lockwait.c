@@ -3,7 +3,8 @@
  * lock (DEBUG LOCKSHARD, as a stopped or very slow worker would), clients of other
  * shards served by the same thread as a waiting client keep getting answers, the
  * waiter's pipelined commands are answered in order once the lock frees, INFO counts
- * the wait, and a holder that dies frees its waiters. kvns only. */
+ * the wait, a holder that dies frees its waiters, and a waiter that hangs up is
+ * dropped cleanly. kvns only. */
 #include "harness.h"
 
 #include <signal.h>
@@ -47,32 +48,15 @@ static long long key_shard(kv_conn *c, const char *key)
     return s;
 }
 
-/* Opens connections until two are served by a worker other than pid; the rest are
- * closed. Connections are opened in bursts of 8 before any is used: a lone connection
- * nearly always lands on the same worker (EPOLLEXCLUSIVE wakes the first waiter), a
- * burst spreads. Fails the test when 8 bursts give none. */
-static void connect_elsewhere(int port, long long pid, kv_conn **a, kv_conn **b)
+/* Opens a connection and fails the test unless a worker other than pid serves it. */
+static kv_conn *connect_elsewhere(int port, long long pid)
 {
-    *a = *b = NULL;
-    for (int burst = 0; burst < 8 && !*b; burst++) {
-        kv_conn *c[8];
-        for (int i = 0; i < 8; i++) {
-            c[i] = conn_open(port);
-            assert_non_null(c[i]);
-        }
-        for (int i = 0; i < 8; i++) {
-            if (!*b && serving_pid(c[i]) != pid) {
-                if (!*a)
-                    *a = c[i];
-                else
-                    *b = c[i];
-            } else {
-                conn_close(c[i]);
-            }
-        }
-    }
-    if (!*b)
-        fail_msg("64 connections found no two served by the worker other than %lld", pid);
+    kv_conn *c = conn_open(port);
+    assert_non_null(c);
+    long long got = serving_pid(c);
+    if (got == pid)
+        fail_msg("a new connection landed on worker %lld, whose only thread is holding a lock", pid);
+    return c;
 }
 
 /* Fills cold[] with COLD_KEYS keys on shards other than hot's and sets them. */
@@ -110,16 +94,17 @@ static int probe_cold(kv_conn *c, char cold[][32], long long *lat)
     return n;
 }
 
-/* The cast of a lock-wait test: kvns with 2 single-thread workers, a holder
- * connection, and a waiter and an observer both served by the other worker; "hot"
- * holds "v". */
+/* The cast of a lock-wait test: kvns with 2 single-thread workers; "hot" holds "v";
+ * the holder connection holds hot's shard for hold_ms (DEBUG LOCKSHARD, its reply
+ * read by the test later); a waiter and an observer connect meanwhile, so they land
+ * on the other worker: the holder's only thread is busy and cannot accept them. */
 typedef struct lockwait_setup {
     kv_server *srv;
     kv_conn   *holder, *waiter, *other;
     long long  holder_pid;
 } lockwait_setup;
 
-static lockwait_setup lockwait_start(void)
+static lockwait_setup lockwait_start(const char *hold_ms)
 {
     if (srv_target_is_redis())
         skip();
@@ -129,9 +114,21 @@ static lockwait_setup lockwait_start(void)
     ls.holder = conn_open(srv_port(ls.srv));
     assert_non_null(ls.holder);
     ls.holder_pid = serving_pid(ls.holder);
-    connect_elsewhere(srv_port(ls.srv), ls.holder_pid, &ls.waiter, &ls.other);
-    expect_status(ls.waiter, "OK", "SET", "hot", "v", NULL);
+    expect_status(ls.holder, "OK", "SET", "hot", "v", NULL);
+    assert_int_equal(conn_send_cmd(ls.holder, "DEBUG", "LOCKSHARD", "hot", hold_ms, NULL), 0);
+    sleep_ms(100);
+    ls.waiter = connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
+    ls.other = connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
     return ls;
+}
+
+/* Reads the holder's +OK (the hold is over). */
+static void lockwait_hold_ended(lockwait_setup *ls)
+{
+    conn_set_timeout(ls->holder, 10000);
+    kv_reply *r = conn_read_reply(ls->holder);
+    assert_status(r, "OK");
+    kv_reply_free(r);
 }
 
 /* Closes the connections and stops the server (it must exit cleanly). */
@@ -143,24 +140,18 @@ static void lockwait_stop(lockwait_setup *ls)
     assert_int_equal(srv_stop(ls->srv), 0);
 }
 
-/* While the shard of "hot" is held for 1.5 s, a client of the same thread as a parked
- * GET hot keeps getting its GETs of other shards answered; then the parked client's
- * pipelined GET and INCR are answered, in order, and INFO counts one lock wait. */
+/* While the shard of "hot" is held for 2.5 s, a client of the same thread as a parked
+ * GET hot keeps getting its GETs of other shards answered (compared with the same
+ * probes once nothing is held); the parked client's pipelined GET and INCR are then
+ * answered, in order, and INFO counts the lock wait. */
 static void test_other_shards_served_while_one_is_held(void **state)
 {
     (void)state;
-    lockwait_setup ls = lockwait_start();
-    kv_conn *holder = ls.holder, *waiter = ls.waiter, *other = ls.other;
-    char cold[COLD_KEYS][32];
-    make_cold_keys(waiter, key_shard(waiter, "hot"), cold);
+    lockwait_setup ls = lockwait_start("2500");
+    kv_conn *waiter = ls.waiter, *other = ls.other;
     long long waits_before = info_field(other, "stats", "kvns_lock_waits");
-    long long idle[PROBES];
-    int n = probe_cold(other, cold, idle);
-    print_message("nothing held: %d GETs, p50 %lld us, p99 %lld us, max %lld us\n", n,
-                  idle[n / 2], idle[n * 99 / 100], idle[n - 1]);
-
-    assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "hot", "1500", NULL), 0);
-    sleep_ms(100);
+    char cold[COLD_KEYS][32];
+    make_cold_keys(other, key_shard(other, "hot"), cold);
     assert_int_equal(conn_send_cmd(waiter, "GET", "hot", NULL), 0);
     assert_int_equal(conn_send_cmd(waiter, "INCR", "counter", NULL), 0);
     assert_true(conn_no_data_within(waiter, 200));   /* parked behind the lock */
@@ -176,17 +167,18 @@ static void test_other_shards_served_while_one_is_held(void **state)
     if (worst > 500000)
         fail_msg("a GET of another shard waited %lld us behind the held shard", worst);
 
-    conn_set_timeout(waiter, 5000);
+    conn_set_timeout(waiter, 10000);
     kv_reply *r = conn_read_reply(waiter);
     assert_bulk(r, "v");
     kv_reply_free(r);
     r = conn_read_reply(waiter);
     assert_int(r, 1);
     kv_reply_free(r);
-    conn_set_timeout(holder, 5000);
-    r = conn_read_reply(holder);
-    assert_status(r, "OK");
-    kv_reply_free(r);
+    lockwait_hold_ended(&ls);
+    long long idle[PROBES];
+    int n = probe_cold(other, cold, idle);
+    print_message("nothing held: %d GETs, p50 %lld us, p99 %lld us, max %lld us\n", n,
+                  idle[n / 2], idle[n * 99 / 100], idle[n - 1]);
     assert_true(info_field(other, "stats", "kvns_lock_waits") >= waits_before + 1);
     assert_true(info_field(other, "stats", "kvns_lock_wait_usec") >= 500000);
     expect_status(other, "OK", "DEBUG", "CHECK", NULL);
@@ -198,19 +190,45 @@ static void test_other_shards_served_while_one_is_held(void **state)
 static void test_waiter_freed_when_holder_dies(void **state)
 {
     (void)state;
-    lockwait_setup ls = lockwait_start();
-    kv_conn *holder = ls.holder, *waiter = ls.waiter, *other = ls.other;
-    assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "hot", "60000", NULL), 0);
-    sleep_ms(100);
-    assert_int_equal(conn_send_cmd(waiter, "APPEND", "hot", "w", NULL), 0);
-    assert_true(conn_no_data_within(waiter, 200));
+    lockwait_setup ls = lockwait_start("60000");
+    assert_int_equal(conn_send_cmd(ls.waiter, "APPEND", "hot", "w", NULL), 0);
+    assert_true(conn_no_data_within(ls.waiter, 200));
     assert_int_equal(kill((pid_t)ls.holder_pid, SIGKILL), 0);
-    conn_set_timeout(waiter, 5000);
-    kv_reply *r = conn_read_reply(waiter);
+    conn_set_timeout(ls.waiter, 10000);
+    kv_reply *r = conn_read_reply(ls.waiter);
     assert_int(r, 2);
     kv_reply_free(r);
-    expect_bulk(other, "vw", "GET", "hot", NULL);
-    expect_status(other, "OK", "DEBUG", "CHECK", NULL);
+    expect_bulk(ls.other, "vw", "GET", "hot", NULL);
+    expect_status(ls.other, "OK", "DEBUG", "CHECK", NULL);
+    lockwait_stop(&ls);
+}
+
+/* A parked client that hangs up is dropped once its command has run: the write it
+ * sent still applies (it was received), the connection count comes back down, and
+ * the store checks clean. */
+static void test_parked_client_hangs_up(void **state)
+{
+    (void)state;
+    lockwait_setup ls = lockwait_start("500");
+    long long before = info_field(ls.other, "clients", "connected_clients");
+    assert_int_equal(conn_send_cmd(ls.waiter, "APPEND", "hot", "x", NULL), 0);
+    assert_int_equal(conn_send_cmd(ls.waiter, "GET", "hot", NULL), 0);
+    assert_true(conn_no_data_within(ls.waiter, 100));
+    conn_close(ls.waiter);
+    lockwait_hold_ended(&ls);
+    ls.waiter = conn_open(srv_port(ls.srv));           /* lockwait_stop closes it */
+    assert_non_null(ls.waiter);
+    long long now = 0;
+    for (int i = 0; i < 100; i++) {
+        now = info_field(ls.other, "clients", "connected_clients");
+        if (now <= before)                             /* the new waiter replaces the old */
+            break;
+        sleep_ms(20);
+    }
+    if (now > before)
+        fail_msg("connected_clients stayed at %lld (was %lld) after the parked client left", now, before);
+    expect_bulk(ls.other, "vx", "GET", "hot", NULL);
+    expect_status(ls.other, "OK", "DEBUG", "CHECK", NULL);
     lockwait_stop(&ls);
 }
 
@@ -237,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_other_shards_served_while_one_is_held),
         cmocka_unit_test(test_waiter_freed_when_holder_dies),
+        cmocka_unit_test(test_parked_client_hangs_up),
         cmocka_unit_test(test_lockshard_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
