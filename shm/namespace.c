@@ -134,14 +134,18 @@ int ns_find(const char *name, size_t len)
     }
 }
 
-/* Takes the namespace lock; after a holder died, bumps the version so every cache
- * rebuilds (the dead one may have stopped between a slot's state and the bump). */
+/* Recovery of the namespace lock after its holder died: bumps the version so every
+ * cache rebuilds (the dead one may have stopped between a slot's state and the bump). */
+static void ns_lock_recover(void *arg)
+{
+    arena_header *h = arg;
+    __atomic_add_fetch(&h->ns_version, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Takes the namespace lock through the checked funnel. */
 static void ns_lock_acquire(arena_header *h)
 {
-    if (pthread_mutex_lock(&h->ns_lock) == EOWNERDEAD) {
-        __atomic_add_fetch(&h->ns_version, 1, __ATOMIC_ACQ_REL);
-        pthread_mutex_consistent(&h->ns_lock);
-    }
+    arena_mutex_acquire(&h->ns_lock, false, ns_lock_recover, h);
 }
 
 /* Id of live namespace p[0..n) by a full scan (caches may lag), or -1. */

@@ -2,6 +2,7 @@
 #include "kvns/txn.h"
 #include "kvns/shard.h"
 #include "kvns/alloc.h"
+#include "kvns/exit_code.h"
 #include "kvns/log.h"
 
 #include <errno.h>
@@ -130,38 +131,27 @@ void lock_recover(uint32_t lock_id)
     log_warn("recovered lock after owner death", "lock=%u lanes_checked=%u", lock_id, undone);
 }
 
-/* Locks m, recovering it when the previous owner died. ENOTRECOVERABLE means the arena
- * cannot be trusted any more: exit with the code that tells the supervisor to rebuild. */
-static void robust_lock(pthread_mutex_t *m, uint32_t lock_id)
+bool arena_mutex_acquire(pthread_mutex_t *m, bool try, void (*recover)(void *arg), void *arg)
 {
-    int rc = pthread_mutex_lock(m);
-    if (rc == 0)
-        return;
-    if (rc == EOWNERDEAD) {
-        lock_recover(lock_id);
-        pthread_mutex_consistent(m);
-        return;
-    }
-    log_error("lock unusable", "lock=%u err=%d", lock_id, rc);
-    _exit(3);
-}
-
-/* Tries m without waiting: true when taken (recovered first when its previous owner
- * died), false when another thread holds it. ENOTRECOVERABLE exits as robust_lock. */
-static bool robust_trylock(pthread_mutex_t *m, uint32_t lock_id)
-{
-    int rc = pthread_mutex_trylock(m);
+    int rc = try ? pthread_mutex_trylock(m) : pthread_mutex_lock(m);
     if (rc == 0)
         return true;
-    if (rc == EBUSY)
+    if (try && rc == EBUSY)
         return false;
     if (rc == EOWNERDEAD) {
-        lock_recover(lock_id);
+        recover(arg);
         pthread_mutex_consistent(m);
         return true;
     }
-    log_error("lock unusable", "lock=%u err=%d", lock_id, rc);
-    _exit(3);
+    log_error("arena mutex unusable: stopping", "offset=%llu err=%d",
+              (unsigned long long)arena_off(m), rc);
+    _exit(EXIT_ARENA_BROKEN);
+}
+
+/* arena_mutex_acquire's recovery for a shard or heap lock: arg is the lock id. */
+static void recover_lock_id(void *arg)
+{
+    lock_recover(*(const uint32_t *)arg);
 }
 
 /* Checks the ascending-order rule for taking lock_id next. Returns true when t holds
@@ -186,7 +176,7 @@ bool txn_trylock(kv_txn *t, uint32_t lock_id)
     /* the held bit goes up before the attempt, as in txn_lock: a recovery running
      * meanwhile may visit this lane, which has no entries for the lock */
     __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
-    if (!robust_trylock(lock_mutex(lock_id), lock_id)) {
+    if (!arena_mutex_acquire(lock_mutex(lock_id), true, recover_lock_id, &lock_id)) {
         __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
         return false;
     }
@@ -200,7 +190,7 @@ void txn_lock(kv_txn *t, uint32_t lock_id)
         return;
     uint64_t *held = lane_held(t->ln);
     __atomic_or_fetch(&held[lock_id / 64], 1ULL << (lock_id % 64), __ATOMIC_SEQ_CST);
-    robust_lock(lock_mutex(lock_id), lock_id);
+    arena_mutex_acquire(lock_mutex(lock_id), false, recover_lock_id, &lock_id);
     t->locked[t->nlocked++] = lock_id;
 }
 
@@ -401,7 +391,7 @@ void lane_sweep(uint32_t lane_id)
         while (held[w]) {
             uint32_t id = (uint32_t)(w * 64 + (uint64_t)__builtin_ctzll(held[w]));
             pthread_mutex_t *m = lock_mutex(id);
-            robust_lock(m, id);
+            arena_mutex_acquire(m, false, recover_lock_id, &id);
             /* normal acquisition: whoever recovered it already undid our entries */
             if (__atomic_load_n(&ln->state, __ATOMIC_ACQUIRE) == LANE_ACTIVE)
                 lane_undo_lock(ln, id);

@@ -89,6 +89,14 @@ int txn_commit(kv_txn *t);
 /* Rolls back every write of the transaction and releases its locks. */
 void txn_abort(kv_txn *t);
 
+/* The one checked way to take any process-shared robust mutex of the arena (shard,
+ * heap and namespace locks). When the previous owner died, recover(arg) runs with m
+ * held, before m is marked consistent. A mutex that cannot be recovered
+ * (ENOTRECOVERABLE, or any other error) means the arena cannot be trusted: the process
+ * exits with EXIT_ARENA_BROKEN, which stops the server. try: do not wait; false when
+ * another thread holds m (never false otherwise). */
+bool arena_mutex_acquire(pthread_mutex_t *m, bool try, void (*recover)(void *arg), void *arg);
+
 /* Recovers lock_id after its owner died: undoes the uncommitted entries any lane holds
  * for it. Called with the mutex held (EOWNERDEAD), before pthread_mutex_consistent. */
 void lock_recover(uint32_t lock_id);

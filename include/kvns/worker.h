@@ -3,16 +3,9 @@
 #define KVNS_WORKER_H
 
 #include "kvns/config.h"
+#include "kvns/exit_code.h"
 #include <stdbool.h>
 #include <stdint.h>
-
-/* Exit codes understood by the supervisor. */
-enum exit_code {
-    EXIT_OK = 0,
-    EXIT_FAILURE_GENERIC = 1,
-    EXIT_CONFIG = 2,           /* bad configuration: fatal, never respawned */
-    EXIT_ARENA_BROKEN = 3,     /* a lock is unrecoverable: stop everything */
-};
 
 /* Lane numbering: worker w's thread i uses lane w * threads + i; the housekeeper
  * uses lane workers * threads. */
