@@ -167,16 +167,18 @@ static bool lock_order_check(const kv_txn *t, uint32_t lock_id)
     return false;
 }
 
-bool txn_trylock(kv_txn *t, uint32_t lock_id)
+/* Takes lock_id for t: waits for it, or (try) takes it only when it is free now and
+ * returns false when another thread holds it. The lane's held bit goes up before the
+ * attempt: a recovery running meanwhile may visit this lane, which has no entries for
+ * the lock yet, and a dead waiter's bit tells the sweep what to look at. */
+static bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
 {
     if (lock_order_check(t, lock_id))
         return true;
     uint64_t *held = lane_held(t->ln);
     uint64_t bit = 1ULL << (lock_id % 64);
-    /* the held bit goes up before the attempt, as in txn_lock: a recovery running
-     * meanwhile may visit this lane, which has no entries for the lock */
     __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
-    if (!arena_mutex_acquire(lock_mutex(lock_id), true, recover_lock_id, &lock_id)) {
+    if (!arena_mutex_acquire(lock_mutex(lock_id), try, recover_lock_id, &lock_id)) {
         __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
         return false;
     }
@@ -184,29 +186,14 @@ bool txn_trylock(kv_txn *t, uint32_t lock_id)
     return true;
 }
 
-void txn_lock(kv_txn *t, uint32_t lock_id)
-{
-    if (lock_order_check(t, lock_id))
-        return;
-    uint64_t *held = lane_held(t->ln);
-    __atomic_or_fetch(&held[lock_id / 64], 1ULL << (lock_id % 64), __ATOMIC_SEQ_CST);
-    arena_mutex_acquire(lock_mutex(lock_id), false, recover_lock_id, &lock_id);
-    t->locked[t->nlocked++] = lock_id;
-}
+void txn_lock(kv_txn *t, uint32_t lock_id) { lock_take(t, lock_id, false); }
+
+bool txn_trylock(kv_txn *t, uint32_t lock_id) { return lock_take(t, lock_id, true); }
 
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
-}
-
-void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n)
-{
-    if (n > 1)
-        qsort(ids, n, sizeof *ids, cmp_u32);
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || ids[i] != ids[i - 1])
-            txn_lock(t, ids[i]);
 }
 
 /* Releases the locks t took after the first `keep`, newest first, and clears the
@@ -221,7 +208,9 @@ static void txn_unlock_from(kv_txn *t, uint32_t keep)
     }
 }
 
-bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n)
+/* Sorts and de-duplicates ids[], then takes each in ascending order (see lock_take).
+ * When one is busy (try only), releases what this call took and returns false. */
+static bool lock_take_many(kv_txn *t, uint32_t *ids, size_t n, bool try)
 {
     if (n > 1)
         qsort(ids, n, sizeof *ids, cmp_u32);
@@ -229,13 +218,17 @@ bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && ids[i] == ids[i - 1])
             continue;
-        if (!txn_trylock(t, ids[i])) {
+        if (!lock_take(t, ids[i], try)) {
             txn_unlock_from(t, keep);
             return false;
         }
     }
     return true;
 }
+
+void txn_lock_many(kv_txn *t, uint32_t *ids, size_t n) { lock_take_many(t, ids, n, false); }
+
+bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n) { return lock_take_many(t, ids, n, true); }
 
 /* True when the 8-byte word at off was already recorded in this transaction. */
 static bool dedup_seen(kv_txn *t, aoff off)

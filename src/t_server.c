@@ -348,11 +348,10 @@ static void debug_lockshard(client *c)
     }
     kv_key k;
     key_init(&k, c->argv[2].ptr, c->argv[2].len);
-    kv_txn *t = &c->w->txn;
-    txn_begin(t);
-    txn_lock(t, k.shard);
+    if (!cmd_txn_begin(c, &k.shard, 1))
+        return;
     sleep_until_or_stop((int64_t)mono_ns() + ms * 1000000LL);
-    txn_commit(t);
+    txn_commit(&c->w->txn);
     c->w->txn.batch_clock_ms = now_ms();
     reply_ok(&c->out);
 }

@@ -290,6 +290,26 @@ static void client_reply_failed(client *c, size_t mark)
              c->addr, (unsigned long long)c->id);
 }
 
+/* Executes the parsed request (consumed bytes from rpos) and moves past it; a reply
+ * that ran out of memory is replaced (client_reply_failed). Returns false, with the
+ * client parked and the request kept, when a shard it needs stayed busy. */
+static bool client_run_request(client *c, size_t consumed)
+{
+    c->argv = c->req.argv;
+    c->argc = c->req.argc;
+    size_t mark = reply_len(&c->out);
+    if (!command_exec(c)) {
+        c->parked_consumed = consumed;
+        parked_add(c);
+        return false;
+    }
+    if (reply_failed(&c->out))
+        client_reply_failed(c, mark);
+    c->rpos += consumed;
+    c->commands++;
+    return true;
+}
+
 /* Parses and executes every complete request in the read buffer. The wall clock is
  * read once per batch: every command of a pipelined batch sees the same "now", as
  * Redis's cached command time does. A command whose shard stays busy parks the
@@ -325,18 +345,8 @@ static void client_process(client *c)
             c->rpos += consumed;
             continue;
         }
-        c->argv = c->req.argv;
-        c->argc = c->req.argc;
-        size_t mark = reply_len(&c->out);
-        if (!command_exec(c)) {
-            c->parked_consumed = consumed;
-            parked_add(c);
+        if (!client_run_request(c, consumed))
             break;
-        }
-        if (reply_failed(&c->out))
-            client_reply_failed(c, mark);
-        c->rpos += consumed;
-        c->commands++;
     }
     c->w->txn.batch_clock_ms = 0;
     client_sync_slot(c);
@@ -406,19 +416,10 @@ static void client_retry_parked(client *c)
     parked_remove(c);
     c->last_ms = now_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
-    c->argv = c->req.argv;
-    c->argc = c->req.argc;
-    size_t mark = reply_len(&c->out);
-    bool done = command_exec(c);
+    bool done = client_run_request(c, c->parked_consumed);
     c->w->txn.batch_clock_ms = 0;
-    if (!done) {
-        parked_add(c);
+    if (!done)
         return;
-    }
-    if (reply_failed(&c->out))
-        client_reply_failed(c, mark);
-    c->rpos += c->parked_consumed;
-    c->commands++;
     client_process(c);
     client_after_run(c);
 }
