@@ -171,7 +171,7 @@ static bool lock_order_check(const kv_txn *t, uint32_t lock_id)
  * returns false when another thread holds it. The lane's held bit goes up before the
  * attempt: a recovery running meanwhile may visit this lane, which has no entries for
  * the lock yet, and a dead waiter's bit tells the sweep what to look at. */
-static bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
+static inline bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
 {
     if (lock_order_check(t, lock_id))
         return true;
@@ -210,7 +210,7 @@ static void txn_unlock_from(kv_txn *t, uint32_t keep)
 
 /* Sorts and de-duplicates ids[], then takes each in ascending order (see lock_take).
  * When one is busy (try only), releases what this call took and returns false. */
-static bool lock_take_many(kv_txn *t, uint32_t *ids, size_t n, bool try)
+static inline bool lock_take_many(kv_txn *t, uint32_t *ids, size_t n, bool try)
 {
     if (n > 1)
         qsort(ids, n, sizeof *ids, cmp_u32);

@@ -293,7 +293,7 @@ static void client_reply_failed(client *c, size_t mark)
 /* Executes the parsed request (consumed bytes from rpos) and moves past it; a reply
  * that ran out of memory is replaced (client_reply_failed). Returns false, with the
  * client parked and the request kept, when a shard it needs stayed busy. */
-static bool client_run_request(client *c, size_t consumed)
+static inline bool client_run_request(client *c, size_t consumed)
 {
     c->argv = c->req.argv;
     c->argc = c->req.argc;
