@@ -11,6 +11,7 @@
 #include "kvns/zset.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,10 +154,99 @@ void reply_store_error(client *c, int rc)
         cmd_abort(c, "ERR too many namespaces");
     else if (rc == STORE_E_TOOBIG)
         cmd_abort(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    else if (c->w->txn.failed == TXN_E_UNDO_FULL)
+    else if (rc == TXN_E_UNDO_FULL || c->w->txn.failed == TXN_E_UNDO_FULL)
         cmd_abort(c, ERR_TOO_LARGE);
     else
         cmd_abort(c, ERR_OOM);
+}
+
+/* Where spec s's keys begin in argv, or 0 when its keyword is absent. */
+static int spec_begin(const key_spec *s, const resp_arg *argv, int argc)
+{
+    if (s->begin == KS_INDEX)
+        return s->pos;
+    int start = s->pos > 0 ? s->pos : argc + s->pos;
+    int step = s->pos > 0 ? 1 : -1;
+    size_t len = strlen(s->keyword);
+    for (int i = start; i >= 1 && i < argc; i += step) {
+        if (argv[i].len == len && strncasecmp(argv[i].ptr, s->keyword, len) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd_key_ref *out)
+{
+    int n = 0;
+    for (const key_spec *s = cmd->key_specs; s && s->begin != KS_END; s++) {
+        int first = spec_begin(s, argv, argc);
+        if (first == 0)
+            continue;
+        int last, step;
+        if (s->find == KS_RANGE) {
+            step = s->range.step;
+            if (s->range.lastkey >= 0)
+                last = first + s->range.lastkey;
+            else if (!s->range.limit)
+                last = argc + s->range.lastkey;
+            else
+                last = first + ((argc - first) / s->range.limit + s->range.lastkey);
+        } else {
+            long long numkeys;
+            const resp_arg *count = &argv[first + s->keynum.keynumidx];
+            step = s->keynum.step;
+            if (s->keynum.keynumidx >= argc - first || parse_ll(count->ptr, count->len, &numkeys) != 0 ||
+                numkeys < 0 || numkeys > argc)
+                return -1;
+            first += s->keynum.firstkey;
+            last = first + (int)numkeys - 1;
+        }
+        /* out of bounds or no keys: an argument error of the command */
+        if (last >= argc || last < first || first >= argc)
+            return -1;
+        for (int i = first; i <= last; i += step)
+            out[n++] = (cmd_key_ref){ i, s->flags };
+    }
+    return n;
+}
+
+void command_legacy_range(const command *cmd, int *first, int *last, int *step, bool *movable)
+{
+    *first = *last = *step = 0;
+    *movable = false;
+    const key_spec *specs = cmd->key_specs;
+    if (!specs || specs[0].begin == KS_END)
+        return;
+    if (specs[1].begin == KS_END && specs[0].begin == KS_INDEX && specs[0].find == KS_RANGE) {
+        int lk = specs[0].range.lastkey;
+        *first = specs[0].pos;
+        *last = lk < 0 ? lk : specs[0].pos + lk;
+        *step = specs[0].range.step;
+        *movable = (specs[0].flags & KS_INCOMPLETE) != 0;
+        return;
+    }
+    int lo = INT_MAX;
+    unsigned hi = 0, prev_last = 0;   /* unsigned, as in Redis: a negative lastkey is the end */
+    for (const key_spec *s = specs; s->begin != KS_END; s++) {
+        if (s->begin != KS_INDEX || s->find != KS_RANGE || s->range.step != 1 ||
+            (prev_last && prev_last != (unsigned)(s->pos - 1))) {
+            *movable = true;
+            continue;
+        }
+        if (s->flags & KS_INCOMPLETE)
+            *movable = true;
+        lo = s->pos < lo ? s->pos : lo;
+        int abs_last = s->range.lastkey >= 0 ? s->range.lastkey + s->pos : s->range.lastkey;
+        hi = (unsigned)abs_last > hi ? (unsigned)abs_last : hi;
+        prev_last = hi;
+    }
+    if (lo == INT_MAX) {
+        *movable = true;
+        return;
+    }
+    *first = lo;
+    *last = (int)hi;
+    *step = 1;
 }
 
 /* Error texts quote client bytes: keep them on one line, like Redis does. */
@@ -188,23 +278,21 @@ static void reply_unknown_command(client *c)
     reply_error(&c->out, msg);
 }
 
-/* Resolves the key arguments of a table-driven command; returns how many shard ids
- * were written to shards[]. */
-static size_t resolve_keys(client *c, const command *cmd, uint32_t *shards)
+/* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
+ * shard ids to shards[]. */
+static void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
 {
-    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
     if (c->keys_cap < c->argc) {
         c->keys_cap = c->argc + 8;
         c->keys = realloc(c->keys, c->keys_cap * sizeof *c->keys);
         if (!c->keys)
             abort();
     }
-    size_t n = 0;
-    for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
-        key_init(&c->keys[i], c->argv[i].ptr, c->argv[i].len);
-        shards[n++] = c->keys[i].shard;
+    for (int i = 0; i < n; i++) {
+        kv_key *k = &c->keys[refs[i].pos];
+        key_init(k, c->argv[refs[i].pos].ptr, c->argv[refs[i].pos].len);
+        shards[i] = k->shard;
     }
-    return n;
 }
 
 /* Bytes a write may add: its arguments plus per-key overhead (a guess made before
@@ -221,16 +309,15 @@ static uint64_t estimate_growth(const client *c)
  * under the eviction threshold. Returns the bytes freed (0 when the policy is none,
  * nothing was over, or nothing was left to evict). *evictable (if non-NULL) says
  * whether one of those namespaces has an eviction policy and keys left. */
-static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need, kv_txn *t,
-                                   bool *evictable)
+static uint64_t evict_before_write(client *c, const cmd_key_ref *refs, int nrefs, uint64_t need,
+                                   kv_txn *t, bool *evictable)
 {
-    int last = cmd->last_key < 0 ? (int)c->argc + cmd->last_key : cmd->last_key;
     if (evictable) {
         /* decided before anything else: "nothing to evict" must not depend on a
          * momentary "there is room" that a concurrent writer may take back */
         *evictable = false;
-        for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
-            int nsid = key_nsid(&c->keys[i]);
+        for (int i = 0; i < nrefs; i++) {
+            int nsid = key_nsid(&c->keys[refs[i].pos]);
             if (nsid >= 0 && evict_policy_of((uint32_t)nsid) != EVICT_NONE && store_ns_keys((uint32_t)nsid))
                 *evictable = true;
         }
@@ -239,8 +326,8 @@ static uint64_t evict_before_write(client *c, const command *cmd, uint64_t need,
         return 0;
     uint64_t freed = 0;
     int prev = -1;
-    for (int i = cmd->first_key; i <= last && i < (int)c->argc; i += cmd->key_step) {
-        int nsid = key_nsid(&c->keys[i]);
+    for (int i = 0; i < nrefs; i++) {
+        int nsid = key_nsid(&c->keys[refs[i].pos]);
         if (nsid < 0 || nsid == prev)
             continue;
         prev = nsid;
@@ -308,8 +395,8 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     }
     int rc = txn_commit(t);
     if (rc != TXN_OK) {
-        reply_truncate(&c->out, c->reply_mark);
-        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
+        c->aborted = true;                       /* the commit rolled back already */
+        reply_store_error(c, rc);
     }
     return RUN_DONE;
 }
@@ -335,6 +422,14 @@ static void command_parked(client *c)
     }
 }
 
+/* The argv index whose namespace a command's metrics go to: its first key when that
+ * has a fixed position, else 0 (none). */
+static int metrics_key_pos(const command *cmd)
+{
+    const key_spec *s = cmd->key_specs;
+    return s && s->begin == KS_INDEX && s->find == KS_RANGE ? s->pos : 0;
+}
+
 bool command_exec(client *c)
 {
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
@@ -357,9 +452,10 @@ bool command_exec(client *c)
     if (cmd) {
         uint64_t elapsed_ns = mono_ns() - start;
         uint32_t nsid = METRICS_NO_NS;
-        if (cmd->first_key > 0 && (int)c->argc > cmd->first_key) {
+        int first = metrics_key_pos(cmd);
+        if (first > 0 && (int)c->argc > first) {
             /* key_nsid reads only the bytes before the first '/': no hash needed */
-            kv_key k = { c->argv[cmd->first_key].ptr, (uint32_t)c->argv[cmd->first_key].len, 0, 0 };
+            kv_key k = { c->argv[first].ptr, (uint32_t)c->argv[first].len, 0, 0 };
             int id = key_nsid_existing(&k);
             nsid = id < 0 ? METRICS_NO_NS : (uint32_t)id;
         }
@@ -367,6 +463,40 @@ bool command_exec(client *c)
         slowlog_observe(c, cmd, elapsed_ns);     /* slowlog: a threshold test unless slow */
     }
     return true;
+}
+
+/* Runs a command whose n key arguments were resolved into refs: binds and locks
+ * them, runs it, and evicts and retries while it does not fit (DENYOOM). ids: room
+ * for n shard ids. */
+static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs, int n, uint32_t *ids)
+{
+    bind_keys(c, refs, n, ids);
+    kv_txn *t = &c->w->txn;
+    if (cmd->flags & CMD_DENYOOM)
+        evict_before_write(c, refs, n, estimate_growth(c), t, NULL);
+    for (int attempt = 0;; attempt++) {
+        int rc = run_locked(c, cmd, t, ids, (size_t)n);
+        if (rc != RUN_OOM)
+            break;                               /* done, or parked (c->lock_busy) */
+        /* it did not fit: the transaction was rolled back; free what it measured
+         * in its namespaces (eviction policy permitting) and run it again */
+        /* each retry makes more headroom than it needs, so that one writer cannot be
+         * starved by others taking the room it freed */
+        uint64_t grow = (uint64_t)c->last_grow;
+        uint64_t need = grow << (attempt < 10 ? attempt : 10);
+        uint64_t limit = __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+        bool evictable = false;
+        uint64_t freed = attempt < MAX_OOM_RETRIES ? evict_before_write(c, refs, n, need, t, &evictable) : 0;
+        /* Freeing nothing is an OOM only when there is still no room and nothing left
+         * to evict: concurrent writers may have made room, or taken the candidates
+         * this round had sampled. */
+        if (attempt >= MAX_OOM_RETRIES ||
+            (freed == 0 && store_used_memory() + grow > limit && !evictable)) {
+            lane_stat_add(t->ln, STAT_OOM, 1);
+            reply_error(&c->out, ERR_OOM);
+            break;
+        }
+    }
 }
 
 /* Executes one request against cmd (NULL: unknown command). */
@@ -385,41 +515,23 @@ static void command_run(client *c, const command *cmd)
     }
     if (persist_refuse_write(c, cmd))
         return;
-    if (cmd->first_key <= 0 || (cmd->flags & CMD_NOLOCK)) {
+    if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
         cmd->proc(c);
         return;
     }
-    uint32_t stack_ids[64];
-    uint32_t *ids = c->argc <= 64 ? stack_ids : malloc(c->argc * sizeof *ids);
-    if (!ids)
+    cmd_key_ref stack_refs[32];
+    uint32_t stack_ids[32];
+    cmd_key_ref *refs = c->argc <= 32 ? stack_refs : malloc(c->argc * sizeof *refs);
+    uint32_t *ids = c->argc <= 32 ? stack_ids : malloc(c->argc * sizeof *ids);
+    if (!refs || !ids)
         abort();
-    size_t n = resolve_keys(c, cmd, ids);
-    kv_txn *t = &c->w->txn;
-    if (cmd->flags & CMD_DENYOOM)
-        evict_before_write(c, cmd, estimate_growth(c), t, NULL);
-    for (int attempt = 0;; attempt++) {
-        int rc = run_locked(c, cmd, t, ids, n);
-        if (rc != RUN_OOM)
-            break;                               /* done, or parked (c->lock_busy) */
-        /* it did not fit: the transaction was rolled back; free what it measured
-         * in its namespaces (eviction policy permitting) and run it again */
-        /* each retry makes more headroom than it needs, so that one writer cannot be
-         * starved by others taking the room it freed */
-        uint64_t grow = (uint64_t)c->last_grow;
-        uint64_t need = grow << (attempt < 10 ? attempt : 10);
-        uint64_t limit = __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
-        bool evictable = false;
-        uint64_t freed = attempt < MAX_OOM_RETRIES ? evict_before_write(c, cmd, need, t, &evictable) : 0;
-        /* Freeing nothing is an OOM only when there is still no room and nothing left
-         * to evict: concurrent writers may have made room, or taken the candidates
-         * this round had sampled. */
-        if (attempt >= MAX_OOM_RETRIES ||
-            (freed == 0 && store_used_memory() + grow > limit && !evictable)) {
-            lane_stat_add(t->ln, STAT_OOM, 1);
-            reply_error(&c->out, ERR_OOM);
-            break;
-        }
-    }
-    if (ids != stack_ids)
+    int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
+    if (n <= 0)
+        cmd->proc(c);                            /* a bad numkeys: the handler says why */
+    else
+        run_with_keys(c, cmd, refs, n, ids);
+    if (refs != stack_refs) {
+        free(refs);
         free(ids);
+    }
 }

@@ -360,16 +360,16 @@ static void config_rewrite(client *c)
 }
 
 const command tsrv_config_subs[] = {
-    { "get", -3, ADMIN_SUB, 0, 0, 0, config_get, NULL,
+    { "get", -3, ADMIN_SUB, NULL, config_get, NULL,
       "Returns the effective values of configuration parameters.", "2.0.0",
       "O(N) when N is the number of configuration parameters provided" },
-    { "resetstat", 2, ADMIN_SUB, 0, 0, 0, config_resetstat, NULL, "Resets the server's statistics.",
+    { "resetstat", 2, ADMIN_SUB, NULL, config_resetstat, NULL, "Resets the server's statistics.",
       "2.0.0", "O(1)" },
-    { "rewrite", 2, ADMIN_SUB, 0, 0, 0, config_rewrite, NULL,
+    { "rewrite", 2, ADMIN_SUB, NULL, config_rewrite, NULL,
       "Persists the effective configuration to file.", "2.8.0", "O(1)" },
-    { "set", -4, ADMIN_SUB, 0, 0, 0, config_set, NULL, "Sets configuration parameters in-flight.",
+    { "set", -4, ADMIN_SUB, NULL, config_set, NULL, "Sets configuration parameters in-flight.",
       "2.0.0", "O(N) when N is the number of configuration parameters provided" },
-    { "help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, NULL, NULL,
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL,
       "Returns helpful text about the different subcommands.", "5.0.0", "O(1)" },
     { 0 }
 };

@@ -42,20 +42,22 @@ static FILE *text_open(char **text, size_t *len)
 
 /* ---- COMMAND ----------------------------------------------------------------------------- */
 
-/* Redis's command flags, in the order Redis prints them. */
-static size_t command_flag_names(uint32_t flags, const char **out)
+/* Redis's command flags, in the order Redis prints them; movablekeys as Redis derives
+ * it from the key specs. */
+static size_t command_flag_names(uint32_t flags, bool movable, const char **out)
 {
     static const struct { uint32_t bit; const char *name; } map[] = {
         { CMD_WRITE, "write" },     { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
         { CMD_ADMIN, "admin" },     { CMD_PUBSUB, "pubsub" },     { CMD_NOSCRIPT, "noscript" },
         { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },       { CMD_FAST, "fast" },
-        { CMD_MOVABLE, "movablekeys" },
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         if (flags & map[i].bit)
             out[n++] = map[i].name;
     }
+    if (movable)
+        out[n++] = "movablekeys";
     return n;
 }
 
@@ -106,20 +108,15 @@ static size_t acl_categories(uint32_t flags, const char *group, bool container, 
     return n;
 }
 
-/* Access flags of a command's keys (key specs and GETKEYSANDFLAGS). */
+/* Names of a key spec's KS_* flags, in Redis's order (key specs and GETKEYSANDFLAGS). */
 static size_t key_flag_names(uint32_t flags, const char **out)
 {
+    static const char *const names[] = { "RO",     "RW",     "OW",      "RM",         "access",        "update",
+                                         "insert", "delete", "not_key", "incomplete", "variable_flags" };
     size_t n = 0;
-    if (flags & CMD_READONLY) {
-        out[n++] = "RO";
-        out[n++] = "access";
-    } else if (flags & CMD_WRITE) {
-        out[n++] = "RW";
-        out[n++] = "update";
-    } else {
-        out[n++] = "RW";
-        out[n++] = "access";
-        out[n++] = "update";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (flags & (1u << i))
+            out[n++] = names[i];
     }
     return n;
 }
@@ -131,72 +128,66 @@ static void reply_status_set(reply_buf *r, const char **names, size_t n)
         reply_simple(r, names[i]);
 }
 
-/* Index of the numkeys argument of a movable-keys command (Redis's "keynum" key spec),
- * or -1 when the command does not follow that shape. */
-static int numkeys_index(const command *cmd)
+/* One key spec as Redis 7's COMMAND INFO / DOCS show it: a map of [notes,] flags,
+ * begin_search and find_keys. */
+static void reply_key_spec(reply_buf *r, const key_spec *s)
 {
-    static const char *const at2[] = { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall",
-                                       "fcall_ro", "blmpop", "bzmpop" };
-    for (size_t i = 0; i < sizeof at2 / sizeof at2[0]; i++) {
-        if (strcmp(cmd->name, at2[i]) == 0)
-            return 2;
+    const char *names[12];
+    reply_map(r, s->notes ? 4 : 3);
+    if (s->notes) {
+        reply_bulk_cstr(r, "notes");
+        reply_bulk_cstr(r, s->notes);
     }
-    if (cmd->first_key <= 0)
-        return 1;
-    return cmd->last_key > 0 ? cmd->last_key + 1 : -1;
-}
-
-static void reply_key_spec(reply_buf *r, uint32_t flags, bool keynum, int index, int lastkey, int step)
-{
-    const char *names[4];
-    reply_map(r, 3);
     reply_bulk_cstr(r, "flags");
-    reply_status_set(r, names, key_flag_names(flags, names));
+    reply_status_set(r, names, key_flag_names(s->flags, names));
     reply_bulk_cstr(r, "begin_search");
     reply_map(r, 2);
     reply_bulk_cstr(r, "type");
-    reply_bulk_cstr(r, "index");
+    reply_bulk_cstr(r, s->begin == KS_INDEX ? "index" : "keyword");
     reply_bulk_cstr(r, "spec");
-    reply_map(r, 1);
-    reply_bulk_cstr(r, "index");
-    reply_int(r, index);
+    if (s->begin == KS_INDEX) {
+        reply_map(r, 1);
+        reply_bulk_cstr(r, "index");
+        reply_int(r, s->pos);
+    } else {
+        reply_map(r, 2);
+        reply_bulk_cstr(r, "keyword");
+        reply_bulk_cstr(r, s->keyword);
+        reply_bulk_cstr(r, "startfrom");
+        reply_int(r, s->pos);
+    }
     reply_bulk_cstr(r, "find_keys");
     reply_map(r, 2);
     reply_bulk_cstr(r, "type");
-    reply_bulk_cstr(r, keynum ? "keynum" : "range");
+    reply_bulk_cstr(r, s->find == KS_RANGE ? "range" : "keynum");
     reply_bulk_cstr(r, "spec");
     reply_map(r, 3);
-    if (keynum) {
-        reply_bulk_cstr(r, "keynumidx");
-        reply_int(r, 0);
-        reply_bulk_cstr(r, "firstkey");
-        reply_int(r, 1);
-        reply_bulk_cstr(r, "keystep");
-        reply_int(r, 1);
-    } else {
+    if (s->find == KS_RANGE) {
         reply_bulk_cstr(r, "lastkey");
-        reply_int(r, lastkey);
+        reply_int(r, s->range.lastkey);
         reply_bulk_cstr(r, "keystep");
-        reply_int(r, step);
+        reply_int(r, s->range.step);
         reply_bulk_cstr(r, "limit");
-        reply_int(r, 0);
+        reply_int(r, s->range.limit);
+    } else {
+        reply_bulk_cstr(r, "keynumidx");
+        reply_int(r, s->keynum.keynumidx);
+        reply_bulk_cstr(r, "firstkey");
+        reply_int(r, s->keynum.firstkey);
+        reply_bulk_cstr(r, "keystep");
+        reply_int(r, s->keynum.step);
     }
 }
 
-/* The key specs of a row: a range for its fixed key positions, plus a keynum spec for
- * movable (numkeys) commands. */
+/* A row's key specs (an empty array for none). */
 static void reply_key_specs(reply_buf *r, const command *cmd)
 {
-    bool range = cmd->first_key > 0;
-    int nk = (cmd->flags & CMD_MOVABLE) ? numkeys_index(cmd) : -1;
-    reply_array(r, (long long)range + (nk > 0));
-    if (range) {
-        int lastkey = cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key;
-        reply_key_spec(r, cmd->flags, false, cmd->first_key, lastkey,
-                       cmd->key_step > 0 ? cmd->key_step : 1);
-    }
-    if (nk > 0)
-        reply_key_spec(r, cmd->flags, true, nk, 0, 1);
+    long long n = 0;
+    for (const key_spec *s = cmd->key_specs; s && s->begin != KS_END; s++)
+        n++;
+    reply_array(r, n);
+    for (const key_spec *s = cmd->key_specs; s && s->begin != KS_END; s++)
+        reply_key_spec(r, s);
 }
 
 /* One COMMAND INFO entry for a subcommand. */
@@ -208,7 +199,7 @@ static void reply_sub_info(reply_buf *r, const command *parent, const command *s
     reply_array(r, 10);
     reply_bulk_cstr(r, full);
     reply_int(r, s->arity);
-    reply_status_set(r, names, command_flag_names(s->flags, names));
+    reply_status_set(r, names, command_flag_names(s->flags, false, names));
     reply_int(r, 0);
     reply_int(r, 0);
     reply_int(r, 0);
@@ -224,13 +215,16 @@ static void reply_command_info(reply_buf *r, const command *cmd)
 {
     const char *names[16];
     const command *subs = tsrv_subs_of(cmd);
+    int first, last, step;
+    bool movable;
+    command_legacy_range(cmd, &first, &last, &step, &movable);
     reply_array(r, 10);
     reply_bulk_cstr(r, cmd->name);
     reply_int(r, cmd->arity);
-    reply_status_set(r, names, command_flag_names(cmd->flags, names));
-    reply_int(r, cmd->first_key);
-    reply_int(r, cmd->last_key);
-    reply_int(r, cmd->key_step);
+    reply_status_set(r, names, command_flag_names(cmd->flags, movable, names));
+    reply_int(r, first);
+    reply_int(r, last);
+    reply_int(r, step);
     reply_status_set(r, names, acl_categories(cmd->flags, cmd->group, subs != NULL, names));
     reply_array(r, 0);                         /* tips */
     reply_key_specs(r, cmd);
@@ -445,70 +439,56 @@ static void command_list_cmd(client *c)
     reply_fix_array(&c->out, handle, n);
 }
 
-/* Positions of the keys of argv[from..] as a command line; returns the count, or -1
- * after replying an error. */
-static long long command_keys(client *c, size_t from, size_t *pos, size_t cap, const command **out)
+/* The key arguments of argv[from..] as a command line, resolved from its command's
+ * key specs into refs (positions relative to from); returns the count, or -1 after
+ * replying Redis's error. */
+static int command_keys(client *c, size_t from, cmd_key_ref *refs)
 {
     const resp_arg *argv = c->argv + from;
-    size_t argc = c->argc - from;
+    int argc = (int)(c->argc - from);
     const command *sub;
     const command *cmd = lookup_full_name(&argv[0], &sub);
     if (!cmd) {
         reply_error(&c->out, "ERR Invalid command specified");
         return -1;
     }
-    if (sub || (cmd->first_key <= 0 && !(cmd->flags & CMD_MOVABLE))) {
+    if (sub || !cmd->key_specs) {
         reply_error(&c->out, "ERR The command has no key arguments");
         return -1;
     }
-    if ((cmd->arity > 0 && (int)argc != cmd->arity) || (int)argc < -cmd->arity) {
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
         reply_error(&c->out, "ERR Invalid number of arguments specified for command");
         return -1;
     }
-    *out = cmd;
-    size_t n = 0;
-    if (cmd->first_key > 0) {
-        int last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
-        int step = cmd->key_step > 0 ? cmd->key_step : 1;
-        for (int i = cmd->first_key; i <= last && i < (int)argc && n < cap; i += step)
-            pos[n++] = from + (size_t)i;
+    int n = command_resolve_keys(cmd, argv, argc, refs);
+    if (n <= 0) {
+        reply_error(&c->out, "ERR Invalid arguments specified for command");
+        return -1;
     }
-    if (cmd->flags & CMD_MOVABLE) {
-        int nk = numkeys_index(cmd);
-        long long numkeys;
-        if (nk < 0 || (size_t)nk >= argc ||
-            parse_ll(argv[nk].ptr, argv[nk].len, &numkeys) != 0 || numkeys < 0 ||
-            (unsigned long long)numkeys > argc - 1 - (size_t)nk) {
-            reply_error(&c->out, "ERR Invalid arguments specified for command");
-            return -1;
-        }
-        for (long long i = 0; i < numkeys && n < cap; i++)
-            pos[n++] = from + (size_t)nk + 1 + (size_t)i;
-    }
-    return (long long)n;
+    return n;
 }
 
 /* COMMAND GETKEYS cmd arg... / COMMAND GETKEYSANDFLAGS cmd arg... */
 static void command_getkeys_common(client *c, bool with_flags)
 {
-    size_t *pos = malloc(c->argc * sizeof *pos);
-    if (!pos)
+    cmd_key_ref *refs = malloc(c->argc * sizeof *refs);
+    if (!refs)
         abort();
-    const command *cmd = NULL;
-    long long n = command_keys(c, 2, pos, c->argc, &cmd);
-    if (n >= 0) {
-        const char *names[4];
-        size_t nflags = key_flag_names(cmd->flags, names);
-        reply_array(&c->out, n);
-        for (long long i = 0; i < n; i++) {
-            if (with_flags)
-                reply_array(&c->out, 2);
-            reply_bulk(&c->out, c->argv[pos[i]].ptr, c->argv[pos[i]].len);
-            if (with_flags)
-                reply_status_set(&c->out, names, nflags);
+    int n = command_keys(c, 2, refs);
+    for (int i = 0; i < n; i++) {
+        if (i == 0)
+            reply_array(&c->out, n);
+        const resp_arg *key = &c->argv[2 + refs[i].pos];
+        if (with_flags) {
+            const char *names[12];
+            reply_array(&c->out, 2);
+            reply_bulk(&c->out, key->ptr, key->len);
+            reply_status_set(&c->out, names, key_flag_names(refs[i].flags, names));
+        } else {
+            reply_bulk(&c->out, key->ptr, key->len);
         }
     }
-    free(pos);
+    free(refs);
 }
 
 static void command_getkeys_cmd(client *c)
@@ -524,20 +504,20 @@ static void command_getkeysandflags_cmd(client *c)
 #define CMD_SUB (CMD_LOADING | CMD_STALE)
 
 const command tsrv_command_subs[] = {
-    { "count", 2, CMD_SUB, 0, 0, 0, command_count_cmd, NULL, "Returns a count of commands.", "2.8.13", "O(1)" },
-    { "docs", -2, CMD_SUB, 0, 0, 0, command_docs_cmd, NULL,
+    { "count", 2, CMD_SUB, NULL, command_count_cmd, NULL, "Returns a count of commands.", "2.8.13", "O(1)" },
+    { "docs", -2, CMD_SUB, NULL, command_docs_cmd, NULL,
       "Returns documentary information about one, multiple or all commands.", "7.0.0",
       "O(N) where N is the number of commands to look up" },
-    { "getkeys", -4, CMD_SUB, 0, 0, 0, command_getkeys_cmd, NULL, "Extracts the key names from an arbitrary command.",
+    { "getkeys", -4, CMD_SUB, NULL, command_getkeys_cmd, NULL, "Extracts the key names from an arbitrary command.",
       "2.8.13", "O(N) where N is the number of arguments to the command" },
-    { "getkeysandflags", -4, CMD_SUB, 0, 0, 0, command_getkeysandflags_cmd, NULL,
+    { "getkeysandflags", -4, CMD_SUB, NULL, command_getkeysandflags_cmd, NULL,
       "Extracts the key names and access flags for an arbitrary command.", "7.0.0",
       "O(N) where N is the number of arguments to the command" },
-    { "info", -2, CMD_SUB, 0, 0, 0, command_info_cmd, NULL, "Returns information about one, multiple or all commands.",
+    { "info", -2, CMD_SUB, NULL, command_info_cmd, NULL, "Returns information about one, multiple or all commands.",
       "2.8.13", "O(N) where N is the number of commands to look up" },
-    { "list", -2, CMD_SUB, 0, 0, 0, command_list_cmd, NULL, "Returns a list of command names.", "7.0.0",
+    { "list", -2, CMD_SUB, NULL, command_list_cmd, NULL, "Returns a list of command names.", "7.0.0",
       "O(N) where N is the total number of Redis commands" },
-    { "help", 2, CMD_SUB, 0, 0, 0, NULL, NULL, "Returns helpful text about the different subcommands.",
+    { "help", 2, CMD_SUB, NULL, NULL, NULL, "Returns helpful text about the different subcommands.",
       "5.0.0", "O(1)" },
     { 0 }
 };

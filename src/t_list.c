@@ -533,7 +533,7 @@ static void cmd_lmove(client *c)
 static void cmd_rpoplpush(client *c) { move_generic(c, true, false); }
 
 /* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: [key, elements] of the first
- * non-empty list, or a nil array. Locks every key's shard in one transaction. */
+ * non-empty list, or a nil array. */
 static void cmd_lmpop(client *c)
 {
     long long numkeys, count = -1;
@@ -563,80 +563,56 @@ static void cmd_lmpop(client *c)
     }
     if (count == -1)
         count = 1;
-    size_t nk = (size_t)numkeys;
-    kv_key *keys = malloc(nk * sizeof *keys);
-    uint32_t *ids = malloc(nk * sizeof *ids);
-    if (!keys || !ids) {
-        free(keys);
-        free(ids);
-        reply_error(&c->out, ERR_OOM);
-        return;
-    }
-    for (size_t i = 0; i < nk; i++) {
-        key_init(&keys[i], c->argv[2 + i].ptr, c->argv[2 + i].len);
-        ids[i] = keys[i].shard;
-    }
     kv_txn *t = txn_of(c);
-    if (!cmd_txn_begin(c, ids, nk)) {
-        free(keys);
-        free(ids);
-        return;
-    }
     bool popped = false;
-    for (size_t i = 0; i < nk && !popped; i++) {
-        kv_entry *e = store_find(t, &keys[i]);
+    for (size_t i = 0; i < (size_t)numkeys && !popped; i++) {
+        const kv_key *k = &c->keys[2 + i];
+        kv_entry *e = store_find(t, k);
         if (!e)
             continue;
         if (e->type != KV_LIST) {
             reply_error(&c->out, ERR_WRONGTYPE);
-            break;
+            return;
         }
         list_h h;
-        list_bind_entry(&h, t, keys[i].shard, e);
+        list_bind_entry(&h, t, k->shard, e);
         uint64_t n = (uint64_t)count < h.r->count ? (uint64_t)count : h.r->count;
         reply_array(&c->out, 2);
         reply_bulk(&c->out, c->argv[2 + i].ptr, c->argv[2 + i].len);
         reply_end_elements(c, h.r, tail, n);
         list_drop(&h, tail, n);
         if (h.r->count == 0)
-            store_delete(t, &keys[i]);
+            store_delete(t, k);
         popped = true;
     }
-    free(keys);
-    free(ids);
     if (t->failed) {
         list_fail(c);
         return;
     }
-    if (!popped && reply_len(&c->out) == c->reply_mark)
+    if (!popped)
         reply_null_array(&c->out);
-    int rc = txn_commit(t);
-    if (rc != TXN_OK) {
-        reply_truncate(&c->out, c->reply_mark);
-        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
-    }
 }
 
 #define W (CMD_WRITE | CMD_DENYOOM)
 #define R (CMD_READONLY)
 #define PUSH_CPLX "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."
 const command list_commands[] = {
-    { "lpush", -3, W | CMD_FAST, 1, 1, 1, cmd_lpush, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", PUSH_CPLX },
-    { "rpush", -3, W | CMD_FAST, 1, 1, 1, cmd_rpush, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", PUSH_CPLX },
-    { "lpushx", -3, W | CMD_FAST, 1, 1, 1, cmd_lpushx, "list", "Prepends one or more elements to a list only when the list exists.", "2.2.0", PUSH_CPLX },
-    { "rpushx", -3, W | CMD_FAST, 1, 1, 1, cmd_rpushx, "list", "Appends an element to a list only when the list exists.", "2.2.0", PUSH_CPLX },
-    { "lpop", -2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_lpop, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned" },
-    { "rpop", -2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_rpop, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned" },
-    { "llen", 2, R | CMD_FAST, 1, 1, 1, cmd_llen, "list", "Returns the length of a list.", "1.0.0", "O(1)" },
-    { "lrange", 4, R, 1, 1, 1, cmd_lrange, "list", "Returns a range of elements from a list.", "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range." },
-    { "lindex", 3, R, 1, 1, 1, cmd_lindex, "list", "Returns an element from a list by its index.", "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1)." },
-    { "lset", 4, W, 1, 1, 1, cmd_lset, "list", "Sets the value of an element in a list by its index.", "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1)." },
-    { "lrem", 4, CMD_WRITE, 1, 1, 1, cmd_lrem, "list", "Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed." },
-    { "ltrim", 4, CMD_WRITE, 1, 1, 1, cmd_ltrim, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", "O(N) where N is the number of elements to be removed by the operation." },
-    { "linsert", 5, W, 1, 1, 1, cmd_linsert, "list", "Inserts an element before or after another element in a list.", "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N)." },
-    { "lpos", -3, R, 1, 1, 1, cmd_lpos, "list", "Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time." },
-    { "lmove", 5, W, 1, 2, 1, cmd_lmove, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", "O(1)" },
-    { "rpoplpush", 3, W, 1, 2, 1, cmd_rpoplpush, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", "O(1)" },
-    { "lmpop", -4, CMD_WRITE | CMD_NOLOCK | CMD_MOVABLE, 0, 0, 0, cmd_lmpop, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned." },
+    { "lpush", -3, W | CMD_FAST, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lpush, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", PUSH_CPLX },
+    { "rpush", -3, W | CMD_FAST, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_rpush, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", PUSH_CPLX },
+    { "lpushx", -3, W | CMD_FAST, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lpushx, "list", "Prepends one or more elements to a list only when the list exists.", "2.2.0", PUSH_CPLX },
+    { "rpushx", -3, W | CMD_FAST, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_rpushx, "list", "Appends an element to a list only when the list exists.", "2.2.0", PUSH_CPLX },
+    { "lpop", -2, CMD_WRITE | CMD_FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lpop, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned" },
+    { "rpop", -2, CMD_WRITE | CMD_FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_rpop, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned" },
+    { "llen", 2, R | CMD_FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_llen, "list", "Returns the length of a list.", "1.0.0", "O(1)" },
+    { "lrange", 4, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lrange, "list", "Returns a range of elements from a list.", "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range." },
+    { "lindex", 3, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lindex, "list", "Returns an element from a list by its index.", "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1)." },
+    { "lset", 4, W, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lset, "list", "Sets the value of an element in a list by its index.", "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1)." },
+    { "lrem", 4, CMD_WRITE, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lrem, "list", "Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed." },
+    { "ltrim", 4, CMD_WRITE, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_ltrim, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", "O(N) where N is the number of elements to be removed by the operation." },
+    { "linsert", 5, W, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_linsert, "list", "Inserts an element before or after another element in a list.", "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N)." },
+    { "lpos", -3, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lpos, "list", "Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time." },
+    { "lmove", 5, W, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RW | KS_INSERT, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_lmove, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", "O(1)" },
+    { "rpoplpush", 3, W, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RW | KS_INSERT, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_rpoplpush, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", "O(1)" },
+    { "lmpop", -4, CMD_WRITE, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, cmd_lmpop, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned." },
     { 0 }
 };

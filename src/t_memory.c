@@ -108,7 +108,7 @@ static void cmd_memory(client *c)
 }
 
 const command memory_commands[] = {
-    { "memory", -2, CMD_READONLY | CMD_NOLOCK, 0, 0, 0, cmd_memory, "server",
+    { "memory", -2, CMD_READONLY | CMD_NOLOCK, NULL, cmd_memory, "server",
       "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand." },
     { 0 }
 };

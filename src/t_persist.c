@@ -105,12 +105,12 @@ static void cmd_lastsave(client *c)
 #define PERSIST_FLAGS (CMD_NOLOCK | CMD_ADMIN | CMD_NOSCRIPT)
 
 const command persist_commands[] = {
-    { "save", 1, PERSIST_FLAGS, 0, 0, 0, cmd_save, "server",
+    { "save", 1, PERSIST_FLAGS, NULL, cmd_save, "server",
       "Synchronously saves the database(s) to disk.", "1.0.0",
       "O(N) where N is the total number of keys in all databases" },
-    { "bgsave", -1, PERSIST_FLAGS, 0, 0, 0, cmd_bgsave, "server",
+    { "bgsave", -1, PERSIST_FLAGS, NULL, cmd_bgsave, "server",
       "Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)" },
-    { "lastsave", 1, CMD_NOLOCK | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_lastsave, "server",
+    { "lastsave", 1, CMD_NOLOCK | CMD_FAST | CMD_LOADING | CMD_STALE, NULL, cmd_lastsave, "server",
       "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)" },
     { 0 }
 };

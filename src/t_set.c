@@ -1,6 +1,6 @@
 /* t_set.c - set commands (Redis 7 semantics) over shm/set.c. Handlers run inside the
- * dispatcher's transaction with every key's shard locked, except SINTERCARD, whose
- * keys follow a numkeys argument: it locks them itself (CMD_NOLOCK). Results of the
+ * dispatcher's transaction with every key's shard locked (SINTERCARD's keys too,
+ * resolved from its numkeys argument by its key spec). Results of the
  * multi-set commands are gathered in process memory first (copies), then replied or
  * built into the destination in fresh memory - so a STORE command logs O(1) undo
  * whatever the result size, and works across shards and namespaces. */
@@ -651,7 +651,7 @@ static void cmd_sinterstore(client *c) { algebra_store(c, OP_INTER); }
 static void cmd_sdiffstore(client *c) { algebra_store(c, OP_DIFF); }
 
 /* SINTERCARD numkeys key [key ...] [LIMIT limit]: the intersection's cardinality,
- * counting stops at limit (0: none). CMD_NOLOCK: resolves and locks its keys. */
+ * counting stops at limit (0: none). */
 static void cmd_sintercard(client *c)
 {
     long long numkeys, limit = 0;
@@ -675,55 +675,35 @@ static void cmd_sintercard(client *c)
         }
     }
     size_t n = (size_t)numkeys;
-    kv_key *keys = xrealloc(NULL, n * sizeof *keys);
-    uint32_t *ids = xrealloc(NULL, n * sizeof *ids);
     aoff *objs = xrealloc(NULL, n * sizeof *objs);
-    for (size_t i = 0; i < n; i++) {
-        key_init(&keys[i], c->argv[2 + i].ptr, c->argv[2 + i].len);
-        ids[i] = keys[i].shard;
-    }
-    kv_txn *t = txn_of(c);
-    if (!cmd_txn_begin(c, ids, n)) {
-        free(keys);
-        free(ids);
-        free(objs);
-        return;
-    }
-    if (lookup_sets(c, keys, n, objs)) {
+    if (lookup_sets(c, &c->keys[2], n, objs)) {
         bool empty = false;
         for (size_t i = 0; i < n; i++)
             empty |= !objs[i];
         reply_int(&c->out, empty ? 0 : (long long)intersect(objs, n, NULL, (uint64_t)limit));
     }
-    int rc = txn_commit(t);
-    if (rc != TXN_OK) {
-        reply_truncate(&c->out, c->reply_mark);
-        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
-    }
-    free(keys);
-    free(ids);
     free(objs);
 }
 
 #define W (CMD_WRITE | CMD_DENYOOM)
 #define R (CMD_READONLY)
 const command set_commands[] = {
-    { "sadd", -3, W | CMD_FAST, 1, 1, 1, cmd_sadd, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments." },
-    { "srem", -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_srem, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", "1.0.0", "O(N) where N is the number of members to be removed." },
-    { "smembers", 2, R, 1, 1, 1, cmd_smembers, "set", "Returns all members of a set.", "1.0.0", "O(N) where N is the set cardinality." },
-    { "scard", 2, R | CMD_FAST, 1, 1, 1, cmd_scard, "set", "Returns the number of members in a set.", "1.0.0", "O(1)" },
-    { "sismember", 3, R | CMD_FAST, 1, 1, 1, cmd_sismember, "set", "Determines whether a member belongs to a set.", "1.0.0", "O(1)" },
-    { "smismember", -3, R | CMD_FAST, 1, 1, 1, cmd_smismember, "set", "Determines whether multiple members belong to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership" },
-    { "sunion", -2, R, 1, -1, 1, cmd_sunion, "set", "Returns the union of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
-    { "sinter", -2, R, 1, -1, 1, cmd_sinter, "set", "Returns the intersect of multiple sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
-    { "sdiff", -2, R, 1, -1, 1, cmd_sdiff, "set", "Returns the difference of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
-    { "sunionstore", -3, W, 1, -1, 1, cmd_sunionstore, "set", "Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
-    { "sinterstore", -3, W, 1, -1, 1, cmd_sinterstore, "set", "Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
-    { "sdiffstore", -3, W, 1, -1, 1, cmd_sdiffstore, "set", "Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
-    { "smove", 4, CMD_WRITE | CMD_FAST, 1, 2, 1, cmd_smove, "set", "Moves a member from one set to another.", "1.0.0", "O(1)" },
-    { "spop", -2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_spop, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count." },
-    { "srandmember", -2, R, 1, 1, 1, cmd_srandmember, "set", "Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count." },
-    { "sintercard", -3, R | CMD_NOLOCK | CMD_MOVABLE, 0, 0, 0, cmd_sintercard, "set", "Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
-    { "sscan", -3, R, 1, 1, 1, cmd_sscan, "set", "Iterates over members of a set.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
+    { "sadd", -3, W | CMD_FAST, (const key_spec[]){ { KS_RW | KS_INSERT, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_sadd, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments." },
+    { "srem", -3, CMD_WRITE | CMD_FAST, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_srem, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", "1.0.0", "O(N) where N is the number of members to be removed." },
+    { "smembers", 2, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_smembers, "set", "Returns all members of a set.", "1.0.0", "O(N) where N is the set cardinality." },
+    { "scard", 2, R | CMD_FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_scard, "set", "Returns the number of members in a set.", "1.0.0", "O(1)" },
+    { "sismember", 3, R | CMD_FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_sismember, "set", "Determines whether a member belongs to a set.", "1.0.0", "O(1)" },
+    { "smismember", -3, R | CMD_FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_smismember, "set", "Determines whether multiple members belong to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership" },
+    { "sunion", -2, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sunion, "set", "Returns the union of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
+    { "sinter", -2, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sinter, "set", "Returns the intersect of multiple sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
+    { "sdiff", -2, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sdiff, "set", "Returns the difference of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
+    { "sunionstore", -3, W, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sunionstore, "set", "Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
+    { "sinterstore", -3, W, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sinterstore, "set", "Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
+    { "sdiffstore", -3, W, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_sdiffstore, "set", "Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets." },
+    { "smove", 4, CMD_WRITE | CMD_FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RW | KS_INSERT, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_smove, "set", "Moves a member from one set to another.", "1.0.0", "O(1)" },
+    { "spop", -2, CMD_WRITE | CMD_FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_spop, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count." },
+    { "srandmember", -2, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_srandmember, "set", "Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count." },
+    { "sintercard", -3, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, cmd_sintercard, "set", "Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets." },
+    { "sscan", -3, R, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_sscan, "set", "Iterates over members of a set.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
     { 0 }
 };

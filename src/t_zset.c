@@ -459,7 +459,7 @@ static bool positive_arg(client *c, size_t i, const char *msg, long long *out)
 }
 
 /* ZMPOP numkeys key... MIN|MAX [COUNT count]: [key, [[member, score], ...]] from the
- * first non-empty key, or a nil array. Takes its own locks (CMD_NOLOCK). */
+ * first non-empty key, or a nil array. */
 static void cmd_zmpop(client *c)
 {
     long long numkeys, count = -1;
@@ -494,53 +494,26 @@ static void cmd_zmpop(client *c)
     }
     if (count == -1)
         count = 1;
-    kv_key *keys = malloc((size_t)numkeys * sizeof *keys);
-    uint32_t *ids = malloc((size_t)numkeys * sizeof *ids);
-    if (!keys || !ids) {
-        free(keys);
-        free(ids);
-        reply_error(&c->out, ERR_OOM);
-        return;
-    }
-    for (long long i = 0; i < numkeys; i++) {
-        key_init(&keys[i], c->argv[2 + i].ptr, c->argv[2 + i].len);
-        ids[i] = keys[i].shard;
-    }
-    kv_txn *t = zset_txn(c);
-    if (!cmd_txn_begin(c, ids, (size_t)numkeys)) {
-        free(keys);
-        free(ids);
-        return;
-    }
     bool done = false;
     for (long long i = 0; i < numkeys && !done; i++) {
+        const kv_key *k = &c->keys[2 + i];
         kv_entry *e;
         bool wrong;
-        zset_obj *z = zset_lookup(c, &keys[i], false, &e, &wrong);
-        if (wrong) {
-            done = true;
-        } else if (z) {
+        zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
+        if (wrong)
+            return;
+        if (z) {
             uint64_t n = (uint64_t)count < z->length ? (uint64_t)count : z->length;
             reply_array(&c->out, 2);
             reply_bulk(&c->out, c->argv[2 + i].ptr, c->argv[2 + i].len);
             reply_array(&c->out, (long long)n);
-            if (!zpop_members(c, &keys[i], e, z, max, n, true)) {
-                free(keys);
-                free(ids);
+            if (!zpop_members(c, k, e, z, max, n, true))
                 return;                      /* aborted, error replied */
-            }
             done = true;
         }
     }
     if (!done)
         reply_null_array(&c->out);
-    int rc = txn_commit(t);
-    if (rc != TXN_OK) {
-        reply_truncate(&c->out, c->reply_mark);
-        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
-    }
-    free(keys);
-    free(ids);
 }
 
 /* ---- ZRANDMEMBER ------------------------------------------------------------------------------ */
@@ -786,99 +759,98 @@ static void cmd_zscan(client *c)
 #define WR     CMD_WRITE
 #define FAST   CMD_FAST
 #define DENY   CMD_DENYOOM
-#define NUMKEYS (CMD_NOLOCK | CMD_MOVABLE)
 
 const command zset_commands[] = {
-    { "zadd", -4, WR | DENY | FAST, 1, 1, 1, cmd_zadd, "sorted-set",
+    { "zadd", -4, WR | DENY | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zadd, "sorted-set",
       "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
       "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set." },
-    { "zincrby", 4, WR | DENY | FAST, 1, 1, 1, cmd_zincrby, "sorted-set",
+    { "zincrby", 4, WR | DENY | FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zincrby, "sorted-set",
       "Increments the score of a member in a sorted set.", "1.2.0",
       "O(log(N)) where N is the number of elements in the sorted set." },
-    { "zrem", -3, WR | FAST, 1, 1, 1, cmd_zrem, "sorted-set",
+    { "zrem", -3, WR | FAST, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zrem, "sorted-set",
       "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
       "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed." },
-    { "zcard", 2, RO | FAST, 1, 1, 1, cmd_zcard, "sorted-set",
+    { "zcard", 2, RO | FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zcard, "sorted-set",
       "Returns the number of members in a sorted set.", "1.2.0", "O(1)" },
-    { "zscore", 3, RO | FAST, 1, 1, 1, cmd_zscore, "sorted-set",
+    { "zscore", 3, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zscore, "sorted-set",
       "Returns the score of a member in a sorted set.", "1.2.0", "O(1)" },
-    { "zmscore", -3, RO | FAST, 1, 1, 1, cmd_zmscore, "sorted-set",
+    { "zmscore", -3, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zmscore, "sorted-set",
       "Returns the score of one or more members in a sorted set.", "6.2.0",
       "O(N) where N is the number of members being requested." },
-    { "zrank", -3, RO | FAST, 1, 1, 1, cmd_zrank, "sorted-set",
+    { "zrank", -3, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zrank, "sorted-set",
       "Returns the index of a member in a sorted set ordered by ascending scores.", "2.0.0", "O(log(N))" },
-    { "zrevrank", -3, RO | FAST, 1, 1, 1, cmd_zrevrank, "sorted-set",
+    { "zrevrank", -3, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zrevrank, "sorted-set",
       "Returns the index of a member in a sorted set ordered by descending scores.", "2.0.0", "O(log(N))" },
-    { "zcount", 4, RO | FAST, 1, 1, 1, zcmd_zcount, "sorted-set",
+    { "zcount", 4, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zcount, "sorted-set",
       "Returns the count of members in a sorted set that have scores within a range.", "2.0.0",
       "O(log(N)) with N being the number of elements in the sorted set." },
-    { "zlexcount", 4, RO | FAST, 1, 1, 1, zcmd_zlexcount, "sorted-set",
+    { "zlexcount", 4, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zlexcount, "sorted-set",
       "Returns the number of members in a sorted set within a lexicographical range.", "2.8.9",
       "O(log(N)) with N being the number of elements in the sorted set." },
-    { "zrange", -4, RO, 1, 1, 1, zcmd_zrange, "sorted-set",
+    { "zrange", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrange, "sorted-set",
       "Returns members in a sorted set within a range of indexes.", "1.2.0",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned." },
-    { "zrangestore", -5, WR | DENY, 1, 2, 1, zcmd_zrangestore, "sorted-set",
+    { "zrangestore", -5, WR | DENY, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrangestore, "sorted-set",
       "Stores a range of members from sorted set in a key.", "6.2.0",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key." },
-    { "zrevrange", -4, RO, 1, 1, 1, zcmd_zrevrange, "sorted-set",
+    { "zrevrange", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrevrange, "sorted-set",
       "Returns members in a sorted set within a range of indexes in reverse order.", "1.2.0",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned." },
-    { "zrangebyscore", -4, RO, 1, 1, 1, zcmd_zrangebyscore, "sorted-set",
+    { "zrangebyscore", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrangebyscore, "sorted-set",
       "Returns members in a sorted set within a range of scores.", "1.0.5",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
-    { "zrevrangebyscore", -4, RO, 1, 1, 1, zcmd_zrevrangebyscore, "sorted-set",
+    { "zrevrangebyscore", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrevrangebyscore, "sorted-set",
       "Returns members in a sorted set within a range of scores in reverse order.", "2.2.0",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
-    { "zrangebylex", -4, RO, 1, 1, 1, zcmd_zrangebylex, "sorted-set",
+    { "zrangebylex", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrangebylex, "sorted-set",
       "Returns members in a sorted set within a lexicographical range.", "2.8.9",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
-    { "zrevrangebylex", -4, RO, 1, 1, 1, zcmd_zrevrangebylex, "sorted-set",
+    { "zrevrangebylex", -4, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zrevrangebylex, "sorted-set",
       "Returns members in a sorted set within a lexicographical range in reverse order.", "2.8.9",
       "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))." },
-    { "zremrangebyrank", 4, WR, 1, 1, 1, zcmd_zremrangebyrank, "sorted-set",
+    { "zremrangebyrank", 4, WR, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zremrangebyrank, "sorted-set",
       "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
       "2.0.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
-    { "zremrangebyscore", 4, WR, 1, 1, 1, zcmd_zremrangebyscore, "sorted-set",
+    { "zremrangebyscore", 4, WR, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zremrangebyscore, "sorted-set",
       "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
       "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
-    { "zremrangebylex", 4, WR, 1, 1, 1, zcmd_zremrangebylex, "sorted-set",
+    { "zremrangebylex", 4, WR, (const key_spec[]){ { KS_RW | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, zcmd_zremrangebylex, "sorted-set",
       "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
       "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation." },
-    { "zpopmin", -2, WR | FAST, 1, 1, 1, cmd_zpopmin, "sorted-set",
+    { "zpopmin", -2, WR | FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zpopmin, "sorted-set",
       "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
       "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped." },
-    { "zpopmax", -2, WR | FAST, 1, 1, 1, cmd_zpopmax, "sorted-set",
+    { "zpopmax", -2, WR | FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zpopmax, "sorted-set",
       "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
       "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped." },
-    { "zmpop", -4, WR | NUMKEYS, 0, 0, 0, cmd_zmpop, "sorted-set",
+    { "zmpop", -4, WR, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, cmd_zmpop, "sorted-set",
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
       "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped." },
-    { "zrandmember", -2, RO, 1, 1, 1, cmd_zrandmember, "sorted-set",
+    { "zrandmember", -2, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zrandmember, "sorted-set",
       "Returns one or more random members from a sorted set.", "6.2.0",
       "O(N) where N is the number of members returned" },
-    { "zscan", -3, RO, 1, 1, 1, cmd_zscan, "sorted-set",
+    { "zscan", -3, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_zscan, "sorted-set",
       "Iterates over members and scores of a sorted set.", "2.8.0",
       "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
-    { "zunionstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zunionstore, "sorted-set",
+    { "zunionstore", -4, WR | DENY, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zunionstore, "sorted-set",
       "Stores the union of multiple sorted sets in a key.", "2.0.0",
       "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set." },
-    { "zinterstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zinterstore, "sorted-set",
+    { "zinterstore", -4, WR | DENY, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zinterstore, "sorted-set",
       "Stores the intersect of multiple sorted sets in a key.", "2.0.0",
       "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set." },
-    { "zdiffstore", -4, WR | DENY | NUMKEYS, 1, 1, 1, zcmd_zdiffstore, "sorted-set",
+    { "zdiffstore", -4, WR | DENY, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_RO | KS_ACCESS, KS_INDEX, 2, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zdiffstore, "sorted-set",
       "Stores the difference of multiple sorted sets in a key.", "6.2.0",
       "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set." },
-    { "zunion", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zunion, "sorted-set",
+    { "zunion", -3, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zunion, "sorted-set",
       "Returns the union of multiple sorted sets.", "6.2.0",
       "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set." },
-    { "zinter", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zinter, "sorted-set",
+    { "zinter", -3, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zinter, "sorted-set",
       "Returns the intersect of multiple sorted sets.", "6.2.0",
       "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set." },
-    { "zdiff", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zdiff, "sorted-set",
+    { "zdiff", -3, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zdiff, "sorted-set",
       "Returns the difference between multiple sorted sets.", "6.2.0",
       "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set." },
-    { "zintercard", -3, RO | NUMKEYS, 0, 0, 0, zcmd_zintercard, "sorted-set",
+    { "zintercard", -3, RO, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 } }, { 0 } }, zcmd_zintercard, "sorted-set",
       "Returns the number of members of the intersect of multiple sorted sets.", "7.0.0",
       "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets." },
     { 0 },

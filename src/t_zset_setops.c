@@ -1,9 +1,10 @@
 /* t_zset_setops.c - ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD (Redis 7
  * semantics: numkeys, WEIGHTS, AGGREGATE SUM|MIN|MAX, WITHSCORES, LIMIT; plain sets
- * count as sorted sets whose scores are all 1). Their key positions depend on numkeys,
- * so they run as CMD_NOLOCK: every key's shard is locked in one transaction (ascending
- * order), the result is computed in process memory and, for the STORE forms, written
- * to the destination in the same transaction. */
+ * count as sorted sets whose scores are all 1). The dispatcher locks every key's shard
+ * (resolved from numkeys by the key specs) in one transaction; the result is computed
+ * in process memory and, for the STORE forms, written to the destination in the same
+ * transaction (whose memory check and eviction are the dispatcher's, as for any
+ * DENYOOM command). */
 #include "t_zset.h"
 #include "kvns/set.h"
 
@@ -359,40 +360,18 @@ static void setop_generic(client *c, size_t numkeys_idx, setop_args p)
         return;
     }
     size_t n = (size_t)setnum;
-    kv_key *keys = malloc((n + 1) * sizeof *keys);
-    uint32_t *ids = malloc((n + 1) * sizeof *ids);
     zsrc *src = calloc(n, sizeof *src);
-    if (!keys || !ids || !src) {
-        free(keys);
-        free(ids);
-        free(src);
+    if (!src) {
         reply_error(&c->out, ERR_OOM);
         return;
     }
-    size_t nids = 0;
-    kv_key *dst = &keys[n];
-    if (p.store) {
-        key_init(dst, c->argv[1].ptr, c->argv[1].len);
-        ids[nids++] = dst->shard;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const resp_arg *a = &c->argv[numkeys_idx + 1 + i];
-        key_init(&keys[i], a->ptr, a->len);
-        ids[nids++] = keys[i].shard;
-    }
     kv_txn *t = zset_txn(c);
-    if (!cmd_txn_begin(c, ids, nids)) {
-        free(keys);
-        free(ids);
-        free(src);
-        return;
-    }
     zset_results res;
     zres_init(&res);
     long long card = 0;
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
-        kv_entry *e = store_find_read(t, &keys[i]);
+        kv_entry *e = store_find_read(t, &c->keys[numkeys_idx + 1 + i]);
         src[i] = (zsrc){ KV_STRING, 0, 0, 1.0, i };
         if (!e)
             continue;
@@ -411,30 +390,11 @@ static void setop_generic(client *c, size_t numkeys_idx, setop_args p)
         reply_error(&c->out, ERR_OOM);
         ok = false;
     }
-    if (ok && !p.store) {
+    if (ok && !p.store)
         reply_result(c, &p, &res, card);
-    } else if (ok) {
-        if (!zset_store_result(c, dst, res.items, res.n)) {
-            ok = false;                   /* aborted, error replied */
-            goto out;
-        }
-        if (t->grow > 0 &&
-            store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-            lane_stat_add(t->ln, STAT_OOM, 1);
-            cmd_abort(c, ERR_OOM);
-            goto out;
-        }
-        reply_int(&c->out, (long long)res.n);
-    }
-    int rc = txn_commit(t);
-    if (rc != TXN_OK) {
-        reply_truncate(&c->out, c->reply_mark);
-        reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
-    }
-out:
+    else if (ok && zset_store_result(c, &c->keys[1], res.items, res.n))
+        reply_int(&c->out, (long long)res.n);   /* else aborted, error replied */
     zres_free(&res);
-    free(keys);
-    free(ids);
     free(src);
 }
 

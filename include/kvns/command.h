@@ -3,15 +3,20 @@
  * Each command family file (t_string.c, t_keyspace.c, t_server.c, ...) exports one
  * table of `struct command` rows ending with a zeroed row; command.c merges them at
  * start into one lookup table. A row gives the name, Redis-style arity (N exact, -N at
- * least N, the name included) and key positions (first, last (negative counts from the
- * end), step), which the dispatcher uses to lock the keys' shards before calling the
- * handler and to commit after it - so a plain handler just works on c->keys[i] (the
- * resolved key of argv[i]) inside an open transaction.
+ * least N, the name included) and its key specs (Redis 7's: where the keys of an argv
+ * are), from which the dispatcher resolves every key argument, locks the keys' shards
+ * in one transaction before calling the handler, and checks memory and commits after
+ * it - so a handler just works on c->keys[i] (the resolved key of argv[i]) inside an
+ * open transaction.
+ *
+ * When the specs cannot be resolved (a bad numkeys argument) the handler runs with no
+ * transaction and no keys: it must reply its argument error before touching any key
+ * (its own checks are at least as strict as the resolution's).
  *
  * Handlers write their reply into c->out. A handler that fails after mutating must
  * call cmd_abort(c, "ERR ...") (rolls the transaction back and replaces whatever reply
  * it wrote). Rows flagged CMD_NOLOCK get no transaction: the handler opens its own
- * (txn_begin/txn_lock/txn_commit on c->w->txn), e.g. to visit shards one at a time. */
+ * with cmd_txn_begin, to visit shards one at a time (SCAN, KEYS, FLUSHALL, ...). */
 #ifndef KVNS_COMMAND_H
 #define KVNS_COMMAND_H
 
@@ -30,8 +35,51 @@ enum cmd_flags {
     CMD_LOADING  = 1 << 7,
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
-    CMD_MOVABLE  = 1 << 10,  /* key positions depend on arguments (handler locks) */
 };
+
+/* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
+enum key_spec_flags {
+    KS_RO             = 1 << 0,   /* reads the key's value */
+    KS_RW             = 1 << 1,   /* reads and writes it */
+    KS_OW             = 1 << 2,   /* overwrites it, not reading it */
+    KS_RM             = 1 << 3,   /* deletes it */
+    KS_ACCESS         = 1 << 4,   /* returns, copies or uses the user data */
+    KS_UPDATE         = 1 << 5,   /* updates data already there */
+    KS_INSERT         = 1 << 6,   /* only adds data */
+    KS_DELETE         = 1 << 7,   /* explicitly deletes some content */
+    KS_NOT_KEY        = 1 << 8,
+    KS_INCOMPLETE     = 1 << 9,
+    KS_VARIABLE_FLAGS = 1 << 10,
+};
+
+enum key_spec_begin {
+    KS_END = 0,          /* the zeroed row that ends a spec array */
+    KS_INDEX,            /* the keys begin at argv[pos] */
+    KS_KEYWORD,          /* the keys begin after `keyword`, searched from argv[pos]
+                            forward (pos > 0) or from argv[argc + pos] backward */
+};
+
+enum key_spec_find {
+    KS_RANGE = 1,        /* keys from the begin index to lastkey (relative to it; < 0:
+                            counted from the end), every step; limit > 1: only the
+                            first 1/limit of the rest */
+    KS_KEYNUM,           /* argv[begin + keynumidx] says how many keys, the first at
+                            begin + firstkey, every step */
+};
+
+/* One of a command's key specs, as Redis 7 describes them. */
+typedef struct key_spec {
+    uint32_t            flags;       /* KS_RO | KS_ACCESS ... */
+    enum key_spec_begin begin;
+    int                 pos;         /* KS_INDEX: the index; KS_KEYWORD: the start */
+    const char         *keyword;     /* KS_KEYWORD only */
+    enum key_spec_find  find;
+    union {
+        struct { int lastkey, step, limit; } range;
+        struct { int keynumidx, firstkey, step; } keynum;
+    };
+    const char *notes;               /* Redis's remark on the flags, or NULL */
+} key_spec;
 
 struct client;
 typedef void cmd_proc(struct client *c);
@@ -40,7 +88,7 @@ typedef struct command {
     const char *name;        /* lower case */
     int         arity;
     uint32_t    flags;
-    int         first_key, last_key, key_step;
+    const key_spec *key_specs;   /* ended by a KS_END row; NULL: no keys */
     cmd_proc   *proc;
     const char *group;       /* COMMAND DOCS group: "string", "generic", "connection", "server" */
     const char *summary;
@@ -117,6 +165,21 @@ void command_table_init(void);
 size_t command_count(void);
 const command *command_at(size_t i);
 
+/* One resolved key argument: its index in argv and its spec's KS_* flags. */
+typedef struct cmd_key_ref {
+    int      pos;
+    uint32_t flags;
+} cmd_key_ref;
+
+/* Resolves the key arguments of argv[0..argc) for cmd from its key specs, in spec
+ * order, into out[] (room for argc entries). Returns how many, or -1 when a keynum
+ * spec's count is not a number, negative, or runs past the arguments (Redis's
+ * getKeysUsingKeySpecs: no keys for a spec whose keyword is absent). */
+int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd_key_ref *out);
+/* Redis's legacy (first, last, step) of a command, derived from its specs as Redis's
+ * populateCommandLegacyRangeSpec does, and whether its keys are "movablekeys". */
+void command_legacy_range(const command *cmd, int *first, int *last, int *step, bool *movable);
+
 /* Executes the request in c->argv/c->argc: lookup, arity, locking, handler, commit,
  * errors. Appends the reply to c->out and returns true; returns false, with nothing
  * replied or changed, when a shard it needs stayed busy: the caller keeps the request
@@ -126,8 +189,8 @@ bool command_exec(client *c);
 /* Opens the current command's transaction holding every shard in ids[] (sorted in
  * place). False when one stayed busy past a short spin: nothing is held, the handler
  * must return at once (what it replied so far is dropped) and the dispatcher runs the
- * command again. Handlers that lock for themselves (CMD_NOLOCK, CMD_MOVABLE) open
- * every transaction with this, never with txn_lock. */
+ * command again. Handlers that lock for themselves (CMD_NOLOCK) open every
+ * transaction with this, never with txn_lock. */
 bool cmd_txn_begin(client *c, uint32_t *ids, size_t n);
 
 /* Rolls back the current command's transaction and replaces its reply by err. */
@@ -150,7 +213,9 @@ bool arg_ll(client *c, size_t i, long long *out);
  * another type, replies WRONGTYPE, sets *wrong and returns NULL. read: count a
  * keyspace hit or miss (reads) rather than a plain lookup (writes). */
 kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool *wrong);
-/* Replies the right error for a failed store call (OOM, namespace table full, ...). */
+/* Rolls back (like cmd_abort) and replies the right error for a failed store call
+ * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
+ * place such failures become replies (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
 /* Wall clock in ms (the transaction's, when one is open). */
 int64_t now_ms(void);
