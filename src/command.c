@@ -205,7 +205,7 @@ int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd
         if (last >= argc || last < first || first >= argc)
             return -1;
         for (int i = first; i <= last; i += step)
-            out[n++] = (cmd_key_ref){ i, s->flags };
+            out[n++] = (cmd_key_ref){ i, s->key_flags ? s->key_flags(argv, argc, i) : s->flags };
     }
     return n;
 }

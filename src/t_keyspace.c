@@ -401,7 +401,7 @@ static const char *const object_help[] = {
 /* OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP. A missing key is a null
  * reply. FREQ is the entry's hit counter (kvns's eviction counter, kept whatever the
  * policy); IDLETIME is always 0 because no per-key access clock is kept; REFCOUNT is
- * always 1 (values are never shared). Runs as NOLOCK with first_key 0 (Redis's
+ * always 1 (values are never shared). Runs as NOLOCK with no key specs (Redis's
  * container command has no keys either): it resolves and locks the key itself, and
  * answers the subcommand arity errors the dispatcher cannot know about. */
 static void cmd_object(client *c)

@@ -477,10 +477,21 @@ static void cmd_getrange(client *c)
     reply_bulk(&c->out, entry_str(e) + start, (size_t)(end - start + 1));
 }
 
+/* SET's key flags (Redis's setGetKeys): reads the old value only with GET. */
+static uint32_t set_key_flags(const resp_arg *argv, int argc, int pos)
+{
+    (void)pos;
+    for (int i = 3; i < argc; i++) {
+        if (arg_is(&argv[i], "get"))
+            return KS_RW | KS_ACCESS | KS_UPDATE;
+    }
+    return KS_OW | KS_UPDATE;
+}
+
 #define W (CMD_WRITE | CMD_DENYOOM)
 #define R (CMD_READONLY)
 const command string_commands[] = {
-    { "set", -3, W, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 }, .notes = "RW and ACCESS due to the optional `GET` argument" }, { 0 } }, cmd_set, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)" },
+    { "set", -3, W, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_UPDATE | KS_VARIABLE_FLAGS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 }, .notes = "RW and ACCESS due to the optional `GET` argument", .key_flags = set_key_flags }, { 0 } }, cmd_set, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)" },
     { "get", 2, R | CMD_FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_get, "string", "Returns the string value of a key.", "1.0.0", "O(1)" },
     { "mget", -2, R | CMD_FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_mget, "string", "Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve." },
     { "mset", -3, W, (const key_spec[]){ { KS_OW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 2, 0 } }, { 0 } }, cmd_mset, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set." },

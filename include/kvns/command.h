@@ -67,6 +67,10 @@ enum key_spec_find {
                             begin + firstkey, every step */
 };
 
+/* For a KS_VARIABLE_FLAGS key spec: the KS_* flags of the key at argv[pos] for this
+ * command line (Redis's getkeys_proc flags, e.g. SET with or without GET). */
+typedef uint32_t key_flags_proc(const resp_arg *argv, int argc, int pos);
+
 /* One of a command's key specs, as Redis 7 describes them. */
 typedef struct key_spec {
     uint32_t            flags;       /* KS_RO | KS_ACCESS ... */
@@ -79,6 +83,7 @@ typedef struct key_spec {
         struct { int keynumidx, firstkey, step; } keynum;
     };
     const char *notes;               /* Redis's remark on the flags, or NULL */
+    key_flags_proc *key_flags;       /* KS_VARIABLE_FLAGS: the flags of one argv */
 } key_spec;
 
 struct client;
