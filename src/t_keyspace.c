@@ -73,8 +73,8 @@ static bool shard_commit(client *c)
     int rc = txn_commit(&c->w->txn);
     if (rc == TXN_OK)
         return true;
-    reply_truncate(&c->out, c->reply_mark);
-    reply_error(&c->out, rc == TXN_E_UNDO_FULL ? ERR_TOO_LARGE : ERR_OOM);
+    c->aborted = true;                   /* the commit rolled back already */
+    reply_store_error(c, rc);
     return false;
 }
 
