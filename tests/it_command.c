@@ -224,7 +224,7 @@ static void test_movable_across_shards(void **state)
     kv_conn *c = *state;
     const char *zs[] = { "z:a", "z:b", "z:c", "z:d", "z:e", "z:f", "z:g", "z:h" };
     for (int i = 0; i < 8; i++) {
-        char score[8];
+        char score[16];
         snprintf(score, sizeof score, "%d", i + 1);
         expect_int(c, 1, "ZADD", zs[i], score, "m", NULL);
         expect_int(c, 1, "SADD", zs[i] + 2, "m", NULL);

@@ -176,7 +176,7 @@ static void fill(void)
 {
     kv_reply_free(cmd("SET", "src/str", "a-string-value-to-copy-into-namespace-a-of-some-length", NULL));
     for (int i = 0; i < 100; i++) {
-        char m[32];
+        char m[48];
         snprintf(m, sizeof m, "member-%03d-of-the-sources", i);
         kv_reply_free(cmd("RPUSH", "src/list", m, NULL));
         kv_reply_free(cmd("SADD", "src/set1", m, NULL));
