@@ -1,5 +1,6 @@
 /* arena.c - creating and mapping the shared-memory arena (see arena.h). */
 #include "kvns/arena.h"
+#include "kvns/clock.h"
 #include "kvns/shard.h"
 #include "kvns/clients.h"
 
@@ -126,9 +127,7 @@ int arena_create(const arena_params *p, int *fd_out)
     h->memory_limit = p->memory_limit;
     h->ns_limit = ns_limit_of(p);
     h->evict_threshold = 1.0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    h->start_time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    h->start_time_ms = clock_wall_ms();
     robust_mutex_init(&h->heap_lock);
     robust_mutex_init(&h->ns_lock);
     h->heap_bump = h->heap_start;

@@ -19,6 +19,7 @@
  * types, labels and HELP texts of the first six families are the reference's (see
  * DESIGN.md "Behaviour decisions"); the kvns_* extras after them are operator data. */
 #include "kvns/metrics.h"
+#include "kvns/clock.h"
 #include "kvns/command.h"
 #include "kvns/evict.h"
 #include "kvns/persist.h"
@@ -485,10 +486,7 @@ static uint64_t shard_stat_sum(size_t field_offset)
 /* Seconds since the arena was created (the server's start), with milliseconds. */
 static void render_uptime(metrics_text *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int64_t up_ms = now_ms - arena_hdr()->start_time_ms;
+    int64_t up_ms = clock_wall_ms() - arena_hdr()->start_time_ms;
     if (up_ms < 0)
         up_ms = 0;
     family(out, "kvns_uptime_seconds", "gauge", "Seconds since the server started");

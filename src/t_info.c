@@ -748,7 +748,7 @@ static void info_persistence(FILE *f, client *c)
 {
     persist_stats st;
     persist_stats_read(&st);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int64_t last_save = st.last_save_ms ? st.last_save_ms : arena_hdr()->start_time_ms;
     long long last_time_sec = st.last_duration_ms < 0 ? -1 : (st.last_duration_ms + 500) / 1000;
     long long current_sec = st.in_progress && st.current_start_ms ? (now - st.current_start_ms) / 1000 : -1;
