@@ -88,6 +88,30 @@ uint64_t lane_stat_sum(enum lane_stat k)
     return n;
 }
 
+shard_stat_totals shard_stats_sum(void)
+{
+    shard_stat_totals t = { 0 };
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {
+        const shard *sh = arena_shard(s);
+        t.hits += __atomic_load_n(&sh->stat_hits, __ATOMIC_RELAXED);
+        t.misses += __atomic_load_n(&sh->stat_misses, __ATOMIC_RELAXED);
+        t.expired += __atomic_load_n(&sh->stat_expired, __ATOMIC_RELAXED);
+        t.evicted += __atomic_load_n(&sh->stat_evicted, __ATOMIC_RELAXED);
+    }
+    return t;
+}
+
+void shard_stats_reset(void)
+{
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {
+        shard *sh = arena_shard(s);
+        __atomic_store_n(&sh->stat_hits, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_misses, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_expired, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_evicted, 0, __ATOMIC_RELAXED);
+    }
+}
+
 shard *arena_shard(uint32_t i)
 {
     return (shard *)(arena_base + arena_hdr()->shards_off) + i;

@@ -2,7 +2,7 @@
 #include "kvns/set.h"
 #include "kvns/rng.h"
 #include "kvns/alloc.h"
-#include "kvns/resp.h"
+#include "kvns/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #include "kvns/log.h"
 #include "kvns/metrics.h"
 #include "kvns/set.h"
-#include "kvns/slowlog.h"
+#include "kvns/latency.h"
 #include "kvns/zset.h"
 
 #include <ctype.h>

@@ -143,7 +143,7 @@ static void spawn_sweeper(uint32_t i)
             }
             log_info("arena check passed after crash", "slot=%u", i);
         }
-        _exit(0);
+        _exit(EXIT_OK);
     }
     if (pid < 0) {
         log_error("fork of sweeper failed", "err=\"%s\"", strerror(errno));
@@ -294,7 +294,7 @@ static int handle_exit(pid_t pid, int status)
         child_slot *s = &slots[i];
         if (s->sweeper == pid) {
             s->sweeper = 0;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != EXIT_OK) {
                 log_error("sweep failed: the arena cannot be trusted, stopping", "slot=%u", i);
                 return EXIT_FAILURE_GENERIC;
             }

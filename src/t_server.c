@@ -16,7 +16,7 @@
 #include "kvns/clients.h"
 #include "kvns/glob.h"
 #include "kvns/shard.h"
-#include "kvns/slowlog.h"
+#include "kvns/latency.h"
 #include "t_server.h"
 #include "kvns/worker.h"
 

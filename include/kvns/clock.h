@@ -16,6 +16,14 @@ static inline int64_t clock_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Unix time in microseconds (INFO's server_time_usec). */
+static inline int64_t clock_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Monotonic time in nanoseconds. */
 static inline uint64_t clock_mono_ns(void)
 {
