@@ -88,6 +88,8 @@ uint64_t lane_stat_sum(enum lane_stat k)
     return n;
 }
 
+/* Sums the keyspace counters of every shard (relaxed loads: INFO and /metrics
+ * tolerate a count in flight). */
 shard_stat_totals shard_stats_sum(void)
 {
     shard_stat_totals t = { 0 };
@@ -101,6 +103,7 @@ shard_stat_totals shard_stats_sum(void)
     return t;
 }
 
+/* Zeroes the keyspace counters of every shard (CONFIG RESETSTAT). */
 void shard_stats_reset(void)
 {
     for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {

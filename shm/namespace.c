@@ -33,7 +33,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define NS_CACHE (2 * NS_MAX)           /* open addressing: at most half full */
 #define NS_REUSE_DELAY_MS 1000

@@ -31,11 +31,13 @@ static void shm_log_stderr(enum log_level level, const char *msg, const char *fm
 
 static log_sink shm_log_sink = shm_log_stderr;
 
+/* Installs sink (NULL: the stderr fallback); src/'s log_init calls it at start. */
 void shm_log_set_sink(log_sink sink)
 {
     shm_log_sink = sink ? sink : shm_log_stderr;
 }
 
+/* Hands one line to the installed sink: the only way shm/ logs. */
 void shm_log(enum log_level level, const char *msg, const char *fmt, ...)
 {
     va_list args;
