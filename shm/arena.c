@@ -1,5 +1,6 @@
 /* arena.c - creating and mapping the shared-memory arena (see arena.h). */
 #include "kvns/arena.h"
+#include "kvns/clock.h"
 #include "kvns/shard.h"
 #include "kvns/clients.h"
 
@@ -87,6 +88,33 @@ uint64_t lane_stat_sum(enum lane_stat k)
     return n;
 }
 
+/* Sums the keyspace counters of every shard (relaxed loads: INFO and /metrics
+ * tolerate a count in flight). */
+shard_stat_totals shard_stats_sum(void)
+{
+    shard_stat_totals t = { 0 };
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {
+        const shard *sh = arena_shard(s);
+        t.hits += __atomic_load_n(&sh->stat_hits, __ATOMIC_RELAXED);
+        t.misses += __atomic_load_n(&sh->stat_misses, __ATOMIC_RELAXED);
+        t.expired += __atomic_load_n(&sh->stat_expired, __ATOMIC_RELAXED);
+        t.evicted += __atomic_load_n(&sh->stat_evicted, __ATOMIC_RELAXED);
+    }
+    return t;
+}
+
+/* Zeroes the keyspace counters of every shard (CONFIG RESETSTAT). */
+void shard_stats_reset(void)
+{
+    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {
+        shard *sh = arena_shard(s);
+        __atomic_store_n(&sh->stat_hits, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_misses, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_expired, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->stat_evicted, 0, __ATOMIC_RELAXED);
+    }
+}
+
 shard *arena_shard(uint32_t i)
 {
     return (shard *)(arena_base + arena_hdr()->shards_off) + i;
@@ -126,9 +154,7 @@ int arena_create(const arena_params *p, int *fd_out)
     h->memory_limit = p->memory_limit;
     h->ns_limit = ns_limit_of(p);
     h->evict_threshold = 1.0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    h->start_time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    h->start_time_ms = clock_wall_ms();
     robust_mutex_init(&h->heap_lock);
     robust_mutex_init(&h->ns_lock);
     h->heap_bump = h->heap_start;

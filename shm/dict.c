@@ -2,6 +2,7 @@
  * shard tables of store.c: new keys go to table 1 while a rehash is running, every
  * mutation moves one bucket, and the load factor stays between 1/8 and 1. */
 #include "kvns/dict.h"
+#include "kvns/rng.h"
 #include "kvns/store.h"
 #include "kvns/alloc.h"
 
@@ -366,24 +367,6 @@ void adict_foreach(const adict *d, void (*fn)(adict_node *n, void *ctx), void *c
                 visit_bucket(d, tbl, b, fn, ctx);
 }
 
-/* Thread-local xorshift64* generator (random() takes a lock). */
-uint64_t adict_rand64(void)
-{
-    static __thread uint64_t state;
-    if (!state) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-                (uint64_t)(uintptr_t)&state;
-        if (!state)
-            state = 0x9e3779b97f4a7c15ULL;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 0x2545f4914f6cdd1dULL;
-}
-
 adict_node *adict_random(const adict *d)
 {
     if (!adict_len(d))
@@ -392,7 +375,7 @@ adict_node *adict_random(const adict *d)
     uint64_t span = d->size[0] + (rehashing(d) ? d->size[1] : 0) - lo;
     aref head = 0;
     for (unsigned tries = 0; !head; tries++) {
-        uint64_t i = lo + adict_rand64() % span;
+        uint64_t i = lo + rng_u64() % span;
         if (tries > 100000) {          /* pathological sparseness: walk instead */
             for (i = lo; !head; i = lo + (i - lo + 1) % span)
                 head = i < d->size[0] ? *bucket_at(d, 0, i) : *bucket_at(d, 1, i - d->size[0]);
@@ -403,7 +386,7 @@ adict_node *adict_random(const adict *d)
     unsigned len = 0;
     for (aref r = head; r; r = ((adict_node *)ref_ptr(r))->next)
         len++;
-    unsigned pick = (unsigned)(adict_rand64() % len);
+    unsigned pick = (unsigned)(rng_u64() % len);
     while (pick--)
         head = ((adict_node *)ref_ptr(head))->next;
     return ref_ptr(head);

@@ -1,5 +1,6 @@
 /* evict.c - namespace-scoped, sampled lru/mru eviction (see evict.h). */
 #include "kvns/evict.h"
+#include "kvns/rng.h"
 #include "kvns/shard.h"
 #include "kvns/store.h"
 #include "store_internal.h"
@@ -85,7 +86,7 @@ static void pool_add(candidate *pool, size_t *n, const kv_entry *e, uint32_t s, 
 {
     if (pool_has(pool, *n, e))
         return;
-    candidate c = { .shard = s, .hits = e->hits, .klen = e->klen, .tiebreak = (uint32_t)random() };
+    candidate c = { .shard = s, .hits = e->hits, .klen = e->klen, .tiebreak = (uint32_t)rng_u64() };
     if (e->klen <= sizeof c.key) {
         memcpy(c.key, entry_key(e), e->klen);
     } else {
@@ -117,7 +118,7 @@ static bool sample_pool(kv_txn *t, uint32_t nsid, candidate *pool, size_t *n, en
     arena_header *h = arena_hdr();
     if (!store_ns_keys(nsid))
         return false;
-    uint32_t start = (uint32_t)random() & (h->shard_count - 1);
+    uint32_t start = (uint32_t)rng_u64() & (h->shard_count - 1);
     unsigned sampled = 0;
     for (uint32_t i = 0; i < h->shard_count && sampled < SAMPLE_SHARDS; i++) {
         uint32_t s = (start + i) & (h->shard_count - 1);

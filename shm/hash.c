@@ -1,5 +1,6 @@
 /* hash.c - the HASH type: listpack and hashtable encodings (see hash.h). */
 #include "kvns/hash.h"
+#include "kvns/rng.h"
 #include "kvns/alloc.h"
 
 #include <stdio.h>
@@ -200,7 +201,7 @@ void hash_random(aoff obj, hs_str *field, hs_str *value)
         *value = (hs_str){ adict_node_val(n), n->vlen };
         return;
     }
-    uint64_t pick = adict_rand64() % h->count;
+    uint64_t pick = rng_u64() % h->count;
     const char *blk = arena_ptr(h->lp);
     size_t at = 0;
     for (;;) {

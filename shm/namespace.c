@@ -25,6 +25,7 @@
  * reclaim, per-lane latency series and the per-process eviction-policy cache compare
  * the slot's generation. */
 #include "kvns/store.h"
+#include "kvns/clock.h"
 #include "kvns/shard.h"
 #include "store_internal.h"
 
@@ -32,7 +33,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define NS_CACHE (2 * NS_MAX)           /* open addressing: at most half full */
 #define NS_REUSE_DELAY_MS 1000
@@ -46,13 +46,6 @@ static __thread struct {
     uint32_t version;
     uint16_t slot[NS_CACHE];            /* id + 1, 0 = empty */
 } ns_cache;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One step of a registration or reclaim: a single store, with the test hook that
  * kills the process before the n-th step (unit_store's crash test). */
@@ -204,7 +197,7 @@ static int ns_pick_slot_locked(arena_header *h, size_t n, int64_t now)
 static int ns_claim_locked(const char *p, size_t n)
 {
     arena_header *h = arena_hdr();
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     int id = ns_pick_slot_locked(h, n, now);
     if (id < 0)
         return -1;
@@ -305,7 +298,7 @@ unsigned store_ns_reclaim(kv_txn *t)
         txn_lock(t, s);
     ns_lock_acquire(h);
     unsigned freed = 0;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     for (uint32_t id = 1; id < h->ns_count; id++) {
         if (h->ns[id].state == NS_LIVE && ns_empty(id)) {
             ns_free_locked(h, id, now);

@@ -1,4 +1,4 @@
-/* persist.c - snapshot persistence: CRC32C, directories, the state shared between the
+/* persist.c - snapshot persistence: directories, the state shared between the
  * housekeeper and the workers, start-up loading and the housekeeper's scheduling
  * (see persist.h; the writer is snapshot_write.c, the loader snapshot_load.c).
  *
@@ -8,6 +8,7 @@
  * snapshot ends). The housekeeper is its only writer once the children run, apart from
  * the request counter the workers bump. */
 #include "kvns/persist.h"
+#include "kvns/clock.h"
 #include "kvns/arena.h"
 #include "kvns/log.h"
 #include "kvns/shard.h"
@@ -16,7 +17,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,87 +25,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#endif
-
-/* ---- CRC32C ------------------------------------------------------------------------------ */
-
-#define CRC32C_POLY 0x82f63b78u       /* Castagnoli, reflected */
-
-static uint32_t crc_table[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-static bool crc_have_hw;
-
-/* Fills the slicing-by-8 tables and detects the SSE4.2 crc32 instruction. */
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (CRC32C_POLY & (0u - (c & 1u)));
-        crc_table[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++)
-            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    crc_have_hw = __builtin_cpu_supports("sse4.2");
-#endif
-}
-
-/* Table-driven CRC32C of p[0..n) on the inverted running value c (slicing by 8). */
-static uint32_t crc_soft(uint32_t c, const unsigned char *p, size_t n)
-{
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        w ^= c;                        /* little-endian: the low byte is p[0] */
-        c = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^
-            crc_table[5][(w >> 16) & 0xff] ^ crc_table[4][(w >> 24) & 0xff] ^
-            crc_table[3][(w >> 32) & 0xff] ^ crc_table[2][(w >> 40) & 0xff] ^
-            crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
-        p += 8;
-        n -= 8;
-    }
-    while (n--)
-        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
-    return c;
-}
-
-#if defined(__x86_64__)
-/* The same with the SSE4.2 crc32 instruction (8 bytes per step). */
-__attribute__((target("sse4.2")))
-static uint32_t crc_hw(uint32_t c, const unsigned char *p, size_t n)
-{
-    uint64_t c64 = c;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        c64 = _mm_crc32_u64(c64, w);
-        p += 8;
-        n -= 8;
-    }
-    c = (uint32_t)c64;
-    while (n--)
-        c = _mm_crc32_u8(c, *p++);
-    return c;
-}
-#endif
-
-/* CRC32C of p[0..n) continuing crc: the hardware path when the CPU has it. */
-uint32_t crc32c_update(uint32_t crc, const void *p, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    uint32_t c = ~crc;
-#if defined(__x86_64__)
-    if (crc_have_hw)
-        return ~crc_hw(c, p, n);
-#endif
-    return ~crc_soft(c, p, n);
-}
 
 /* The short name of an error kind, for log lines and messages. */
 const char *persist_error_name(int error)
@@ -172,10 +91,10 @@ static void remove_stale_tmp(const char *path)
     if (!persist_tmp_path(path, tmp, sizeof tmp) || lstat(tmp, &st) != 0 || !S_ISREG(st.st_mode))
         return;
     if (unlink(tmp) == 0)
-        log_warn("removed a stale temporary snapshot file left by an interrupted snapshot",
+        shm_log(LOG_LVL_WARN, "removed a stale temporary snapshot file left by an interrupted snapshot",
                  "file=\"%s\" bytes=%lld", tmp, (long long)st.st_size);
     else
-        log_warn("cannot remove a stale temporary snapshot file", "file=\"%s\" err=\"%s\"", tmp,
+        shm_log(LOG_LVL_WARN, "cannot remove a stale temporary snapshot file", "file=\"%s\" err=\"%s\"", tmp,
                  strerror(errno));
 }
 
@@ -208,22 +127,6 @@ static unsigned persist_interval_s = 300;
 static int64_t next_due_ms;    /* housekeeper-local: monotonic time of the next periodic save */
 
 #define SAVE_RETRY_MS 5000     /* a failed snapshot is retried this soon (Redis: 5 s) */
-
-/* Wall clock, unix milliseconds. */
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Monotonic clock in milliseconds (intervals). */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sum of every shard's commit counter: the store's write count (rdb_changes...). */
 static uint64_t versions_sum(void)
@@ -323,14 +226,14 @@ void persist_stats_read(persist_stats *out)
 int persist_startup(const kvns_config *cfg, uint32_t lane_id)
 {
     if (persist_init(cfg, arena_hdr()->start_time_ms) != 0) {
-        log_error("cannot map the persistence state", "err=\"%s\"", strerror(errno));
+        shm_log(LOG_LVL_ERROR, "cannot map the persistence state", "err=\"%s\"", strerror(errno));
         return -1;
     }
     if (!shared->enabled)
         return 0;
     char err[512];
     if (persist_make_dirs(persist_path, err, sizeof err) != 0) {
-        log_error("cannot create the snapshot directory (KVNS_PERSIST_PATH), refusing to start",
+        shm_log(LOG_LVL_ERROR, "cannot create the snapshot directory (KVNS_PERSIST_PATH), refusing to start",
                   "path=\"%s\" err=\"%s\"", persist_path, err);
         return -1;
     }
@@ -341,26 +244,26 @@ int persist_startup(const kvns_config *cfg, uint32_t lane_id)
     txn_init(t, lane_id);
     persist_report rep;
     bool missing = false;
-    int64_t started = mono_ms();
+    int64_t started = clock_mono_ms();
     int rc = persist_load(persist_path, t, &rep, &missing);
     txn_destroy(t);
     free(t);
     if (rc != PERSIST_OK) {
-        log_error("cannot load the snapshot, refusing to start; the file is left untouched",
+        shm_log(LOG_LVL_ERROR, "cannot load the snapshot, refusing to start; the file is left untouched",
                   "path=\"%s\" error=\"%s\" offset=%llu section=%lld detail=\"%s\"", persist_path,
                   persist_error_name(rc), (unsigned long long)rep.offset, (long long)rep.section,
                   rep.message);
         return -1;
     }
     if (missing) {
-        log_info("no snapshot yet: starting empty", "path=\"%s\"", persist_path);
+        shm_log(LOG_LVL_INFO, "no snapshot yet: starting empty", "path=\"%s\"", persist_path);
     } else {
-        log_info("snapshot loaded", "path=\"%s\" keys=%llu expired_dropped=%llu sections=%llu bytes=%llu "
+        shm_log(LOG_LVL_INFO, "snapshot loaded", "path=\"%s\" keys=%llu expired_dropped=%llu sections=%llu bytes=%llu "
                  "created_ms=%lld duration_ms=%lld", persist_path, (unsigned long long)rep.keys,
                  (unsigned long long)rep.expired, (unsigned long long)rep.sections,
-                 (unsigned long long)rep.bytes, (long long)rep.created_ms, (long long)(mono_ms() - started));
+                 (unsigned long long)rep.bytes, (long long)rep.created_ms, (long long)(clock_mono_ms() - started));
         if (store_used_memory() > arena_hdr()->memory_limit)
-            log_warn("the loaded data exceeds the memory limit: writes will be refused or evict",
+            shm_log(LOG_LVL_WARN, "the loaded data exceeds the memory limit: writes will be refused or evict",
                      "used=%llu limit=%llu", (unsigned long long)store_used_memory(),
                      (unsigned long long)arena_hdr()->memory_limit);
     }
@@ -374,7 +277,7 @@ int persist_startup(const kvns_config *cfg, uint32_t lane_id)
 
 void persist_housekeeper_start(void)
 {
-    next_due_ms = mono_ms() + (int64_t)persist_interval_s * 1000;
+    next_due_ms = clock_mono_ms() + (int64_t)persist_interval_s * 1000;
     if (!shared || !__atomic_load_n(&shared->in_progress, __ATOMIC_ACQUIRE))
         return;
     /* the previous housekeeper died while writing: that attempt failed (its .tmp file
@@ -394,23 +297,23 @@ static int run_snapshot(kv_txn *t, const volatile sig_atomic_t *cancel, const ch
 {
     uint64_t ticket = __atomic_load_n(&shared->requested, __ATOMIC_ACQUIRE);
     uint64_t version_start = versions_sum();
-    int64_t start_wall = wall_ms(), start_mono = mono_ms();
+    int64_t start_wall = clock_wall_ms(), start_mono = clock_mono_ms();
     __atomic_store_n(&shared->current_start_ms, start_wall, __ATOMIC_RELAXED);
     __atomic_store_n(&shared->serving, ticket, __ATOMIC_RELAXED);
     __atomic_store_n(&shared->in_progress, 1, __ATOMIC_RELEASE);
     persist_report rep;
     int rc = persist_write(persist_path, t, cancel, &rep);
-    int64_t took = mono_ms() - start_mono;
+    int64_t took = clock_mono_ms() - start_mono;
     if (rc == PERSIST_OK) {
         __atomic_store_n(&shared->version_base, version_start, __ATOMIC_RELAXED);
-        __atomic_store_n(&shared->last_save_ms, wall_ms(), __ATOMIC_RELAXED);
+        __atomic_store_n(&shared->last_save_ms, clock_wall_ms(), __ATOMIC_RELAXED);
         __atomic_store_n(&shared->last_duration_ms, took, __ATOMIC_RELAXED);
         __atomic_store_n(&shared->last_bytes, rep.bytes, __ATOMIC_RELAXED);
         __atomic_store_n(&shared->last_keys, rep.keys, __ATOMIC_RELAXED);
         __atomic_add_fetch(&shared->saves_ok, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&shared->last_ok, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&shared->served_ok, ticket, __ATOMIC_RELAXED);
-        log_info("snapshot written", "path=\"%s\" reason=%s keys=%llu bytes=%llu sections=%llu duration_ms=%lld "
+        shm_log(LOG_LVL_INFO, "snapshot written", "path=\"%s\" reason=%s keys=%llu bytes=%llu sections=%llu duration_ms=%lld "
                  "max_lock_hold_us=%llu", persist_path, reason, (unsigned long long)rep.keys,
                  (unsigned long long)rep.bytes, (unsigned long long)rep.sections, (long long)took,
                  (unsigned long long)rep.max_lock_hold_us);
@@ -418,7 +321,7 @@ static int run_snapshot(kv_txn *t, const volatile sig_atomic_t *cancel, const ch
         snprintf(shared->last_error, sizeof shared->last_error, "%s", rep.message);
         __atomic_store_n(&shared->last_ok, 0, __ATOMIC_RELAXED);
         __atomic_add_fetch(&shared->saves_failed, 1, __ATOMIC_RELAXED);
-        log_error("snapshot failed", "path=\"%s\" reason=%s error=\"%s\" detail=\"%s\"", persist_path,
+        shm_log(LOG_LVL_ERROR, "snapshot failed", "path=\"%s\" reason=%s error=\"%s\" detail=\"%s\"", persist_path,
                   reason, persist_error_name(rc), rep.message);
     }
     if (rc != PERSIST_E_CANCELLED)
@@ -443,12 +346,12 @@ void persist_housekeeper_tick(kv_txn *t, const volatile sig_atomic_t *cancel)
         run_snapshot(t, cancel, "requested");
         return;
     }
-    if (mono_ms() < next_due_ms)
+    if (clock_mono_ms() < next_due_ms)
         return;
     persist_stats st;
     persist_stats_read(&st);
     if (st.changes == 0 && st.last_ok) {
-        next_due_ms = mono_ms() + (int64_t)persist_interval_s * 1000;   /* nothing new */
+        next_due_ms = clock_mono_ms() + (int64_t)persist_interval_s * 1000;   /* nothing new */
         return;
     }
     run_snapshot(t, cancel, "interval");

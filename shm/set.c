@@ -1,7 +1,8 @@
 /* set.c - the SET type: intset, listpack and hashtable encodings (see set.h). */
 #include "kvns/set.h"
+#include "kvns/rng.h"
 #include "kvns/alloc.h"
-#include "kvns/resp.h"
+#include "kvns/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,7 +501,7 @@ void set_random(aoff obj, set_member *out)
         out->s = (hs_str){ adict_node_key(n), n->klen };
         return;
     }
-    uint64_t pick = adict_rand64() % o->count;
+    uint64_t pick = rng_u64() % o->count;
     const char *blk = arena_ptr(o->blk);
     if (o->enc == SET_INTSET) {
         out->s = (hs_str){ out->buf, fmt_int(out->buf, is_get(blk, o->width, pick)) };

@@ -2,6 +2,7 @@
  * in bounded transactions (format: persist.h). The file is mapped read-only and never
  * written. */
 #include "kvns/persist.h"
+#include "kvns/clock.h"
 #include "kvns/hash.h"
 #include "kvns/list.h"
 #include "kvns/set.h"
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A collection is loaded in transactions of at most this many elements / bytes. */
@@ -604,10 +604,8 @@ static int verify_or_load(const char *path, kv_txn *t, persist_report *rep, bool
         if (!lc) {
             rc = fail(rep, PERSIST_E_NOMEM, 0, -1, "out of process memory");
         } else {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
             lc->t = t;
-            lc->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            lc->now_ms = clock_wall_ms();
             rc = walk_file(map, size, load_record, lc, rep);
             free(lc);
         }

@@ -1,6 +1,7 @@
 /* snapshot_write.c - writes a snapshot file shard by shard with bounded lock holds
  * (format and guarantees: persist.h). */
 #include "kvns/persist.h"
+#include "kvns/clock.h"
 #include "kvns/hash.h"
 #include "kvns/list.h"
 #include "kvns/set.h"
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- a growable process-local buffer ------------------------------------------------------ */
@@ -218,14 +218,6 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-/* Monotonic clock in microseconds (lock hold times). */
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* State of one snapshot being written. */
 typedef struct snap_writer {
     int       fd;
@@ -274,17 +266,17 @@ static int write_batch(snap_writer *w, kv_txn *t, uint32_t s, uint64_t *cursor)
     }
     w->buf.len = SNAP_SECTION_BYTES;
     batch_ctx bc = { &w->buf, 0, 0 };
-    uint64_t t0 = mono_us(), held;
+    uint64_t t0 = clock_mono_us(), held;
     txn_begin(t);
     txn_lock(t, s);
     unsigned steps = 0;
     do {
         *cursor = store_scan_step(t, s, *cursor, put_entry, &bc);
-        held = ++steps % 16 ? 0 : mono_us() - t0;
+        held = ++steps % 16 ? 0 : clock_mono_us() - t0;
     } while (*cursor && steps < SNAP_BATCH_BUCKETS && w->buf.len < SNAP_BATCH_BYTES &&
              held < SNAP_BATCH_MAX_US);
     txn_commit(t);                     /* read only: nothing logged, nothing to fail */
-    held = mono_us() - t0;
+    held = clock_mono_us() - t0;
     if (held > w->rep->max_lock_hold_us)
         w->rep->max_lock_hold_us = held;
     if (w->buf.failed) {
@@ -367,9 +359,7 @@ int persist_write(const char *path, kv_txn *t, const volatile sig_atomic_t *canc
     }
     if (persist_make_dirs(path, rep->message, sizeof rep->message) != 0)
         return rep->error = PERSIST_E_IO;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t created_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t created_ms = clock_wall_ms();
     snap_writer w = { .rep = rep };
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (w.fd < 0) {

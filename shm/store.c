@@ -1,5 +1,6 @@
 /* store.c - shards' hash tables, entries, namespaces and expiry (see store.h). */
 #include "kvns/store.h"
+#include "kvns/rng.h"
 #include "kvns/alloc.h"
 #include "kvns/shard.h"
 #include "store_internal.h"
@@ -809,7 +810,7 @@ static int random_table(const shard *sh)
 {
     if (!rehashing(sh) || !sh->keys)
         return 0;
-    uint64_t r = ((uint64_t)random() << 31 ^ (uint64_t)random()) % sh->keys;
+    uint64_t r = rng_u64() % sh->keys;
     return r < sh->used[1] ? 1 : 0;
 }
 
@@ -822,7 +823,7 @@ kv_entry *store_random(kv_txn *t, uint32_t s)
         int tbl = random_table(sh);
         if (!sh->size[tbl])
             continue;
-        uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & (sh->size[tbl] - 1);
+        uint64_t b = rng_u64() & (sh->size[tbl] - 1);
         if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
             continue;
         aref r = *bucket_at(sh, tbl, b);
@@ -831,7 +832,7 @@ kv_entry *store_random(kv_txn *t, uint32_t s)
             n++;
         if (!n)
             continue;
-        unsigned pick = (unsigned)random() % n;
+        unsigned pick = (unsigned)rng_u64() % n;
         while (pick--)
             r = ((kv_entry *)ref_ptr(r))->next;
         kv_entry *e = ref_ptr(r);
@@ -896,7 +897,7 @@ size_t store_sample_ns(kv_txn *t, uint32_t s, uint32_t nsid, kv_entry **out, siz
         return 0;
     int tbl = random_table(sh);
     uint64_t mask = sh->size[tbl] - 1;
-    uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) & mask;
+    uint64_t b = rng_u64() & mask;
     for (unsigned i = 0; i < budget && n < max; i++, b = (b + 1) & mask) {
         if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
             continue;

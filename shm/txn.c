@@ -1,5 +1,6 @@
 /* txn.c - robust locks, per-thread lanes and the undo log (see txn.h). */
 #include "kvns/txn.h"
+#include "kvns/clock.h"
 #include "kvns/shard.h"
 #include "kvns/alloc.h"
 #include "kvns/exit_code.h"
@@ -58,9 +59,7 @@ void txn_begin(kv_txn *t)
     if (t->batch_clock_ms > 0) {
         t->now_ms = t->batch_clock_ms;
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        t->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        t->now_ms = clock_wall_ms();
     }
     t->failed = TXN_OK;
     t->grow = 0;
@@ -128,7 +127,7 @@ void lock_recover(uint32_t lock_id)
         lane_undo_lock(ln, lock_id);
         undone++;
     }
-    log_warn("recovered lock after owner death", "lock=%u lanes_checked=%u", lock_id, undone);
+    shm_log(LOG_LVL_WARN, "recovered lock after owner death", "lock=%u lanes_checked=%u", lock_id, undone);
 }
 
 bool arena_mutex_acquire(pthread_mutex_t *m, bool try, void (*recover)(void *arg), void *arg)
@@ -143,7 +142,7 @@ bool arena_mutex_acquire(pthread_mutex_t *m, bool try, void (*recover)(void *arg
         pthread_mutex_consistent(m);
         return true;
     }
-    log_error("arena mutex unusable: stopping", "offset=%llu err=%d",
+    shm_log(LOG_LVL_ERROR, "arena mutex unusable: stopping", "offset=%llu err=%d",
               (unsigned long long)arena_off(m), rc);
     _exit(EXIT_ARENA_BROKEN);
 }
@@ -161,7 +160,7 @@ static bool lock_order_check(const kv_txn *t, uint32_t lock_id)
     if (t->nlocked && t->locked[t->nlocked - 1] >= lock_id) {
         if (txn_holds(t, lock_id))
             return true;
-        log_error("lock order violation", "lock=%u last=%u", lock_id, t->locked[t->nlocked - 1]);
+        shm_log(LOG_LVL_ERROR, "lock order violation", "lock=%u last=%u", lock_id, t->locked[t->nlocked - 1]);
         abort();
     }
     return false;

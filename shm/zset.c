@@ -2,6 +2,7 @@
  * every command uses (dispatching to shm/zskiplist.c for large sets) and the type hooks
  * (free_step, copy_obj, obj_bytes, encoding). See zset.h. */
 #include "kvns/zset.h"
+#include "kvns/rng.h"
 #include "kvns/alloc.h"
 
 #include <math.h>
@@ -629,7 +630,7 @@ void zset_random(const zset_obj *z, const char **m, size_t *len, double *score)
     }
     zset_item items[ZSET_COMPACT_MAX_ENTRIES];
     size_t n = zc_decode(z, items);
-    size_t i = (size_t)(zset_rand64() % n);
+    size_t i = (size_t)(rng_u64() % n);
     *m = items[i].member;
     *len = items[i].len;
     *score = items[i].score;

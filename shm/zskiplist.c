@@ -6,38 +6,20 @@
  * crash at any instruction rolls back to a consistent list. Nodes allocated in the
  * running transaction are filled with plain stores before they become reachable. */
 #include "kvns/zset.h"
+#include "kvns/rng.h"
 #include "kvns/alloc.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- nodes ---------------------------------------------------------------------------- */
-
-uint64_t zset_rand64(void)
-{
-    static __thread uint64_t state;
-    if (!state) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t)ts.tv_nsec << 24) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 44) ^
-                (uint64_t)(uintptr_t)&state;
-        if (!state)
-            state = 0x9e3779b97f4a7c15ULL;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 0x2545f4914f6cdd1dULL;
-}
 
 /* Returns 1 + the number of leading "heads" of a coin with p = 1/4, capped at
  * ZSL_MAXLEVEL: two random bits per level (32 levels need 62 bits). */
 int zsl_random_level(void)
 {
-    uint64_t r = zset_rand64();
+    uint64_t r = rng_u64();
     int level = 1;
     while ((r & 3) == 0 && level < ZSL_MAXLEVEL) {
         level++;

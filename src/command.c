@@ -7,7 +7,7 @@
 #include "kvns/log.h"
 #include "kvns/metrics.h"
 #include "kvns/set.h"
-#include "kvns/slowlog.h"
+#include "kvns/latency.h"
 #include "kvns/zset.h"
 
 #include <ctype.h>
@@ -115,13 +115,6 @@ bool arg_ll(client *c, size_t i, long long *out)
         return true;
     reply_error(&c->out, ERR_NOT_INT);
     return false;
-}
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void cmd_abort(client *c, const char *err)
@@ -359,8 +352,8 @@ bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
     if (txn_trylock_many(t, ids, n))
         return true;
     /* a parked command's retries are one try each: the holder is a long one */
-    uint64_t start = c->parked_since_ns ? 0 : mono_ns();
-    while (start && mono_ns() - start < LOCK_SPIN_NS) {
+    uint64_t start = c->parked_since_ns ? 0 : clock_mono_ns();
+    while (start && clock_mono_ns() - start < LOCK_SPIN_NS) {
         cpu_relax();
         if (txn_trylock_many(t, ids, n))
             return true;
@@ -401,13 +394,6 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     return RUN_DONE;
 }
 
-uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void command_run(client *c, const command *cmd);
 
 /* Bookkeeping for a command that met a busy shard: its partial reply is dropped, and
@@ -417,7 +403,7 @@ static void command_parked(client *c)
     reply_truncate(&c->out, c->reply_mark);
     c->lock_busy = false;
     if (!c->parked_since_ns) {
-        c->parked_since_ns = mono_ns();
+        c->parked_since_ns = clock_mono_ns();
         lane_stat_add(c->w->txn.ln, STAT_LOCK_WAITS, 1);
     }
 }
@@ -434,7 +420,7 @@ bool command_exec(client *c)
 {
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
     const command *cmd = idx < 0 ? NULL : all_commands[idx];
-    uint64_t start = mono_ns();
+    uint64_t start = clock_mono_ns();
     size_t mark = reply_len(&c->out);
     command_run(c, cmd);
     if (c->lock_busy) {
@@ -450,7 +436,7 @@ bool command_exec(client *c)
     if (reply_len(&c->out) > mark && reply_byte_at(&c->out, mark) == '-')
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
-        uint64_t elapsed_ns = mono_ns() - start;
+        uint64_t elapsed_ns = clock_mono_ns() - start;
         uint32_t nsid = METRICS_NO_NS;
         int first = metrics_key_pos(cmd);
         if (first > 0 && (int)c->argc > first) {

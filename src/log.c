@@ -7,6 +7,7 @@
  * atomic with respect to other processes. Longer lines are cut and end in "...".
  */
 #include "kvns/log.h"
+#include "kvns/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -86,10 +87,12 @@ static bool stderr_is_journal(void)
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-/* Sets the level and re-detects journald; call once at start (and again after
- * redirecting stderr). */
+/* Sets the level, re-detects journald and routes shm/'s log lines (shm_log) here;
+ * call once at start (and again after redirecting stderr). The children the
+ * supervisor forks inherit all three. */
 void log_init(enum log_level level)
 {
+    shm_log_set_sink(log_vwrite);
     if ((int)level < LOG_LVL_ERROR)
         level = LOG_LVL_ERROR;
     if ((int)level > LOG_LVL_DEBUG)
@@ -176,15 +179,15 @@ static void append_value(struct line_buf *line, const char *value)
 /* Appends "ts=YYYY-MM-DDTHH:MM:SS.mmmZ " (RFC 3339, UTC, milliseconds). */
 static void append_timestamp(struct line_buf *line)
 {
-    struct timespec now;
+    int64_t now_ms = clock_wall_ms();
+    time_t now_s = (time_t)(now_ms / 1000);
     struct tm utc;
     char text[64];
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &utc);
-    snprintf(text, sizeof text, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+    gmtime_r(&now_s, &utc);
+    snprintf(text, sizeof text, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
              utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-             utc.tm_sec, now.tv_nsec / 1000000L);
+             utc.tm_sec, (int)(now_ms % 1000));
     append_text(line, text);
 }
 
@@ -231,6 +234,16 @@ static void write_all_stderr(const char *buf, size_t len)
  * callers can log a failure and then still inspect or report errno. */
 void log_write(enum log_level level, const char *msg, const char *fmt, ...)
 {
+    va_list args;
+    va_start(args, fmt);
+    log_vwrite(level, msg, fmt, args);
+    va_end(args);
+}
+
+/* log_write with the fields' arguments in a va_list: the sink log_init installs for
+ * shm/'s shm_log. */
+void log_vwrite(enum log_level level, const char *msg, const char *fmt, va_list args)
+{
     if ((int)level > atomic_load(&current_level))
         return;
 
@@ -256,11 +269,8 @@ void log_write(enum log_level level, const char *msg, const char *fmt, ...)
     append_text(&line, " msg=");
     append_value(&line, msg != NULL ? msg : "");
     if (fmt != NULL && *fmt != '\0') {
-        va_list args;
         append_bytes(&line, " ", 1);
-        va_start(args, fmt);
         append_fields(&line, fmt, args);
-        va_end(args);
     }
     if (line.truncated && line.len >= 3)
         memcpy(line.data + line.len - 3, "...", 3);

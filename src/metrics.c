@@ -1,7 +1,7 @@
 /* metrics.c - per-lane command latency series and the Prometheus exposition text.
  *
  * Hot path (metrics_observe, every command): each serving thread owns one lane, and
- * its lane owns a fixed table in the arena (METRICS_AREA_BYTES at lane->metrics_off).
+ * its lane owns a fixed table in the arena (METRICS_AREA_BYTES, arena_lane_metrics).
  * The table is a dense array of series appended in first-seen order plus a small
  * open-addressing index (uint16 slot numbers) to find a series by (command, namespace).
  * One writer per lane, so every update is a relaxed load and store: no lock, no atomic
@@ -19,10 +19,10 @@
  * types, labels and HELP texts of the first six families are the reference's (see
  * DESIGN.md "Behaviour decisions"); the kvns_* extras after them are operator data. */
 #include "kvns/metrics.h"
+#include "kvns/clock.h"
 #include "kvns/command.h"
 #include "kvns/evict.h"
 #include "kvns/persist.h"
-#include "kvns/shard.h"
 #include "kvns/store.h"
 #include "metrics_internal.h"
 
@@ -94,11 +94,10 @@ unsigned metrics_bucket_of(uint64_t ns)
     return b;
 }
 
-/* The lane's table. */
-static inline metrics_table *lane_table(const arena_header *h, uint32_t lane_id)
+/* The lane's table (its area is the arena's, its format this file's). */
+static inline metrics_table *lane_table(uint32_t lane_id)
 {
-    const lane *ln = (const lane *)(arena_base + h->lanes_off) + lane_id;
-    return (metrics_table *)(arena_base + ln->metrics_off);
+    return arena_lane_metrics(lane_id);
 }
 
 /* Restarts series s from zero for generation gen of its namespace (the id was
@@ -149,7 +148,7 @@ void metrics_observe(uint32_t lane_id, uint32_t cmd_index, uint32_t nsid, uint64
         return;
     if (nsid >= arena_hdr()->ns_limit)
         nsid = METRICS_NO_NS;
-    metrics_table *tab = lane_table(h, lane_id);
+    metrics_table *tab = lane_table(lane_id);
     metrics_series *s = nsid == METRICS_NO_NS
         ? series_find_or_add(tab, series_key(cmd_index, nsid), 0, METRICS_SERIES_MAX)
         : series_find_or_add(tab, series_key(cmd_index, nsid), ns_generation(nsid), METRICS_NS_SERIES_MAX);
@@ -194,7 +193,7 @@ metrics_sample *metrics_collect(size_t *count_out, uint64_t *dropped_out)
         return NULL;
     size_t total = 0;
     for (uint32_t l = 0; l < lanes; l++) {
-        metrics_table *tab = lane_table(h, l);
+        metrics_table *tab = lane_table(l);
         lane_used[l] = __atomic_load_n(&tab->used, __ATOMIC_ACQUIRE);
         if (lane_used[l] > METRICS_SERIES_MAX)
             lane_used[l] = METRICS_SERIES_MAX;
@@ -222,7 +221,7 @@ metrics_sample *metrics_collect(size_t *count_out, uint64_t *dropped_out)
     }
     size_t n = 0;
     for (uint32_t l = 0; l < lanes; l++) {
-        metrics_table *tab = lane_table(h, l);
+        metrics_table *tab = lane_table(l);
         for (uint32_t i = 0; i < lane_used[l]; i++) {
             const metrics_series *s = &tab->series[i];
             uint32_t key = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
@@ -473,22 +472,10 @@ static void render_command_histograms(metrics_text *out, uint64_t *dropped)
     free(samples);
 }
 
-/* Sum of one statistics field over every shard. */
-static uint64_t shard_stat_sum(size_t field_offset)
-{
-    uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n((uint64_t *)((char *)shard_at(s) + field_offset), __ATOMIC_RELAXED);
-    return n;
-}
-
 /* Seconds since the arena was created (the server's start), with milliseconds. */
 static void render_uptime(metrics_text *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int64_t up_ms = now_ms - arena_hdr()->start_time_ms;
+    int64_t up_ms = clock_wall_ms() - arena_hdr()->start_time_ms;
     if (up_ms < 0)
         up_ms = 0;
     family(out, "kvns_uptime_seconds", "gauge", "Seconds since the server started");
@@ -521,6 +508,7 @@ static void render_snapshot_metrics(metrics_text *out)
 /* The operator extras: connection, command and keyspace counters. */
 static void render_server_counters(metrics_text *out, uint64_t dropped)
 {
+    shard_stat_totals keyspace = shard_stats_sum();
     family_u64(out, "kvns_connections", "gauge", "Client connections currently open",
                lane_stat_sum(STAT_CONNECTED));
     family_u64(out, "kvns_connections_received_total", "counter",
@@ -542,11 +530,11 @@ static void render_server_counters(metrics_text *out, uint64_t dropped)
     family_u64(out, "kvns_command_observations_dropped_total", "counter",
                "Command latency observations dropped because a series table was full", dropped);
     family_u64(out, "kvns_expired_keys_total", "counter", "Keys deleted because their TTL expired",
-               shard_stat_sum(offsetof(shard, stat_expired)));
+               keyspace.expired);
     family_u64(out, "kvns_keyspace_hits_total", "counter", "Key lookups that found a live key",
-               shard_stat_sum(offsetof(shard, stat_hits)));
+               keyspace.hits);
     family_u64(out, "kvns_keyspace_misses_total", "counter", "Key lookups that found no key",
-               shard_stat_sum(offsetof(shard, stat_misses)));
+               keyspace.misses);
     family_u64(out, "kvns_net_input_bytes_total", "counter", "Bytes read from clients",
                lane_stat_sum(STAT_NET_IN));
     family_u64(out, "kvns_net_output_bytes_total", "counter", "Bytes written to clients",

@@ -8,6 +8,7 @@
  * bytes (431 otherwise); a reader too slow to take the answer within
  * HTTP_SEND_TIMEOUT_MS is dropped. None of these ever blocks another scraper. */
 #include "kvns/metrics.h"
+#include "kvns/clock.h"
 #include "kvns/log.h"
 #include "metrics_internal.h"
 
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define HTTP_MAX_CONNS         64
@@ -42,14 +42,6 @@ typedef struct http_conn {
     size_t   resp_len, resp_sent;
     char     req[HTTP_REQUEST_MAX];
 } http_conn;
-
-/* Monotonic clock in milliseconds. */
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Releases conn's socket and buffers and frees its slot. */
 static void conn_close(http_conn *conn)
@@ -178,7 +170,7 @@ static void start_lingering(http_conn *conn)
 {
     shutdown(conn->fd, SHUT_WR);
     conn->phase = HTTP_LINGERING;
-    conn->deadline_ms = mono_ms() + HTTP_LINGER_MS;
+    conn->deadline_ms = clock_mono_ms() + HTTP_LINGER_MS;
 }
 
 /* Sends what the socket takes of the answer; waits for EPOLLOUT when it is full. */
@@ -246,7 +238,7 @@ static void conn_read(int epfd, http_conn *conn, uint32_t tag)
         return;
     }
     conn->phase = HTTP_WRITING;
-    conn->deadline_ms = mono_ms() + HTTP_SEND_TIMEOUT_MS;
+    conn->deadline_ms = clock_mono_ms() + HTTP_SEND_TIMEOUT_MS;
     conn_write(epfd, conn, tag);
 }
 
@@ -293,7 +285,7 @@ static void accept_pending(int epfd, int listen_fd, http_conn *conns)
         }
         conn->fd = fd;
         conn->phase = HTTP_READING;
-        conn->deadline_ms = mono_ms() + HTTP_HEADER_TIMEOUT_MS;
+        conn->deadline_ms = clock_mono_ms() + HTTP_HEADER_TIMEOUT_MS;
         conn->req_len = 0;
         conn->req[0] = 0;
     }
@@ -331,7 +323,7 @@ void metrics_serve(int listen_fd, const kvns_config *cfg, volatile int *stop)
             else
                 conn_read(epfd, conn, tag);
         }
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         for (uint32_t i = 0; i < HTTP_MAX_CONNS; i++)
             if (conns[i].fd >= 0 && now >= conns[i].deadline_ms)
                 conn_close(&conns[i]);

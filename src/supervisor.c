@@ -3,6 +3,7 @@
  * child dies it forks a short-lived sweep helper that recovers the dead child's lanes
  * (undo or keep its last transaction, per lock), and only then a replacement. */
 #include "kvns/worker.h"
+#include "kvns/clock.h"
 #include "kvns/command.h"
 #include "kvns/evict.h"
 #include "kvns/clients.h"
@@ -40,13 +41,6 @@ static int listen_fd = -1;
 /* metrics: the /metrics listener, handed to the housekeeper (defined in housekeeper.c) */
 extern int housekeeper_metrics_fd;
 static const kvns_config *sup_cfg;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sends one sd_notify datagram when NOTIFY_SOCKET is set (systemd Type=notify). */
 static void sd_notify_send(const char *msg)
@@ -106,7 +100,7 @@ static void spawn_slot(uint32_t i)
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork failed", "err=\"%s\"", strerror(errno));
-        slots[i].respawn_at_ms = mono_ms() + 1000;
+        slots[i].respawn_at_ms = clock_mono_ms() + 1000;
         return;
     }
     if (pid == 0) {
@@ -114,7 +108,7 @@ static void spawn_slot(uint32_t i)
         _exit(rc);
     }
     slots[i].pid = pid;
-    slots[i].started_ms = mono_ms();
+    slots[i].started_ms = clock_mono_ms();
     slots[i].respawn_at_ms = 0;
     log_info("child started", "role=%s slot=%u child_pid=%d", slot_role(i), i, (int)pid);
 }
@@ -149,11 +143,11 @@ static void spawn_sweeper(uint32_t i)
             }
             log_info("arena check passed after crash", "slot=%u", i);
         }
-        _exit(0);
+        _exit(EXIT_OK);
     }
     if (pid < 0) {
         log_error("fork of sweeper failed", "err=\"%s\"", strerror(errno));
-        slots[i].respawn_at_ms = mono_ms() + 1000;
+        slots[i].respawn_at_ms = clock_mono_ms() + 1000;
         return;
     }
     slots[i].sweeper = pid;
@@ -163,7 +157,7 @@ static void spawn_sweeper(uint32_t i)
  * row, then doubling from 100 ms to 5 s (a crash loop must not spin the machine). */
 static int64_t respawn_delay(child_slot *s)
 {
-    if (mono_ms() - s->started_ms >= QUICK_DEATH_MS) {
+    if (clock_mono_ms() - s->started_ms >= QUICK_DEATH_MS) {
         s->quick_deaths = 0;
         return 0;
     }
@@ -215,7 +209,7 @@ static void stop_slots(bool keep_housekeeper)
         if (slots[i].sweeper)
             kill(slots[i].sweeper, SIGTERM);
     }
-    int64_t deadline = mono_ms() + STOP_TIMEOUT_MS;
+    int64_t deadline = clock_mono_ms() + STOP_TIMEOUT_MS;
     while (slots_running(keep_housekeeper)) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -225,14 +219,14 @@ static void stop_slots(bool keep_housekeeper)
             forget_pid(pid);
             continue;
         }
-        if (mono_ms() > deadline) {
+        if (clock_mono_ms() > deadline) {
             for (uint32_t i = 0; i < nslots; i++) {
                 if (slots[i].pid && !(keep_housekeeper && i + 1 == nslots))
                     kill(slots[i].pid, SIGKILL);
                 if (slots[i].sweeper)
                     kill(slots[i].sweeper, SIGKILL);
             }
-            deadline = mono_ms() + 1000000;
+            deadline = clock_mono_ms() + 1000000;
         }
         struct timespec ts = { 0, 10000000 };
         nanosleep(&ts, NULL);
@@ -257,13 +251,13 @@ static int final_snapshot(void)
     }
     log_info("workers stopped; waiting for the final snapshot", "child_pid=%d", (int)pid);
     kill(pid, SIGTERM);
-    int64_t deadline = mono_ms() + FINAL_SNAPSHOT_TIMEOUT_MS;
+    int64_t deadline = clock_mono_ms() + FINAL_SNAPSHOT_TIMEOUT_MS;
     int status = 0;
     for (;;) {
         pid_t got = waitpid(pid, &status, WNOHANG);
         if (got == pid || (got < 0 && errno != EINTR))
             break;
-        if (mono_ms() > deadline) {
+        if (clock_mono_ms() > deadline) {
             log_error("final snapshot timed out: killing the housekeeper", "timeout_ms=%d", FINAL_SNAPSHOT_TIMEOUT_MS);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -300,11 +294,11 @@ static int handle_exit(pid_t pid, int status)
         child_slot *s = &slots[i];
         if (s->sweeper == pid) {
             s->sweeper = 0;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != EXIT_OK) {
                 log_error("sweep failed: the arena cannot be trusted, stopping", "slot=%u", i);
                 return EXIT_FAILURE_GENERIC;
             }
-            s->respawn_at_ms = mono_ms() + respawn_delay(s);
+            s->respawn_at_ms = clock_mono_ms() + respawn_delay(s);
             return 0;
         }
         if (s->pid != pid)
@@ -405,7 +399,7 @@ int supervisor_main(const kvns_config *cfg)
     sd_notify_send(status);
 
     const char *wd = getenv("WATCHDOG_USEC");
-    int64_t watchdog_ms = wd ? atoll(wd) / 2000 : 0, next_watchdog = mono_ms();
+    int64_t watchdog_ms = wd ? atoll(wd) / 2000 : 0, next_watchdog = clock_mono_ms();
     sigset_t empty;
     sigemptyset(&empty);
     int exit_code = EXIT_OK;
@@ -424,7 +418,7 @@ int supervisor_main(const kvns_config *cfg)
                 }
             }
         }
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         bool all_up = true;
         for (uint32_t i = 0; i < nslots && !got_stop; i++) {
             if (!slots[i].pid && !slots[i].sweeper && slots[i].respawn_at_ms && now >= slots[i].respawn_at_ms)

@@ -30,7 +30,7 @@
  * and counting its arguments. */
 static void self_line(FILE *f, const client *c)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     long long age = (long long)((now - c->created_ms) / 1000);
     size_t argv_mem = 0;
     for (size_t i = 0; i < c->argc; i++)
@@ -77,7 +77,7 @@ static bool slot_snapshot(uint32_t i, client_slot *out)
  * and read 0 - the slot's obuf is taken before the batch's replies are written). */
 static void slot_line(FILE *f, const client_slot *s)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     long long age = (long long)((now - s->created_ms) / 1000);
     long long idle = (long long)((now - s->last_ms) / 1000);
     const command *last = s->last_cmd ? command_at(s->last_cmd - 1) : NULL;

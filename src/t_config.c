@@ -343,13 +343,7 @@ static void config_set(client *c)
  * reset; /metrics counters never are (Prometheus counters must not go backwards). */
 static void config_resetstat(client *c)
 {
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++) {
-        shard *sh = shard_at(s);
-        __atomic_store_n(&sh->stat_hits, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&sh->stat_misses, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&sh->stat_expired, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&sh->stat_evicted, 0, __ATOMIC_RELAXED);
-    }
+    shard_stats_reset();
     tsrv_reset_memory_peak();
     reply_ok(&c->out);
 }

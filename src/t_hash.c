@@ -2,6 +2,7 @@
  * argument parsing t_set.c shares. Every handler runs inside the dispatcher's
  * transaction with its key's shard locked (see command.h). */
 #include "kvns/command.h"
+#include "kvns/rng.h"
 #include "kvns/glob.h"
 #include "kvns/hash.h"
 
@@ -387,7 +388,7 @@ static void hrandfield_count(client *c, kv_entry *e, long long l, bool withvalue
     if (count >= size || count * 3 > size) {
         hash_foreach(obj, collect_pair, &pv);
         while (pv.n > count) {              /* remove random fields until count remain */
-            size_t i = (size_t)(adict_rand64() % pv.n);
+            size_t i = (size_t)(rng_u64() % pv.n);
             pv.f[i] = pv.f[pv.n - 1];
             pv.v[i] = pv.v[pv.n - 1];
             pv.n--;

@@ -8,9 +8,9 @@
  * per-process (process_id, used_memory_rss, used_cpu_*, used_memory_peak). */
 #include "kvns/command.h"
 #include "kvns/arena.h"
+#include "kvns/clock.h"
 #include "kvns/glob.h"
 #include "kvns/persist.h"
-#include "kvns/shard.h"
 #include "metrics_internal.h"
 
 #include <stdio.h>
@@ -584,21 +584,6 @@ static const char *hex_id(uint64_t salt, char *buf, size_t cap)
     return buf;
 }
 
-static uint64_t shard_stat_total(size_t offset)
-{
-    uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n((uint64_t *)((char *)shard_at(s) + offset), __ATOMIC_RELAXED);
-    return n;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void info_server(FILE *f, client *c)
 {
     struct utsname un;
@@ -608,10 +593,8 @@ static void info_server(FILE *f, client *c)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     char runid[48];
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     const arena_header *h = arena_hdr();
-    long long up = (long long)((wall_ms() - h->start_time_ms) / 1000);
+    long long up = (long long)((clock_wall_ms() - h->start_time_ms) / 1000);
     if (up < 0)
         up = 0;
     const kvns_config *cfg = c->w->cfg ? c->w->cfg : server.cfg;
@@ -648,7 +631,7 @@ static void info_server(FILE *f, client *c)
             un.sysname, un.release, un.machine, (int)(sizeof(void *) * 8), __GNUC__,
             __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
             hex_id(0, runid, sizeof runid), cfg ? cfg->port : 0,
-            (long long)tv.tv_sec * 1000000 + tv.tv_usec, up, up / 86400, exe,
+            (long long)clock_wall_us(), up, up / 86400, exe,
             c->w->worker_slot, c->w->thread_idx, h->workers, h->threads,
             (unsigned long long)__atomic_load_n(&h->worker_restarts, __ATOMIC_RELAXED),
             h->shard_count);
@@ -728,7 +711,7 @@ static void info_persistence(FILE *f, client *c)
 {
     persist_stats st;
     persist_stats_read(&st);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int64_t last_save = st.last_save_ms ? st.last_save_ms : arena_hdr()->start_time_ms;
     long long last_time_sec = st.last_duration_ms < 0 ? -1 : (st.last_duration_ms + 500) / 1000;
     long long current_sec = st.in_progress && st.current_start_ms ? (now - st.current_start_ms) / 1000 : -1;
@@ -765,6 +748,7 @@ static void info_persistence(FILE *f, client *c)
 
 static void info_stats(FILE *f, client *c)
 {
+    shard_stat_totals keyspace = shard_stats_sum();
     fprintf(f,
             "total_connections_received:%llu\r\n"
             "total_commands_processed:%llu\r\n"
@@ -795,10 +779,10 @@ static void info_stats(FILE *f, client *c)
             (unsigned long long)lane_stat_sum(STAT_NET_IN),
             (unsigned long long)lane_stat_sum(STAT_NET_OUT),
             (unsigned long long)lane_stat_sum(STAT_REJECTED),
-            (unsigned long long)shard_stat_total(offsetof(shard, stat_expired)),
-            (unsigned long long)shard_stat_total(offsetof(shard, stat_evicted)),
-            (unsigned long long)shard_stat_total(offsetof(shard, stat_hits)),
-            (unsigned long long)shard_stat_total(offsetof(shard, stat_misses)),
+            (unsigned long long)keyspace.expired,
+            (unsigned long long)keyspace.evicted,
+            (unsigned long long)keyspace.hits,
+            (unsigned long long)keyspace.misses,
             (unsigned long long)lane_stat_sum(STAT_ERRORS),
             (unsigned long long)lane_stat_sum(STAT_OOM),
             (unsigned long long)lane_stat_sum(STAT_LOCK_WAITS),

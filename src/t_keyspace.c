@@ -7,6 +7,7 @@
  * are CMD_NOLOCK: they open one transaction per shard, in ascending shard order, and
  * never hold two shards at once. Replies and error texts follow Redis 7. */
 #include "kvns/command.h"
+#include "kvns/rng.h"
 #include "kvns/glob.h"
 #include "kvns/shard.h"
 
@@ -620,7 +621,7 @@ static void cmd_randomkey(client *c)
 {
     uint32_t nshards = arena_hdr()->shard_count;
     for (int tries = 0; tries < 8; tries++)
-        if (random_from_shard(c, (uint32_t)random() % nshards))
+        if (random_from_shard(c, (uint32_t)rng_u64() % nshards))
             return;
     for (uint32_t s = 0; s < nshards; s++)
         if (random_from_shard(c, s))

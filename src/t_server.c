@@ -16,7 +16,7 @@
 #include "kvns/clients.h"
 #include "kvns/glob.h"
 #include "kvns/shard.h"
-#include "kvns/slowlog.h"
+#include "kvns/latency.h"
 #include "t_server.h"
 #include "kvns/worker.h"
 
@@ -300,8 +300,8 @@ static void cmd_time(client *c)
  * worker is told to stop. */
 static void sleep_until_or_stop(int64_t deadline_ns)
 {
-    for (int64_t left = deadline_ns - (int64_t)mono_ns(); left > 0 && !worker_is_stopping();
-         left = deadline_ns - (int64_t)mono_ns()) {
+    for (int64_t left = deadline_ns - (int64_t)clock_mono_ns(); left > 0 && !worker_is_stopping();
+         left = deadline_ns - (int64_t)clock_mono_ns()) {
         int64_t slice = left < DEBUG_SLEEP_SLICE_MS * 1000000LL ? left : DEBUG_SLEEP_SLICE_MS * 1000000LL;
         struct timespec ts = { (time_t)(slice / 1000000000LL), (long)(slice % 1000000000LL) };
         nanosleep(&ts, NULL);
@@ -322,8 +322,8 @@ static void debug_sleep(client *c)
         reply_errorf(&c->out, "ERR DEBUG SLEEP takes 0 to %.0f seconds", DEBUG_SLEEP_MAX_SECONDS);
         return;
     }
-    sleep_until_or_stop((int64_t)mono_ns() + (int64_t)(secs * 1e9));
-    c->w->txn.batch_clock_ms = now_ms();   /* later commands of the batch see the sleep */
+    sleep_until_or_stop((int64_t)clock_mono_ns() + (int64_t)(secs * 1e9));
+    c->w->txn.batch_clock_ms = clock_wall_ms();   /* later commands of the batch see the sleep */
     reply_ok(&c->out);
 }
 
@@ -350,9 +350,9 @@ static void debug_lockshard(client *c)
     key_init(&k, c->argv[2].ptr, c->argv[2].len);
     if (!cmd_txn_begin(c, &k.shard, 1))
         return;
-    sleep_until_or_stop((int64_t)mono_ns() + ms * 1000000LL);
+    sleep_until_or_stop((int64_t)clock_mono_ns() + ms * 1000000LL);
     txn_commit(&c->w->txn);
-    c->w->txn.batch_clock_ms = now_ms();
+    c->w->txn.batch_clock_ms = clock_wall_ms();
     reply_ok(&c->out);
 }
 

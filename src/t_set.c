@@ -5,6 +5,7 @@
  * built into the destination in fresh memory - so a STORE command logs O(1) undo
  * whatever the result size, and works across shards and namespaces. */
 #include "kvns/command.h"
+#include "kvns/rng.h"
 #include "kvns/glob.h"
 #include "kvns/set.h"
 
@@ -323,7 +324,7 @@ static void random_distinct(aoff obj, uint64_t count, member_vec *mv)
     if (count * 3 > size) {
         set_foreach(obj, collect_member, mv);
         while (mv->n > count) {
-            size_t i = (size_t)(adict_rand64() % mv->n);
+            size_t i = (size_t)(rng_u64() % mv->n);
             mv->v[i] = mv->v[--mv->n];
         }
         return;
@@ -412,7 +413,7 @@ static void spop_count(client *c, kv_entry *e, uint64_t count)
     /* shuffle the first count members into place: they are popped, the rest stay */
     set_foreach(obj, collect_member, &mv);
     for (uint64_t i = 0; i < count; i++) {
-        size_t j = i + (size_t)(adict_rand64() % (mv.n - i));
+        size_t j = i + (size_t)(rng_u64() % (mv.n - i));
         hs_str x = mv.v[i];
         mv.v[i] = mv.v[j];
         mv.v[j] = x;

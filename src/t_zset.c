@@ -5,6 +5,7 @@
  * table-driven rows run inside the transaction the dispatcher opened (command.h). */
 #include "t_zset.h"
 #include "kvns/glob.h"
+#include "kvns/rng.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -565,7 +566,7 @@ static void zrandmember_count(client *c, long long l, bool withscores)
     if (!uniq || count == 1) {
         zset_reply_members_header(c, (long long)count, withscores);
         for (uint64_t i = 0; i < count; i++)
-            reply_rank(c, z, zset_rand64() % size, withscores);
+            reply_rank(c, z, rng_u64() % size, withscores);
         return;
     }
     if (count >= size) {
@@ -588,7 +589,7 @@ static void zrandmember_count(client *c, long long l, bool withscores)
         for (uint64_t i = 0; i < size; i++)
             perm[i] = i;
         for (uint64_t i = 0; i < count; i++) {
-            uint64_t j = i + zset_rand64() % (size - i);
+            uint64_t j = i + rng_u64() % (size - i);
             uint64_t tmp = perm[i];
             perm[i] = perm[j];
             perm[j] = tmp;
@@ -604,7 +605,7 @@ static void zrandmember_count(client *c, long long l, bool withscores)
     if (!picked.slot)
         abort();
     for (uint64_t added = 0; added < count;) {
-        uint64_t r = zset_rand64() % size;
+        uint64_t r = rng_u64() % size;
         if (rank_set_add(&picked, r)) {
             reply_rank(c, z, r, withscores);
             added++;

@@ -79,7 +79,7 @@ static client *client_new(worker_ctx *w, int fd, const struct sockaddr_storage *
     reply_init(&c->out);
     c->out.proto = 2;
     c->id = __atomic_add_fetch(&arena_hdr()->next_client_id, 1, __ATOMIC_RELAXED);
-    c->created_ms = c->last_ms = now_ms();
+    c->created_ms = c->last_ms = clock_wall_ms();
     format_addr(peer, c->addr, sizeof c->addr);
     struct sockaddr_storage local;
     socklen_t sl = sizeof local;
@@ -262,7 +262,7 @@ static void client_compact(client *c)
  * WARN_INTERVAL_MS by this thread), and if so records the time in *last_ms. */
 static bool warning_due(int64_t *last_ms)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     if (*last_ms && now - *last_ms < WARN_INTERVAL_MS)
         return false;
     *last_ms = now;
@@ -318,7 +318,7 @@ static void client_process(client *c)
 {
     if (c->parked)
         return;
-    c->last_ms = now_ms();
+    c->last_ms = clock_wall_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         if (reply_pending(&c->out) >= OUT_HIGH_WATER)
@@ -414,7 +414,7 @@ static void client_after_run(client *c)
 static void client_retry_parked(client *c)
 {
     parked_remove(c);
-    c->last_ms = now_ms();
+    c->last_ms = clock_wall_ms();
     c->w->txn.batch_clock_ms = c->last_ms;
     bool done = client_run_request(c, c->parked_consumed);
     c->w->txn.batch_clock_ms = 0;
@@ -432,7 +432,7 @@ static void retry_parked_clients(worker_ctx *w)
 {
     if (!w->parked_head)
         return;
-    uint64_t now = mono_ns();
+    uint64_t now = clock_mono_ns();
     if (now - w->parked_retry_ns < PARKED_RETRY_NS)
         return;
     w->parked_retry_ns = now;
@@ -484,7 +484,7 @@ static void accept_back_off(worker_ctx *w, int err)
         log_warn("accept failed: pausing the listener", "err=\"%s\" pause_ms=%d thread_clients=%llu",
                  strerror(err), ACCEPT_BACKOFF_MS, (unsigned long long)w->nclients);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, worker_listen_fd, NULL);
-    w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+    w->accept_resume_ms = clock_wall_ms() + ACCEPT_BACKOFF_MS;
 }
 
 static void accept_clients(worker_ctx *w)
@@ -545,7 +545,7 @@ static void *thread_loop(void *arg)
             }
             continue;
         }
-        if (w->accept_resume_ms && now_ms() >= w->accept_resume_ms) {
+        if (w->accept_resume_ms && clock_wall_ms() >= w->accept_resume_ms) {
             w->accept_resume_ms = 0;
             listener_watch(w);
         }

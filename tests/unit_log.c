@@ -1,5 +1,5 @@
-/* unit_log.c - log_write line format, quoting, level filtering, truncation and the
- * journald (JOURNAL_STREAM) prefix. stderr is pointed at a temporary file per test. */
+/* unit_log.c - log_write line format, quoting, level filtering, truncation, the
+ * journald (JOURNAL_STREAM) prefix and shm/'s shm_log hook. stderr is pointed at a temporary file per test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +167,31 @@ static void test_level_filter(void **state)
     assert_non_null(strstr(captured(cap), "level=debug"));
 }
 
+/* log_init routes shm/'s lines through log_write: same format, same level filter. */
+static void test_shm_log_goes_through_log_init(void **state)
+{
+    struct capture *cap = *state;
+    log_set_role("housekeeper");
+    shm_log(LOG_LVL_WARN, "recovered lock after owner death", "lock=%u lanes_checked=%u", 3u, 1u);
+    assert_matches(captured(cap),
+                   "^ts=[^ ]+Z level=warn role=housekeeper pid=[0-9]+ "
+                   "msg=\"recovered lock after owner death\" lock=3 lanes_checked=1\n$");
+    log_init(LOG_LVL_WARN);
+    shm_log(LOG_LVL_INFO, "hidden info", NULL);
+    assert_null(strstr(captured(cap), "hidden"));
+}
+
+/* Without a sink (shm/ linked alone) shm_log still writes one plain line to stderr. */
+static void test_shm_log_fallback_writes_stderr(void **state)
+{
+    struct capture *cap = *state;
+    shm_log_set_sink(NULL);
+    shm_log(LOG_LVL_ERROR, "arena mutex unusable: stopping", "offset=%llu err=%d", 4096ULL, 131);
+    shm_log(LOG_LVL_INFO, "no fields", NULL);
+    assert_matches(captured(cap), "^level=error msg=\"arena mutex unusable: stopping\" offset=4096 err=131\n"
+                                  "level=info msg=\"no fields\"\n$");
+}
+
 static void test_journal_prefix(void **state)
 {
     struct capture *cap = *state;
@@ -265,6 +290,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fields_stay_on_one_line, capture_setup,
                                         capture_teardown),
         cmocka_unit_test_setup_teardown(test_level_filter, capture_setup, capture_teardown),
+        cmocka_unit_test_setup_teardown(test_shm_log_goes_through_log_init, capture_setup,
+                                        capture_teardown),
+        cmocka_unit_test_setup_teardown(test_shm_log_fallback_writes_stderr, capture_setup,
+                                        capture_teardown),
         cmocka_unit_test_setup_teardown(test_journal_prefix, capture_setup, capture_teardown),
         cmocka_unit_test_setup_teardown(test_journal_stream_for_another_file, capture_setup,
                                         capture_teardown),

@@ -78,6 +78,14 @@ static inline void lane_stat_add(lane *ln, enum lane_stat k, int64_t delta)
 /* Sum of counter k over every lane. */
 uint64_t lane_stat_sum(enum lane_stat k);
 
+/* The keyspace statistics of every shard summed (INFO stats, /metrics). */
+typedef struct shard_stat_totals {
+    uint64_t hits, misses, expired, evicted;
+} shard_stat_totals;
+shard_stat_totals shard_stats_sum(void);
+/* Zeroes every shard's keyspace statistics (CONFIG RESETSTAT). */
+void shard_stats_reset(void);
+
 enum ns_state { NS_FREE = 0, NS_LIVE = 1 };
 
 /* Per-namespace registry entry (namespace.c). Ids below ns_count have been used; the
@@ -193,5 +201,11 @@ static inline struct shard *arena_shard_at(uint32_t i, size_t shard_size)
     return (struct shard *)(arena_base + arena_hdr()->shards_off + (uint64_t)i * shard_size);
 }
 struct shard *arena_shard(uint32_t i);
+/* Lane i's latency series table (METRICS_AREA_BYTES, laid out by arena_create; its
+ * format is src/metrics.c's). */
+static inline void *arena_lane_metrics(uint32_t i)
+{
+    return arena_base + arena_lane(i)->metrics_off;
+}
 
 #endif

@@ -23,6 +23,7 @@
 #include "kvns/resp.h"
 #include "kvns/store.h"
 #include "kvns/config.h"
+#include "kvns/clock.h"   /* clock_wall_ms, clock_mono_ns: every handler's clocks */
 
 enum cmd_flags {
     CMD_WRITE    = 1 << 0,
@@ -122,7 +123,7 @@ typedef struct worker_ctx {
     const kvns_config *cfg;
     struct client *parked_head;  /* clients waiting for a busy shard, oldest first */
     struct client *parked_tail;
-    uint64_t parked_retry_ns;    /* when parked clients were last retried (mono_ns) */
+    uint64_t parked_retry_ns;    /* when parked clients were last retried (clock_mono_ns) */
 } worker_ctx;
 
 typedef struct client {
@@ -222,10 +223,6 @@ kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool
  * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
  * place such failures become replies (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
-/* Wall clock in ms (the transaction's, when one is open). */
-int64_t now_ms(void);
-/* Monotonic clock in ns (durations). */
-uint64_t mono_ns(void);
 
 /* Per-family tables. */
 extern const command string_commands[];

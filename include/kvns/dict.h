@@ -89,8 +89,6 @@ int adict_put_fresh(kv_txn *t, uint32_t shard, adict *d, const void *key, size_t
 size_t adict_node_cost(size_t klen, size_t vlen);
 /* The dict's hash of key bytes (seeded per arena). */
 uint64_t adict_hash(const void *key, size_t klen);
-/* A fast thread-local pseudo-random number (random picks of the collection types). */
-uint64_t adict_rand64(void);
 /* Checks counters, bucket placement, that no key is present twice and d->bytes; 0 or
  * -1 with a description. */
 int adict_check(const adict *d, char *err, size_t errlen);

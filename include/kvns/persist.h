@@ -84,6 +84,7 @@
 
 #include "kvns/config.h"
 #include "kvns/txn.h"
+#include "kvns/crc32c.h"  /* crc32c_update: every record and section is checksummed */
 
 #include <signal.h>
 #include <stddef.h>
@@ -103,8 +104,6 @@
 #define SNAP_BATCH_BYTES    (1u << 20)
 #define SNAP_BATCH_MAX_US   200u
 
-/* CRC32C (Castagnoli) of p[0..n) continuing from crc (0 to start). */
-uint32_t crc32c_update(uint32_t crc, const void *p, size_t n);
 
 /* ---- results ---------------------------------------------------------------------------- */
 enum persist_error {

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "kvns/parse.h"   /* parse_ll and friends: the argument parsers */
+
 #define RESP_MAX_BULK   (512LL * 1024 * 1024)
 #define RESP_MAX_ARGS   (1024 * 1024)
 #define RESP_MAX_INLINE (64 * 1024)
@@ -153,10 +155,5 @@ int fmt_double(char *buf, size_t cap, double d);
  * zeros (and a trailing '.') trimmed. */
 int fmt_long_double(char *buf, size_t cap, long double d);
 
-/* Strict parsers for command arguments (Redis's string2ll / string2ld rules):
- * no leading '+' or spaces for integers, full range checked. Return 0 on success. */
-int parse_ll(const char *p, size_t n, long long *out);
-int parse_double(const char *p, size_t n, double *out);       /* accepts inf/-inf/+inf, rejects nan */
-int parse_long_double(const char *p, size_t n, long double *out);
 
 #endif

@@ -21,7 +21,11 @@
  * "fast-command" (CMD_FAST commands) and their 160 per-second samples.
  * Limits of the per-lane design: a lane keeps its newest 128 entries (fewer when their
  * strings fill its byte ring), so SLOWLOG GET shows at most 128 entries per lane
- * whatever slowlog-max-len says. */
+ * whatever slowlog-max-len says.
+ *
+ * This is shm/'s half (shm/slowlog.c): the rings and the settings. What reads a
+ * client or a command (the dispatcher's hook, the redaction of secrets) and the
+ * LATENCY DOCTOR / GRAPH texts are src/'s: latency.h. */
 #ifndef KVNS_SLOWLOG_H
 #define KVNS_SLOWLOG_H
 
@@ -30,9 +34,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct client;
-struct command;
 
 #define SLOWLOG_LANE_ENTRIES       128     /* slow-log entries each lane keeps */
 #define SLOWLOG_MAX_ARGC           32      /* Redis's SLOWLOG_ENTRY_MAX_ARGC */
@@ -73,7 +74,7 @@ void slowlog_set_slower_than_us(int64_t us);
 void slowlog_set_max_len(uint64_t n);
 void latency_set_threshold_ms(int64_t ms);
 
-/* ---- the dispatcher's hook ------------------------------------------------------------ */
+/* ---- recording (the dispatcher's hook is latency.h's slowlog_observe) ------------------- */
 
 /* True when a command that ran elapsed_ns must be recorded by the slow log or the
  * latency monitor (Redis's tests: duration >= threshold). */
@@ -85,18 +86,6 @@ static inline bool slowlog_is_slow(uint64_t elapsed_ns)
         return true;
     int64_t latency_ms = latency_threshold_ms();
     return latency_ms > 0 && us / 1000 >= latency_ms;
-}
-
-/* Records a slow command (call only when slowlog_is_slow): a slow-log entry of its
- * arguments, address and name, and a latency sample. Commands refused for their arity
- * are not recorded (Redis rejects them before running them). */
-void slowlog_record_command(struct client *c, const struct command *cmd, uint64_t elapsed_ns);
-
-/* After every command (cheap unless the command was slow). */
-static inline void slowlog_observe(struct client *c, const struct command *cmd, uint64_t elapsed_ns)
-{
-    if (slowlog_is_slow(elapsed_ns))
-        slowlog_record_command(c, cmd, elapsed_ns);
 }
 
 /* Adds one entry to lane_id's ring (nothing when slowlog-max-len is 0; the threshold
@@ -174,10 +163,5 @@ void latency_add_sample(uint32_t lane_id, enum latency_event e, uint64_t latency
 bool latency_collect(enum latency_event e, latency_history *out);
 /* Forgets the event's samples; returns 1 when it had any, else 0 (LATENCY RESET). */
 int latency_reset(enum latency_event e);
-/* LATENCY DOCTOR's report (Redis's wording where it has one). Free the result. */
-char *latency_doctor_text(size_t *len);
-/* LATENCY GRAPH's text (Redis's sparkline of the event's samples), or NULL when the
- * event has no samples. Free the result. */
-char *latency_graph_text(enum latency_event e, size_t *len);
 
 #endif

@@ -222,8 +222,6 @@ zsl_node *zsl_last_in_lex_range(const zset_obj *z, const zlexrangespec *r, uint6
 zsl_node *zsl_lookup(const zset_obj *z, const char *m, size_t len);
 /* A random level with Redis's distribution (p = 1/4), process-local generator. */
 int zsl_random_level(void);
-/* Thread-local xorshift64* generator (levels, ZRANDMEMBER). */
-uint64_t zset_rand64(void);
 /* Allocation size of a node. */
 size_t zsl_node_size(int level, size_t mlen);
 /* Frees up to budget nodes of a dead skiplist (level-0 order); true when none is left. */
