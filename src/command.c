@@ -129,18 +129,6 @@ void cmd_abort(client *c, const char *err)
     c->aborted = true;
 }
 
-kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool *wrong)
-{
-    kv_txn *t = &c->w->txn;
-    kv_entry *e = read ? store_find_read(t, k) : store_find(t, k);
-    *wrong = e && e->type != type;
-    if (*wrong) {
-        reply_error(&c->out, ERR_WRONGTYPE);
-        return NULL;
-    }
-    return e;
-}
-
 void reply_store_error(client *c, int rc)
 {
     if (rc == STORE_E_NSFULL)

@@ -1,13 +1,10 @@
-/* t_hash.c - hash commands (Redis 7 semantics) over shm/hash.c, and the HSCAN/SSCAN
- * argument parsing t_set.c shares. Every handler runs inside the dispatcher's
- * transaction with its key's shard locked (see command.h). */
+/* t_hash.c - hash commands (Redis 7 semantics) over shm/hash.c. Every handler runs
+ * inside the dispatcher's transaction with its key's shard locked (see command.h). */
 #include "kvns/command.h"
 #include "kvns/rng.h"
-#include "kvns/glob.h"
 #include "kvns/hash.h"
+#include "kvns/scan.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,13 +23,6 @@ static hs_str *args_str(client *c, size_t from, size_t n)
     for (size_t i = 0; i < n; i++)
         v[i] = (hs_str){ c->argv[from + i].ptr, c->argv[from + i].len };
     return v;
-}
-
-/* The hash entry of argv[1] (NULL when missing). Replies WRONGTYPE and sets *wrong
- * when the key holds another type. */
-static kv_entry *hash_lookup(client *c, bool read, bool *wrong)
-{
-    return lookup_typed(c, &c->keys[1], KV_HASH, read, wrong);
 }
 
 /* Sets pairs kv[0..2n) in the hash of argv[1], creating the key when missing (e is
@@ -71,9 +61,8 @@ static void hset_generic(client *c, bool hmset)
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", hmset ? "hmset" : "hset");
         return;
     }
-    bool wrong;
-    kv_entry *e = hash_lookup(c, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_WRITE, &e))
         return;
     size_t n = (c->argc - 2) / 2;
     hs_str *kv = args_str(c, 2, 2 * n);
@@ -95,9 +84,8 @@ static void cmd_hmset(client *c) { hset_generic(c, true); }
 /* HSETNX key field value: 1 when the field was set, 0 when it existed. */
 static void cmd_hsetnx(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_WRITE, &e))
         return;
     hs_str kv[2] = { { c->argv[2].ptr, c->argv[2].len }, { c->argv[3].ptr, c->argv[3].len } };
     long long added = hash_write(c, e, kv, 1, true, false);
@@ -108,9 +96,8 @@ static void cmd_hsetnx(client *c)
 /* HGET key field: the value, or nil. */
 static void cmd_hget(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     hs_str v;
     if (e && hash_get(entry_obj(e), c->argv[2].ptr, c->argv[2].len, &v))
@@ -122,9 +109,8 @@ static void cmd_hget(client *c)
 /* HMGET key field [field ...]: an array of values and nils. */
 static void cmd_hmget(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     reply_array(&c->out, (long long)(c->argc - 2));
     for (size_t i = 2; i < c->argc; i++) {
@@ -140,9 +126,8 @@ static void cmd_hmget(client *c)
  * last field. */
 static void cmd_hdel(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_int(&c->out, 0);
@@ -164,9 +149,8 @@ static void cmd_hdel(client *c)
 /* HEXISTS key field: 1 or 0. */
 static void cmd_hexists(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     hs_str v;
     reply_int(&c->out, e && hash_get(entry_obj(e), c->argv[2].ptr, c->argv[2].len, &v));
@@ -175,18 +159,16 @@ static void cmd_hexists(client *c)
 /* HLEN key: the number of fields (0 for a missing key). */
 static void cmd_hlen(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (!wrong)
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         reply_int(&c->out, e ? (long long)hash_len(entry_obj(e)) : 0);
 }
 
 /* HSTRLEN key field: the length of the value, 0 when missing. */
 static void cmd_hstrlen(client *c)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     hs_str v;
     reply_int(&c->out, e && hash_get(entry_obj(e), c->argv[2].ptr, c->argv[2].len, &v) ? (long long)v.len : 0);
@@ -212,9 +194,8 @@ static void emit_pair(hs_str f, hs_str v, void *arg)
 /* HGETALL (a RESP3 map), HKEYS, HVALS. */
 static void getall_generic(client *c, int what)
 {
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     long long n = e ? (long long)hash_len(entry_obj(e)) : 0;
     if (what == (EMIT_FIELDS | EMIT_VALUES))
@@ -240,9 +221,8 @@ static void cmd_hincrby(client *c)
     long long incr, cur = 0;
     if (!arg_ll(c, 3, &incr))
         return;
-    bool wrong;
-    kv_entry *e = hash_lookup(c, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_WRITE, &e))
         return;
     hs_str v;
     if (e && hash_get(entry_obj(e), c->argv[2].ptr, c->argv[2].len, &v) && parse_ll(v.p, v.len, &cur) != 0) {
@@ -273,9 +253,8 @@ static void cmd_hincrbyfloat(client *c)
         reply_error(&c->out, "ERR value is NaN or Infinity");
         return;
     }
-    bool wrong;
-    kv_entry *e = hash_lookup(c, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_WRITE, &e))
         return;
     hs_str v;
     if (e && hash_get(entry_obj(e), c->argv[2].ptr, c->argv[2].len, &v) &&
@@ -434,9 +413,8 @@ static void cmd_hrandfield(client *c)
             }
         }
     }
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_HASH, KEY_READ, &e))
         return;
     if (c->argc >= 3) {
         if (!e)
@@ -454,92 +432,32 @@ static void cmd_hrandfield(client *c)
     reply_bulk(&c->out, f.p, f.len);
 }
 
-/* ---- HSCAN (and the argument parsing SSCAN shares) ------------------------------------- */
-
-bool scan_parse_cursor(client *c, uint64_t *cursor)
-{
-    const resp_arg *a = &c->argv[2];
-    char *text = malloc(a->len + 1);
-    if (!text)
-        abort();
-    memcpy(text, a->ptr, a->len);
-    text[a->len] = 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    bool ok = !isspace((unsigned char)text[0]) && *end == 0 && errno != ERANGE;
-    free(text);
-    if (!ok) {
-        reply_error(&c->out, "ERR invalid cursor");
-        return false;
-    }
-    *cursor = v;
-    return true;
-}
-
-bool scan_parse_opts(client *c, scan_opts *o)
-{
-    o->count = 10;
-    o->pat = NULL;
-    o->plen = 0;
-    for (size_t i = 3; i < c->argc; i += 2) {
-        bool has_value = i + 1 < c->argc;
-        if (has_value && arg_is(&c->argv[i], "count")) {
-            if (!arg_ll(c, i + 1, &o->count))
-                return false;
-            if (o->count < 1) {
-                reply_error(&c->out, ERR_SYNTAX);
-                return false;
-            }
-        } else if (has_value && arg_is(&c->argv[i], "match")) {
-            o->pat = c->argv[i + 1].ptr;
-            o->plen = c->argv[i + 1].len;
-            if (o->plen == 1 && o->pat[0] == '*')
-                o->pat = NULL;
-        } else {
-            reply_error(&c->out, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
+/* ---- HSCAN ------------------------------------------------------------------------------ */
 
 /* HSCAN key cursor [MATCH pattern] [COUNT count]: [next cursor, [field, value, ...]].
  * A listpack hash answers everything at once with cursor 0, as Redis does. */
 static void cmd_hscan(client *c)
 {
+    uint64_t cursor;
     scan_opts o;
-    if (!scan_parse_cursor(c, &o.cursor))
-        return;
-    bool wrong;
-    kv_entry *e = hash_lookup(c, true, &wrong);
-    if (wrong)
-        return;
-    if (!e) {
-        reply_array(&c->out, 2);
-        reply_bulk(&c->out, "0", 1);
-        reply_array(&c->out, 0);
-        return;
-    }
-    if (!scan_parse_opts(c, &o))
+    kv_entry *e = scan_key_begin(c, KV_HASH, &cursor, &o);
+    if (!e)
         return;
     aoff obj = entry_obj(e);
     pair_vec pv = { 0 };
-    uint64_t cursor = o.cursor;
-    long long maxiterations = o.count * 10;
+    long long maxiterations = o.max_steps;
     do
         cursor = hash_scan(obj, cursor, collect_pair, &pv);
     while (cursor && maxiterations-- && (long long)pv.n * 2 < o.count);
     size_t kept = 0;
     for (size_t i = 0; i < pv.n; i++) {
-        if (o.pat && !glob_match(o.pat, o.plen, pv.f[i].p, pv.f[i].len, false))
+        if (!scan_match(&o, pv.f[i].p, pv.f[i].len))
             continue;
         pv.f[kept] = pv.f[i];
         pv.v[kept] = pv.v[i];
         kept++;
     }
-    reply_array(&c->out, 2);
-    reply_bulk_ll(&c->out, (long long)cursor);
+    scan_reply_cursor(c, cursor);
     reply_array(&c->out, (long long)kept * 2);
     for (size_t i = 0; i < kept; i++) {
         reply_bulk(&c->out, pv.f[i].p, pv.f[i].len);

@@ -9,11 +9,10 @@
 #include "kvns/command.h"
 #include "kvns/rng.h"
 #include "kvns/glob.h"
+#include "kvns/scan.h"
 #include "kvns/shard.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -490,26 +489,6 @@ static void cmd_keys(client *c)
     reply_fix_array(&c->out, h, m.matched);
 }
 
-/* Parses a SCAN cursor like Redis's parseScanCursorOrReply (strtoul: a leading space
- * or trailing garbage or an overflow is invalid; "+5" and "-1" are accepted). */
-static bool parse_cursor(const resp_arg *a, uint64_t *out)
-{
-    char buf[128];
-    if (a->len >= sizeof buf)
-        return false;
-    memcpy(buf, a->ptr, a->len);
-    buf[a->len] = 0;
-    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end || errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Type filter of SCAN ... TYPE name (case-insensitive, like Redis 7.0). */
 static int parse_type_name(const resp_arg *a)
 {
@@ -529,43 +508,19 @@ static void cmd_scan(client *c)
 {
     kv_txn *t = &c->w->txn;
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[1], &cursor)) {
-        reply_error(&c->out, "ERR invalid cursor");
+    scan_opts o;
+    if (!scan_parse_cursor(c, 1, &cursor) || !scan_parse_opts(c, 2, true, &o))
         return;
-    }
-    long long count = 10;
     reply_buf keys;
     reply_init(&keys);
     keys.proto = c->out.proto;
-    match_ctx m = { &keys, NULL, 0, -1, 0, 0 };
-    for (size_t i = 2; i < c->argc; i += 2) {
-        const resp_arg *a = &c->argv[i];
-        bool has_val = i + 1 < c->argc;
-        if (has_val && arg_is(a, "count")) {
-            if (!arg_ll(c, i + 1, &count))
-                return;
-            if (count < 1) {
-                reply_error(&c->out, ERR_SYNTAX);
-                return;
-            }
-        } else if (has_val && arg_is(a, "match")) {
-            const resp_arg *p = &c->argv[i + 1];
-            bool all = p->len == 1 && p->ptr[0] == '*';
-            m.pat = all ? NULL : p->ptr;
-            m.plen = p->len;
-        } else if (has_val && arg_is(a, "type")) {
-            m.type = parse_type_name(&c->argv[i + 1]);
-        } else {
-            reply_error(&c->out, ERR_SYNTAX);
-            return;
-        }
-    }
+    match_ctx m = { &keys, o.pat, o.plen, o.type ? parse_type_name(o.type) : -1, 0, 0 };
 
     const arena_header *hdr = arena_hdr();
     uint32_t nshards = hdr->shard_count, bits = hdr->shard_bits;
     uint32_t s = (uint32_t)(cursor & (nshards - 1));
     uint64_t v = cursor >> bits;
-    long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    long long steps = o.max_steps;
     while (s < nshards) {
         if (!cmd_txn_begin(c, &s, 1)) {
             reply_free(&keys);
@@ -574,7 +529,7 @@ static void cmd_scan(client *c)
         if (shard_at(s)->keys) {     /* an empty shard costs no steps */
             do
                 v = store_scan_step(t, s, v, match_visit, &m);
-            while (v && --steps > 0 && m.visited < count);
+            while (v && --steps > 0 && m.visited < o.count);
         } else {
             v = 0;
         }
@@ -585,14 +540,10 @@ static void cmd_scan(client *c)
         if (v)
             break;
         s++;
-        if (m.visited >= count || steps <= 0)
+        if (m.visited >= o.count || steps <= 0)
             break;
     }
-    uint64_t next = s >= nshards ? 0 : (v << bits) | s;
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)next);
-    reply_array(&c->out, 2);
-    reply_bulk(&c->out, buf, (size_t)n);
+    scan_reply_cursor(c, s >= nshards ? 0 : (v << bits) | s);
     reply_array(&c->out, m.matched);
     reply_splice(&c->out, &keys);
 }

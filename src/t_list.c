@@ -9,13 +9,6 @@
 
 static kv_txn *txn_of(client *c) { return &c->w->txn; }
 
-/* The entry of key argv[i] when it holds a list, NULL when the key is missing; replies
- * WRONGTYPE and sets *wrong when it holds another type. read: count a keyspace hit. */
-static kv_entry *list_lookup(client *c, size_t i, bool read, bool *wrong)
-{
-    return lookup_typed(c, &c->keys[i], KV_LIST, read, wrong);
-}
-
 /* The root of a list entry, for reading. */
 static const list_root *root_of(const kv_entry *e) { return arena_ptr(entry_obj(e)); }
 
@@ -106,9 +99,8 @@ static long long push_values(client *c, size_t k, kv_entry *e, bool tail, const 
  * do nothing (0) when the key is missing. */
 static void push_generic(client *c, bool tail, bool only_existing)
 {
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e && only_existing) {
         reply_int(&c->out, 0);
@@ -138,9 +130,8 @@ static void pop_generic(client *c, bool tail)
         reply_error(&c->out, "ERR value is out of range, must be positive");
         return;
     }
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e) {
         if (has_count)
@@ -180,9 +171,8 @@ static void cmd_rpop(client *c) { pop_generic(c, true); }
 /* LLEN key: the length, 0 when missing. */
 static void cmd_llen(client *c)
 {
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, true, &wrong);
-    if (!wrong)
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_LIST, KEY_READ, &e))
         reply_int(&c->out, e ? (long long)root_of(e)->count : 0);
 }
 
@@ -211,9 +201,8 @@ static void cmd_lrange(client *c)
     long long start, end, from, to;
     if (!arg_ll(c, 2, &start) || !arg_ll(c, 3, &end))
         return;
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_READ, &e))
         return;
     if (!e || !range_of((long long)root_of(e)->count, start, end, &from, &to)) {
         reply_array(&c->out, 0);
@@ -234,9 +223,8 @@ static void cmd_lrange(client *c)
  * or missing. The key is looked up before the index is parsed, as Redis does. */
 static void cmd_lindex(client *c)
 {
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_READ, &e))
         return;
     if (!e) {
         reply_null(&c->out);
@@ -294,9 +282,8 @@ static void cmd_lpos(client *c)
     bool backward = rank < 0;
     if (backward)
         rank = (long long)(0 - (unsigned long long)rank);    /* LLONG_MIN stays negative */
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_READ, &e))
         return;
     if (!e) {
         if (count != -1)
@@ -342,9 +329,8 @@ static void cmd_lpos(client *c)
  * range" past either end. */
 static void cmd_lset(client *c)
 {
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_error(&c->out, ERR_NO_KEY);
@@ -382,9 +368,8 @@ static void cmd_linsert(client *c)
         reply_error(&c->out, ERR_SYNTAX);
         return;
     }
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_int(&c->out, 0);
@@ -414,9 +399,8 @@ static void cmd_lrem(client *c)
     long long count;
     if (!arg_ll(c, 2, &count))
         return;
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_int(&c->out, 0);
@@ -442,9 +426,8 @@ static void cmd_ltrim(client *c)
     long long start, end, from, to;
     if (!arg_ll(c, 2, &start) || !arg_ll(c, 3, &end))
         return;
-    bool wrong;
-    kv_entry *e = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_ok(&c->out);
@@ -474,16 +457,15 @@ static void cmd_ltrim(client *c)
  * goes when it is left empty. */
 static void move_generic(client *c, bool from_tail, bool to_tail)
 {
-    bool wrong;
-    kv_entry *src = list_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *src;
+    if (!key_lookup_typed(c, 1, KV_LIST, KEY_WRITE, &src))
         return;
     if (!src) {
         reply_null(&c->out);
         return;
     }
-    kv_entry *dst = list_lookup(c, 2, false, &wrong);
-    if (wrong)
+    kv_entry *dst;
+    if (!key_lookup_typed(c, 2, KV_LIST, KEY_WRITE, &dst))
         return;
     kv_txn *t = txn_of(c);
     list_h hs;

@@ -6,7 +6,7 @@
  * whatever the result size, and works across shards and namespaces. */
 #include "kvns/command.h"
 #include "kvns/rng.h"
-#include "kvns/glob.h"
+#include "kvns/scan.h"
 #include "kvns/set.h"
 
 #include <limits.h>
@@ -142,13 +142,6 @@ static hs_str *args_str(client *c, size_t from, size_t n)
     return v;
 }
 
-/* The set entry of key k (NULL when missing); replies WRONGTYPE and sets *wrong when
- * the key holds another type. */
-static kv_entry *set_lookup(client *c, const kv_key *k, bool read, bool *wrong)
-{
-    return lookup_typed(c, k, KV_SET, read, wrong);
-}
-
 /* Adds m[0..n) to the set at k (entry e, or a new key when e is NULL, created with
  * Redis's setTypeCreate choice for size_hint members). Returns the number added, or
  * -1 after aborting the command. */
@@ -196,9 +189,8 @@ static long long set_remove(client *c, const kv_key *k, kv_entry *e, const hs_st
 /* SADD key member [member ...]: how many members were new. */
 static void cmd_sadd(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_WRITE, &e))
         return;
     hs_str *m = args_str(c, 2, c->argc - 2);
     long long added = set_write(c, &c->keys[1], e, m, c->argc - 2, c->argc - 2);
@@ -210,9 +202,8 @@ static void cmd_sadd(client *c)
 /* SREM key member [member ...]: how many were removed. */
 static void cmd_srem(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_WRITE, &e))
         return;
     if (!e) {
         reply_int(&c->out, 0);
@@ -228,9 +219,8 @@ static void cmd_srem(client *c)
 /* SMEMBERS key: every member, as a RESP3 set. */
 static void cmd_smembers(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_READ, &e))
         return;
     member_vec mv = { 0 };
     if (e)
@@ -242,27 +232,24 @@ static void cmd_smembers(client *c)
 /* SCARD key. */
 static void cmd_scard(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (!wrong)
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_SET, KEY_READ, &e))
         reply_int(&c->out, e ? (long long)set_len(entry_obj(e)) : 0);
 }
 
 /* SISMEMBER key member: 1 or 0. */
 static void cmd_sismember(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (!wrong)
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_SET, KEY_READ, &e))
         reply_int(&c->out, e && set_contains(entry_obj(e), c->argv[2].ptr, c->argv[2].len));
 }
 
 /* SMISMEMBER key member [member ...]: an array of 1 and 0. */
 static void cmd_smismember(client *c)
 {
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_READ, &e))
         return;
     reply_array(&c->out, (long long)(c->argc - 2));
     for (size_t i = 2; i < c->argc; i++)
@@ -346,9 +333,8 @@ static void cmd_srandmember(client *c)
     }
     if (c->argc == 3 && !count_arg(c, 2, &l))
         return;
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_READ, &e))
         return;
     set_member r;
     if (c->argc == 2) {
@@ -443,9 +429,8 @@ static void cmd_spop(client *c)
             return;
         }
     }
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_SET, KEY_WRITE, &e))
         return;
     if (!e || (c->argc == 3 && count == 0)) {   /* as Redis: the type is checked first */
         if (c->argc == 3)
@@ -473,35 +458,23 @@ static void cmd_spop(client *c)
 /* SSCAN key cursor [MATCH pattern] [COUNT count]. */
 static void cmd_sscan(client *c)
 {
+    uint64_t cursor;
     scan_opts o;
-    if (!scan_parse_cursor(c, &o.cursor))
-        return;
-    bool wrong;
-    kv_entry *e = set_lookup(c, &c->keys[1], true, &wrong);
-    if (wrong)
-        return;
-    if (!e) {
-        reply_array(&c->out, 2);
-        reply_bulk(&c->out, "0", 1);
-        reply_array(&c->out, 0);
-        return;
-    }
-    if (!scan_parse_opts(c, &o))
+    kv_entry *e = scan_key_begin(c, KV_SET, &cursor, &o);
+    if (!e)
         return;
     aoff obj = entry_obj(e);
     member_vec mv = { 0 };
-    uint64_t cursor = o.cursor;
-    long long maxiterations = o.count * 10;
+    long long maxiterations = o.max_steps;
     do
         cursor = set_scan(obj, cursor, collect_member, &mv);
     while (cursor && maxiterations-- && (long long)mv.n < o.count);
     size_t kept = 0;
     for (size_t i = 0; i < mv.n; i++)
-        if (!o.pat || glob_match(o.pat, o.plen, mv.v[i].p, mv.v[i].len, false))
+        if (scan_match(&o, mv.v[i].p, mv.v[i].len))
             mv.v[kept++] = mv.v[i];
     mv.n = kept;
-    reply_array(&c->out, 2);
-    reply_bulk_ll(&c->out, (long long)cursor);
+    scan_reply_cursor(c, cursor);
     reply_members(c, &mv, false);
     mv_free(&mv);
 }
@@ -515,9 +488,8 @@ enum set_op { OP_UNION, OP_INTER, OP_DIFF };
 static bool lookup_sets(client *c, const kv_key *keys, size_t n, aoff *objs)
 {
     for (size_t i = 0; i < n; i++) {
-        bool wrong;
-        kv_entry *e = set_lookup(c, &keys[i], true, &wrong);
-        if (wrong)
+        kv_entry *e;
+        if (!key_lookup_typed_at(c, &keys[i], KV_SET, KEY_READ, &e))
             return false;
         objs[i] = e ? entry_obj(e) : 0;
     }

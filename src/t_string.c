@@ -12,13 +12,6 @@
 
 static kv_txn *txn_of(client *c) { return &c->w->txn; }
 
-/* The live string entry of argv[i] for reading, or NULL; replies WRONGTYPE and sets
- * *wrong when the key holds another type. */
-static kv_entry *string_lookup(client *c, size_t i, bool read, bool *wrong)
-{
-    return lookup_typed(c, &c->keys[i], KV_STRING, read, wrong);
-}
-
 /* Converts a relative or absolute expire argument to unix ms like Redis's
  * getExpireMillisecondsOrReply. unit_ms: 1000 for seconds, 1 for ms. Returns false
  * after replying an error. */
@@ -96,14 +89,11 @@ static void cmd_set(client *c)
     /* as in Redis: the time is validated once the whole syntax is known to be right */
     if (time_arg && !expire_arg(c, time_arg, secs ? 1000 : 1, abs, "set", &expire))
         return;
-    bool wrong;
-    kv_entry *old = string_lookup(c, 1, false, &wrong);
-    if (wrong && (fl & SET_GET))
+    kv_entry *old;
+    if (!(fl & SET_GET))
+        old = store_find(txn_of(c), &c->keys[1]);   /* plain SET overwrites any type */
+    else if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &old))
         return;
-    if (wrong) {
-        reply_truncate(&c->out, c->reply_mark);      /* plain SET overwrites any type */
-        old = store_find(txn_of(c), &c->keys[1]);
-    }
     bool exists = old != NULL;
     if (((fl & SET_NX) && exists) || ((fl & SET_XX) && !exists)) {
         if (fl & SET_GET) {
@@ -133,9 +123,8 @@ static void cmd_set(client *c)
 /* GET key: the value, or nil. */
 static void cmd_get(client *c)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_READ, &e))
         return;
     if (e)
         reply_bulk(&c->out, entry_str(e), e->vlen);
@@ -215,9 +204,8 @@ static void cmd_psetex(client *c) { setex_generic(c, 1); }
 /* GETSET key value: the old value (nil if none); the TTL is dropped. */
 static void cmd_getset(client *c)
 {
-    bool wrong;
-    kv_entry *old = string_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *old;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &old))
         return;
     if (old)
         reply_bulk(&c->out, entry_str(old), old->vlen);
@@ -229,9 +217,8 @@ static void cmd_getset(client *c)
 /* GETDEL key: the value, then the key is gone. */
 static void cmd_getdel(client *c)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_READ, &e))
         return;
     if (!e) {
         reply_null(&c->out);
@@ -265,9 +252,8 @@ static void cmd_getex(client *c)
             return;
         }
     }
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_READ, &e))
         return;
     if (!e) {
         reply_null(&c->out);
@@ -286,9 +272,8 @@ static void cmd_getex(client *c)
 /* APPEND key value: the new length. */
 static void cmd_append(client *c)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &e))
         return;
     if (!e) {
         if (string_store(c, 1, c->argv[2].ptr, c->argv[2].len, -1))
@@ -311,18 +296,16 @@ static void cmd_append(client *c)
 /* STRLEN key: the value's length, 0 when missing. */
 static void cmd_strlen(client *c)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, true, &wrong);
-    if (!wrong)
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_STRING, KEY_READ, &e))
         reply_int(&c->out, e ? e->vlen : 0);
 }
 
 /* Adds by to the integer in argv[1] and replies the result (INCR family). */
 static void incr_by(client *c, long long by)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &e))
         return;
     long long v = 0;
     if (e && (e->vlen > 20 || parse_ll(entry_str(e), e->vlen, &v) != 0)) {
@@ -376,9 +359,8 @@ static void cmd_decrby(client *c)
 /* INCRBYFLOAT key increment: the new value as a bulk string (long double, %.17Lf). */
 static void cmd_incrbyfloat(client *c)
 {
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &e))
         return;
     long double v = 0, by;
     if (e && parse_long_double(entry_str(e), e->vlen, &v) != 0) {
@@ -410,9 +392,8 @@ static void cmd_setrange(client *c)
         reply_error(&c->out, "ERR offset is out of range");
         return;
     }
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, false, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_WRITE, &e))
         return;
     size_t n = c->argv[3].len;
     if (n == 0) {
@@ -451,9 +432,8 @@ static void cmd_getrange(client *c)
     long long start, end;
     if (!arg_ll(c, 2, &start) || !arg_ll(c, 3, &end))
         return;
-    bool wrong;
-    kv_entry *e = string_lookup(c, 1, true, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_STRING, KEY_READ, &e))
         return;
     long long len = e ? e->vlen : 0;
     if (start < 0 && end < 0 && start > end) {

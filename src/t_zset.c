@@ -4,25 +4,15 @@
  * are in t_zset_range.c, the multi-key set operations in t_zset_setops.c. Handlers of
  * table-driven rows run inside the transaction the dispatcher opened (command.h). */
 #include "t_zset.h"
-#include "kvns/glob.h"
 #include "kvns/rng.h"
+#include "kvns/scan.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- shared helpers --------------------------------------------------------------------- */
-
-zset_obj *zset_lookup(client *c, const kv_key *k, bool read, kv_entry **ep, bool *wrong)
-{
-    kv_entry *e = lookup_typed(c, k, KV_ZSET, read, wrong);
-    if (ep)
-        *ep = e;
-    return e ? arena_ptr(entry_obj(e)) : NULL;
-}
 
 zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep)
 {
@@ -217,11 +207,11 @@ static void zadd_generic(client *c, int flags)
     }
     const kv_key *k = &c->keys[1];
     kv_entry *e;
-    bool wrong;
-    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
+    bool ok = key_lookup_typed_at(c, k, KV_ZSET, KEY_WRITE, &e);
+    zset_obj *z = zset_of(e);
     long long added = 0, updated = 0, processed = 0;
     double score = 0;
-    if (wrong)
+    if (!ok)
         goto done;
     if (!z) {
         if (xx)
@@ -278,10 +268,9 @@ static void cmd_zrem(client *c)
     kv_txn *t = zset_txn(c);
     const kv_key *k = &c->keys[1];
     kv_entry *e;
-    bool wrong;
-    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
-    if (wrong)
+    if (!key_lookup_typed_at(c, k, KV_ZSET, KEY_WRITE, &e))
         return;
+    zset_obj *z = zset_of(e);
     if (!z) {
         reply_int(&c->out, 0);
         return;
@@ -297,19 +286,18 @@ static void cmd_zrem(client *c)
 /* ZCARD key: the number of members, 0 for a missing key. */
 static void cmd_zcard(client *c)
 {
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (!wrong)
-        reply_int(&c->out, z ? (long long)z->length : 0);
+    kv_entry *e;
+    if (key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
+        reply_int(&c->out, e ? (long long)zset_of(e)->length : 0);
 }
 
 /* ZSCORE key member: the score, or nil. */
 static void cmd_zscore(client *c)
 {
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     double score;
     if (z && zset_score(z, c->argv[2].ptr, c->argv[2].len, &score))
         zset_reply_score(c, score);
@@ -320,10 +308,10 @@ static void cmd_zscore(client *c)
 /* ZMSCORE key member...: the score of each member, nil for absent ones. */
 static void cmd_zmscore(client *c)
 {
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     reply_array(&c->out, (long long)c->argc - 2);
     for (size_t j = 2; j < c->argc; j++) {
         double score;
@@ -350,10 +338,10 @@ static void zrank_generic(client *c, bool reverse)
         }
         withscore = true;
     }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     uint64_t rank;
     double score;
     if (!z || !zset_rank(z, c->argv[2].ptr, c->argv[2].len, reverse, &rank, &score)) {
@@ -429,10 +417,9 @@ static void zpop_generic(client *c, bool max)
     bool nested = c->out.proto == 3 && count != -1;
     const kv_key *k = &c->keys[1];
     kv_entry *e;
-    bool wrong;
-    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
-    if (wrong)
+    if (!key_lookup_typed_at(c, k, KV_ZSET, KEY_WRITE, &e))
         return;
+    zset_obj *z = zset_of(e);
     if (!z || count == 0) {
         reply_array(&c->out, 0);
         return;
@@ -499,10 +486,9 @@ static void cmd_zmpop(client *c)
     for (long long i = 0; i < numkeys && !done; i++) {
         const kv_key *k = &c->keys[2 + i];
         kv_entry *e;
-        bool wrong;
-        zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
-        if (wrong)
+        if (!key_lookup_typed_at(c, k, KV_ZSET, KEY_WRITE, &e))
             return;
+        zset_obj *z = zset_of(e);
         if (z) {
             uint64_t n = (uint64_t)count < z->length ? (uint64_t)count : z->length;
             reply_array(&c->out, 2);
@@ -552,10 +538,10 @@ static bool rank_set_add(rank_set *s, uint64_t r)
  * highest score down, when count >= the size). Picks are uniform over ranks. */
 static void zrandmember_count(client *c, long long l, bool withscores)
 {
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     if (!z || l == 0) {
         reply_array(&c->out, 0);
         return;
@@ -639,10 +625,10 @@ static void cmd_zrandmember(client *c)
         zrandmember_count(c, l, withscores);
         return;
     }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     if (!z) {
         reply_null(&c->out);
         return;
@@ -655,27 +641,6 @@ static void cmd_zrandmember(client *c)
 }
 
 /* ---- ZSCAN -------------------------------------------------------------------------------------- */
-
-/* Parses a cursor as parseScanCursorOrReply (strtoul: no leading space, all digits
- * consumed, no overflow; "+5" and "-1" are accepted like strtoul does). */
-static bool parse_cursor(const resp_arg *a, uint64_t *out)
-{
-    char buf[128];
-    if (a->len >= sizeof buf)
-        return false;
-    if (a->len)
-        memcpy(buf, a->ptr, a->len);
-    buf[a->len] = 0;
-    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end || errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
 
 /* zset_scan callback: copies one visited member into the results. */
 static void scan_collect(const char *m, size_t len, double score, void *ctx)
@@ -690,65 +655,33 @@ static void scan_collect(const char *m, size_t len, double score, void *ctx)
 static void cmd_zscan(client *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[2], &cursor)) {
-        reply_error(&c->out, "ERR invalid cursor");
+    scan_opts o;
+    kv_entry *e = scan_key_begin(c, KV_ZSET, &cursor, &o);
+    if (!e)
         return;
-    }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
-        return;
-    if (!z) {
-        reply_array(&c->out, 2);
-        reply_bulk(&c->out, "0", 1);
-        reply_array(&c->out, 0);
-        return;
-    }
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    for (size_t i = 3; i < c->argc; i += 2) {
-        bool has_val = i + 1 < c->argc;
-        if (has_val && arg_is(&c->argv[i], "count")) {
-            if (!arg_ll(c, i + 1, &count))
-                return;
-            if (count < 1) {
-                reply_error(&c->out, ERR_SYNTAX);
-                return;
-            }
-        } else if (has_val && arg_is(&c->argv[i], "match")) {
-            const resp_arg *p = &c->argv[i + 1];
-            pat = p->len == 1 && p->ptr[0] == '*' ? NULL : p->ptr;
-            plen = p->len;
-        } else {
-            reply_error(&c->out, ERR_SYNTAX);
-            return;
-        }
-    }
+    zset_obj *z = zset_of(e);
     zset_results res;
     zres_init(&res);
     if (z->encoding == ZSET_COMPACT) {
         cursor = zset_scan(z, 0, scan_collect, &res);
     } else {
-        long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+        long long steps = o.max_steps;
         do
             cursor = zset_scan(z, cursor, scan_collect, &res);
-        while (cursor && --steps > 0 && (long long)res.n < count);
+        while (cursor && --steps > 0 && (long long)res.n < o.count);
     }
     zres_freeze(&res);
     size_t matched = 0;
     for (size_t i = 0; i < res.n; i++) {
-        if (!pat || glob_match(pat, plen, res.items[i].member, res.items[i].len, false))
+        if (scan_match(&o, res.items[i].member, res.items[i].len))
             res.items[matched++] = res.items[i];
     }
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)cursor);
-    reply_array(&c->out, 2);
-    reply_bulk(&c->out, buf, (size_t)n);
+    scan_reply_cursor(c, cursor);
     reply_array(&c->out, (long long)matched * 2);
     for (size_t i = 0; i < matched; i++) {
+        char buf[32];
         reply_bulk(&c->out, res.items[i].member, res.items[i].len);
-        n = fmt_double(buf, sizeof buf, res.items[i].score);
+        int n = fmt_double(buf, sizeof buf, res.items[i].score);
         reply_bulk(&c->out, buf, (size_t)n);
     }
     zres_free(&res);

@@ -31,9 +31,8 @@ void zcmd_zintercard(client *c);
 
 static inline kv_txn *zset_txn(client *c) { return &c->w->txn; }
 
-/* The zset at key k, or NULL when missing; NULL with WRONGTYPE replied and *wrong set
- * when k holds another type. read: count a keyspace hit or miss. */
-zset_obj *zset_lookup(client *c, const kv_key *k, bool read, kv_entry **ep, bool *wrong);
+/* The zset object of entry e of a KV_ZSET key, or NULL when e is NULL (no such key). */
+static inline zset_obj *zset_of(const kv_entry *e) { return e ? arena_ptr(entry_obj(e)) : NULL; }
 /* Creates an empty zset at k; NULL after replying the store error. */
 zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep);
 /* Finishes a mutation of z (entry e of key k): charges the byte change since `before`

@@ -203,10 +203,10 @@ static void zrange_generic(client *c, size_t argc_start, bool store, int type, i
         reply_error(&c->out, ERR_NOT_LEX_RANGE);
         return;
     }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[argc_start], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, argc_start, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     zsink s = { .c = c, .store = store, .withscores = withscores || store };
     zres_init(&s.res);
     if (!z) {
@@ -270,10 +270,10 @@ void zcmd_zcount(client *c)
         reply_error(&c->out, ERR_NOT_FLOAT_RANGE);
         return;
     }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     uint64_t first, last;
     reply_int(&c->out, z && zset_score_range_ranks(z, &r, &first, &last) ? (long long)(last - first + 1) : 0);
 }
@@ -286,10 +286,10 @@ void zcmd_zlexcount(client *c)
         reply_error(&c->out, ERR_NOT_LEX_RANGE);
         return;
     }
-    bool wrong;
-    zset_obj *z = zset_lookup(c, &c->keys[1], true, NULL, &wrong);
-    if (wrong)
+    kv_entry *e;
+    if (!key_lookup_typed(c, 1, KV_ZSET, KEY_READ, &e))
         return;
+    zset_obj *z = zset_of(e);
     uint64_t first, last;
     long long count = 0;
     if (z && zset_first_in_lex_range(z, &r, &first)) {
@@ -330,10 +330,9 @@ static void zremrange_generic(client *c, int type)
     }
     const kv_key *k = &c->keys[1];
     kv_entry *e;
-    bool wrong;
-    zset_obj *z = zset_lookup(c, k, false, &e, &wrong);
-    if (wrong)
+    if (!key_lookup_typed_at(c, k, KV_ZSET, KEY_WRITE, &e))
         return;
+    zset_obj *z = zset_of(e);
     uint64_t first = 0, last = 0;
     bool found = false;
     if (z && type == ZR_RANK) {

@@ -656,6 +656,130 @@ static void test_scan_basic(void **state)
     expect_error(c, "ERR wrong number of arguments for 'scan' command", "SCAN", NULL);
 }
 
+/* Runs `cmd [key] cursor [opt [val]]` (key, opt, val may be NULL) and returns the reply. */
+static kv_reply *scan_call(kv_conn *c, const char *cmd, const char *key, const char *cursor,
+                           const char *opt, const char *val)
+{
+    const char *argv[5];
+    int argc = 0;
+    argv[argc++] = cmd;
+    if (key)
+        argv[argc++] = key;
+    argv[argc++] = cursor;
+    if (opt)
+        argv[argc++] = opt;
+    if (val)
+        argv[argc++] = val;
+    return conn_cmdv(c, argc, argv, NULL);
+}
+
+/* What SCAN, HSCAN, SSCAN and ZSCAN share (src/scan.c), checked on each as Redis 7.0
+ * answers: any cursor strtoul takes (200 zeros is cursor 0), COUNT up to LLONG_MAX
+ * (the 10 * COUNT work bound saturates: one call returns everything), TYPE for SCAN
+ * only, and no NOVALUES (added in 7.4). The collections are big enough to be walked
+ * with the hashtable cursor. */
+static void test_scan_family_shared_options(void **state)
+{
+    kv_conn *c = *state;
+    enum { N = 300 };
+    char names[N][16];
+    const char *hset[2 + 2 * N], *sadd[2 + N], *zadd[2 + 2 * N];
+    hset[0] = "HSET", hset[1] = "h", sadd[0] = "SADD", sadd[1] = "s", zadd[0] = "ZADD", zadd[1] = "z";
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "m%d", i);
+        hset[2 + 2 * i] = names[i], hset[3 + 2 * i] = "v";
+        sadd[2 + i] = names[i];
+        zadd[2 + 2 * i] = "1", zadd[3 + 2 * i] = names[i];
+    }
+    const char *const *fills[] = { hset, sadd, zadd };
+    const int fill_argc[] = { 2 + 2 * N, 2 + N, 2 + 2 * N };
+    for (int i = 0; i < 3; i++) {
+        kv_reply *r = conn_cmdv(c, fill_argc[i], fills[i], NULL);
+        assert_int(r, N);
+        kv_reply_free(r);
+    }
+    char zeros[201];
+    memset(zeros, '0', 200);
+    zeros[200] = 0;
+    static const struct { const char *cmd, *key; size_t items; } scans[] = {
+        { "SCAN", NULL, 3 }, { "HSCAN", "h", 2 * N }, { "SSCAN", "s", N }, { "ZSCAN", "z", 2 * N },
+    };
+    for (size_t i = 0; i < sizeof scans / sizeof scans[0]; i++) {
+        const char *cmd = scans[i].cmd, *key = scans[i].key;
+        kv_reply *r = scan_call(c, cmd, key, "0", "COUNT", "9223372036854775807");
+        assert_array_len(r, 2);
+        assert_bulk(r->elements[0], "0");
+        assert_array_len(r->elements[1], scans[i].items);
+        kv_reply_free(r);
+        r = scan_call(c, cmd, key, zeros, NULL, NULL);
+        assert_array_len(r, 2);
+        kv_reply_free(r);
+        r = scan_call(c, cmd, key, "0", "NOVALUES", NULL);
+        assert_error(r, SYNTAX);
+        kv_reply_free(r);
+        r = scan_call(c, cmd, key, "0", "TYPE", "string");
+        if (key)
+            assert_error(r, SYNTAX);
+        else
+            assert_array_len(r, 2);
+        kv_reply_free(r);
+    }
+}
+
+/* keyspace_hits + keyspace_misses of INFO stats: lookups counted so far. */
+static void info_hits_misses(kv_conn *c, long long *hits, long long *misses)
+{
+    kv_reply *r = conn_cmd(c, "INFO", "stats", NULL);
+    const char *h = r->str ? strstr(r->str, "keyspace_hits:") : NULL;
+    const char *m = r->str ? strstr(r->str, "keyspace_misses:") : NULL;
+    assert_non_null(h);
+    assert_non_null(m);
+    *hits = atoll(h + strlen("keyspace_hits:"));
+    *misses = atoll(m + strlen("keyspace_misses:"));
+    kv_reply_free(r);
+}
+
+/* Typed lookups count as Redis's lookupKeyRead/lookupKeyWrite do: a command reading a
+ * value counts one hit (one miss on a missing key), a command modifying it counts
+ * nothing, whatever it replies. One command of each kind per type, space-separated. */
+static void test_keyspace_hits_by_command_kind(void **state)
+{
+    kv_conn *c = *state;
+    static const struct { const char *cmd; int hits, misses; } cases[] = {
+        { "GET s", 1, 0 },            { "GET nokey", 0, 1 },        { "STRLEN s", 1, 0 },
+        { "GETRANGE s 0 1", 1, 0 },   { "APPEND s x", 0, 0 },       { "SET s v", 0, 0 },
+        { "SETNX s v", 0, 0 },        { "SETRANGE s 0 x", 0, 0 },       { "INCR cnt", 0, 0 },  
+        { "HGET h f", 1, 0 },         { "HGET nokey f", 0, 1 },     { "HLEN h", 1, 0 },
+        { "HSCAN h 0", 1, 0 },        { "HSET h f v", 0, 0 },       { "HDEL h nosuch", 0, 0 },
+        { "LLEN l", 1, 0 },           { "LRANGE l 0 -1", 1, 0 },    { "LINDEX nokey 0", 0, 1 },
+        { "LPUSH l x", 0, 0 },        { "LSET l 0 a", 0, 0 },       { "LMOVE l l LEFT RIGHT", 0, 0 },
+        { "SCARD st", 1, 0 },         { "SISMEMBER nokey a", 0, 1 }, { "SSCAN st 0", 1, 0 },
+        { "SADD st b", 0, 0 },        { "SREM st nosuch", 0, 0 },   { "ZCARD z", 1, 0 },
+        { "ZSCORE z a", 1, 0 },       { "ZRANGE nokey 0 -1", 0, 1 }, { "ZSCAN z 0", 1, 0 },
+        { "ZADD z 2 a", 0, 0 },       { "ZREM z nosuch", 0, 0 },    { "GET h", 1, 0 },
+    };
+    expect_status(c, "OK", "SET", "s", "abc", NULL);
+    expect_int(c, 1, "HSET", "h", "f", "v", NULL);
+    expect_int(c, 2, "RPUSH", "l", "a", "b", NULL);
+    expect_int(c, 1, "SADD", "st", "a", NULL);
+    expect_int(c, 1, "ZADD", "z", "1", "a", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[64];
+        const char *argv[8];
+        int argc = 0;
+        snprintf(line, sizeof line, "%s", cases[i].cmd);
+        for (char *w = strtok(line, " "); w && argc < 8; w = strtok(NULL, " "))
+            argv[argc++] = w;
+        long long h0, m0, h1, m1;
+        info_hits_misses(c, &h0, &m0);
+        kv_reply_free(conn_cmdv(c, argc, argv, NULL));
+        info_hits_misses(c, &h1, &m1);
+        if (h1 - h0 != cases[i].hits || m1 - m0 != cases[i].misses)
+            it_fail("%s: %lld hits, %lld misses; want %d, %d", cases[i].cmd, h1 - h0, m1 - m0,
+                    cases[i].hits, cases[i].misses);
+    }
+}
+
 /* SCAN guarantee: every key present for the whole scan is returned at least once, even
  * while other keys are added and removed (forcing the table to grow) during the scan. */
 static void test_scan_returns_stable_keys_under_churn(void **state)
@@ -999,6 +1123,8 @@ int main(void)
         T(test_randomkey),
         T(test_keys_patterns),
         T(test_scan_basic),
+        T(test_scan_family_shared_options),
+        T(test_keyspace_hits_by_command_kind),
         T(test_scan_returns_stable_keys_under_churn),
         T(test_lazy_expiry),
         T(test_active_expiry),

@@ -215,10 +215,31 @@ extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomi
 bool arg_is(const resp_arg *a, const char *word);
 /* Parses argv[i] as an integer; on failure replies ERR_NOT_INT and returns false. */
 bool arg_ll(client *c, size_t i, long long *out);
-/* The live entry of key k when it holds `type` (NULL when missing). When it holds
- * another type, replies WRONGTYPE, sets *wrong and returns NULL. read: count a
- * keyspace hit or miss (reads) rather than a plain lookup (writes). */
-kv_entry *lookup_typed(client *c, const kv_key *k, uint8_t type, bool read, bool *wrong);
+/* How a typed key lookup counts: KEY_READ counts a keyspace hit or miss (commands
+ * that read the value), KEY_WRITE is a plain lookup (commands that modify it). */
+enum key_access { KEY_WRITE, KEY_READ };
+
+/* Redis's lookupKeyRead/WriteOrReply + checkType for key k: true with *ep = its live
+ * entry, or NULL when k is missing; false after replying WRONGTYPE when k holds
+ * another type than `type`. Inline: every typed command starts with it. */
+static inline bool key_lookup_typed_at(client *c, const kv_key *k, uint8_t type, enum key_access how,
+                                       kv_entry **ep)
+{
+    kv_entry *e = how == KEY_READ ? store_find_read(&c->w->txn, k) : store_find(&c->w->txn, k);
+    if (e && e->type != type) {
+        reply_error(&c->out, ERR_WRONGTYPE);
+        *ep = NULL;
+        return false;
+    }
+    *ep = e;
+    return true;
+}
+
+/* key_lookup_typed_at for the key of argv[i] (c->keys[i]). */
+static inline bool key_lookup_typed(client *c, size_t i, uint8_t type, enum key_access how, kv_entry **ep)
+{
+    return key_lookup_typed_at(c, &c->keys[i], type, how, ep);
+}
 /* Rolls back (like cmd_abort) and replies the right error for a failed store call
  * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
  * place such failures become replies (handlers and the dispatcher alike). */

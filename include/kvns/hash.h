@@ -110,18 +110,4 @@ const char *hash_encoding(aoff obj);
 /* Checks the object's internal invariants and byte counter (tests, DEBUG). */
 int hash_check(aoff obj, char *err, size_t errlen);
 
-/* ---- HSCAN/SSCAN argument parsing, shared by src/t_hash.c and src/t_set.c ------- */
-struct client;
-typedef struct scan_opts {
-    uint64_t    cursor;
-    long long   count;       /* COUNT, default 10 */
-    const char *pat;         /* MATCH pattern, NULL for none (or "*") */
-    size_t      plen;
-} scan_opts;
-/* Parses argv[2] as Redis parses a SCAN cursor (strtoul rules); replies
- * "ERR invalid cursor" and returns false when it is not one. */
-bool scan_parse_cursor(struct client *c, uint64_t *cursor);
-/* Parses [MATCH pattern] [COUNT count] from argv[3..]; false after replying. */
-bool scan_parse_opts(struct client *c, scan_opts *o);
-
 #endif
