@@ -39,16 +39,13 @@ zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep)
     return arena_ptr(root);
 }
 
-bool zset_settle(client *c, const kv_key *k, kv_entry *e, zset_obj *z, size_t before)
+bool zset_settle(client *c, const kv_key *k, zset_obj *z)
 {
     kv_txn *t = zset_txn(c);
     if (t->failed) {
         reply_store_error(c, STORE_E_NOMEM);
         return false;
     }
-    size_t after = zset_bytes(z);
-    if (after != before)
-        store_charge(t, k->shard, e, (int64_t)after - (int64_t)before);
     if (!z->length)
         store_delete(t, k);
     if (t->failed) {
@@ -228,12 +225,11 @@ static void zadd_generic(client *c, int flags)
         if (!(z = zset_create_at(c, k, &e)))
             goto done;
     }
-    size_t before = zset_bytes(z);
     for (size_t j = 0; j < elements; j++) {
         const resp_arg *m = &c->argv[idx + 1 + j * 2];
         int out;
         double newscore = scores[j];
-        int rc = zset_add(t, k->shard, z, scores[j], m->ptr, m->len, flags, &out, &newscore);
+        int rc = zset_add(t, k->shard, e, z, scores[j], m->ptr, m->len, flags, &out, &newscore);
         if (rc == 0) {
             cmd_abort(c, "ERR resulting score is not a number (NaN)");
             goto done;
@@ -250,7 +246,7 @@ static void zadd_generic(client *c, int flags)
             processed++;
         score = newscore;
     }
-    if (!zset_settle(c, k, e, z, before))
+    if (!zset_settle(c, k, z))
         goto done;
 reply:
     if (incr) {
@@ -285,11 +281,10 @@ static void cmd_zrem(client *c)
         reply_int(&c->out, 0);
         return;
     }
-    size_t before = zset_bytes(z);
     long long deleted = 0;
     for (size_t j = 2; j < c->argc && z->length && !t->failed; j++)
-        deleted += zset_del(t, k->shard, z, c->argv[j].ptr, c->argv[j].len);
-    if (zset_settle(c, k, e, z, before))
+        deleted += zset_del(t, k->shard, e, z, c->argv[j].ptr, c->argv[j].len);
+    if (zset_settle(c, k, z))
         reply_int(&c->out, deleted);
 }
 
@@ -403,12 +398,11 @@ static bool zpop_members(client *c, const kv_key *k, kv_entry *e, zset_obj *z, b
         }
         return true;
     }
-    size_t before = zset_bytes(z);
     if (max)
-        zset_delete_rank_range(t, k->shard, z, len - n, len - 1);
+        zset_delete_rank_range(t, k->shard, e, z, len - n, len - 1);
     else
-        zset_delete_rank_range(t, k->shard, z, 0, n - 1);
-    return zset_settle(c, k, e, z, before);
+        zset_delete_rank_range(t, k->shard, e, z, 0, n - 1);
+    return zset_settle(c, k, z);
 }
 
 /* ZPOPMIN / ZPOPMAX key [count]: without count a flat [member, score]; with count the
