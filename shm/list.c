@@ -205,14 +205,15 @@ static void store_pair(list_h *h, uint32_t *pair, uint32_t lo, uint32_t hi)
 static void blk_meta(list_h *h, list_block *b, uint32_t count, uint32_t start, uint32_t end)
 {
     kv_txn *t = h->t;
-    if (!note_find(t, arena_off(b)))
-        note_add(t, b, false);
-    if (blk_fresh(t, b)) {
+    blk_note *note = note_find(t, arena_off(b));
+    if (note && note->fresh) {
         b->count = count;
         b->start = start;
         b->end = end;
         return;
     }
+    if (!note)
+        note_add(t, b, false);
     if (count != b->count || start != b->start)
         store_pair(h, &b->count, count, start);
     if (end != b->end)

@@ -465,14 +465,11 @@ static void add_chunk(load_ctx *lc, const rec_view *v, uint32_t s, kv_entry *e, 
         set_add(t, s, e, obj, lc->strs, n);
     } else {
         zset_obj *z = arena_ptr(obj);
-        size_t before = zset_bytes(z);
         for (size_t i = 0; i < n && !t->failed; i++) {
             int out;
             double score;
-            zset_add(t, s, z, lc->items[i].score, lc->items[i].member, lc->items[i].len, 0, &out, &score);
+            zset_add(t, s, e, z, lc->items[i].score, lc->items[i].member, lc->items[i].len, 0, &out, &score);
         }
-        if (!t->failed)
-            store_charge(t, s, e, (int64_t)zset_bytes(z) - (int64_t)before);
     }
 }
 

@@ -305,6 +305,15 @@ const char *zset_encoding_name(const zset_obj *z)
 
 /* ---- mutation -------------------------------------------------------------------------------- */
 
+/* Charges the change of z's bytes since `before` to the namespace of entry e (NULL while
+ * the set is built before store_put_object, which charges it whole). */
+static void zset_charge(kv_txn *t, uint32_t s, const kv_entry *e, const zset_obj *z, size_t before)
+{
+    size_t after = zset_bytes(z);
+    if (e && after != before && !t->failed)
+        store_charge(t, s, e, (int64_t)after - (int64_t)before);
+}
+
 /* Redis's zsetAdd on a skiplist set. */
 static int zsl_add(kv_txn *t, uint32_t s, zset_obj *z, double score, const char *m, size_t len,
                    int in_flags, int *out_flags, double *newscore)
@@ -349,8 +358,9 @@ static int zsl_add(kv_txn *t, uint32_t s, zset_obj *z, double score, const char 
     return 1;
 }
 
-int zset_add(kv_txn *t, uint32_t s, zset_obj *z, double score, const char *m, size_t len,
-             int in_flags, int *out_flags, double *newscore)
+/* zset_add without the namespace charge. */
+static int zset_add_uncharged(kv_txn *t, uint32_t s, zset_obj *z, double score, const char *m, size_t len,
+                              int in_flags, int *out_flags, double *newscore)
 {
     *out_flags = 0;
     if (isnan(score)) {
@@ -414,7 +424,17 @@ int zset_add(kv_txn *t, uint32_t s, zset_obj *z, double score, const char *m, si
     return 1;
 }
 
-bool zset_del(kv_txn *t, uint32_t s, zset_obj *z, const char *m, size_t len)
+int zset_add(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, double score, const char *m,
+             size_t len, int in_flags, int *out_flags, double *newscore)
+{
+    size_t before = zset_bytes(z);
+    int rc = zset_add_uncharged(t, s, z, score, m, len, in_flags, out_flags, newscore);
+    zset_charge(t, s, e, z, before);
+    return rc;
+}
+
+/* zset_del without the namespace charge. */
+static bool zset_del_uncharged(kv_txn *t, uint32_t s, zset_obj *z, const char *m, size_t len)
 {
     if (z->encoding == ZSET_SKIPLIST) {
         zsl_node *n = zsl_lookup(z, m, len);
@@ -434,7 +454,17 @@ bool zset_del(kv_txn *t, uint32_t s, zset_obj *z, const char *m, size_t len)
     return true;
 }
 
-uint64_t zset_delete_rank_range(kv_txn *t, uint32_t s, zset_obj *z, uint64_t first, uint64_t last)
+bool zset_del(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, const char *m, size_t len)
+{
+    size_t before = zset_bytes(z);
+    bool found = zset_del_uncharged(t, s, z, m, len);
+    zset_charge(t, s, e, z, before);
+    return found;
+}
+
+/* zset_delete_rank_range without the namespace charge. */
+static uint64_t zset_delete_rank_range_uncharged(kv_txn *t, uint32_t s, zset_obj *z, uint64_t first,
+                                                 uint64_t last)
 {
     if (first > last || first >= z->length)
         return 0;
@@ -447,6 +477,15 @@ uint64_t zset_delete_rank_range(kv_txn *t, uint32_t s, zset_obj *z, uint64_t fir
     uint64_t removed = last - first + 1;
     memmove(items + first, items + last + 1, (n - last - 1) * sizeof *items);
     zc_write(t, s, z, items, n - removed);
+    return removed;
+}
+
+uint64_t zset_delete_rank_range(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, uint64_t first,
+                                uint64_t last)
+{
+    size_t before = zset_bytes(z);
+    uint64_t removed = zset_delete_rank_range_uncharged(t, s, z, first, last);
+    zset_charge(t, s, e, z, before);
     return removed;
 }
 

@@ -30,16 +30,13 @@ zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep)
     return arena_ptr(root);
 }
 
-bool zset_settle(client *c, const kv_key *k, kv_entry *e, zset_obj *z, size_t before)
+bool zset_settle(client *c, const kv_key *k, zset_obj *z)
 {
     kv_txn *t = zset_txn(c);
     if (t->failed) {
         reply_store_error(c, STORE_E_NOMEM);
         return false;
     }
-    size_t after = zset_bytes(z);
-    if (after != before)
-        store_charge(t, k->shard, e, (int64_t)after - (int64_t)before);
     if (!z->length)
         store_delete(t, k);
     if (t->failed) {
@@ -150,28 +147,67 @@ void zres_free(zset_results *r)
 /* Redis's zaddGenericCommand: ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...
  * Replies the number of added (CH: added or changed) members, or with INCR the new
  * score (nil when NX/XX/GT/LT prevented the update). */
+/* Adds the ZADD option a names (NX XX GT LT INCR, any case) to *flags, or sets *ch for
+ * CH. Returns false when a is no option (the scores start there). Looks at the length
+ * first: it runs on every score argument of every ZADD. */
+static bool zadd_option(const resp_arg *a, int *flags, bool *ch)
+{
+    if (a->len == 4) {
+        if (strncasecmp(a->ptr, "incr", 4) != 0)
+            return false;
+        *flags |= ZADD_IN_INCR;
+        return true;
+    }
+    if (a->len != 2)
+        return false;
+    /* c | 0x20 is a lowercase letter only when c is that letter or its capital */
+    char w0 = (char)(a->ptr[0] | 0x20), w1 = (char)(a->ptr[1] | 0x20);
+    if (w0 == 'n' && w1 == 'x')
+        *flags |= ZADD_IN_NX;
+    else if (w0 == 'x' && w1 == 'x')
+        *flags |= ZADD_IN_XX;
+    else if (w0 == 'g' && w1 == 't')
+        *flags |= ZADD_IN_GT;
+    else if (w0 == 'l' && w1 == 't')
+        *flags |= ZADD_IN_LT;
+    else if (w0 == 'c' && w1 == 'h')
+        *ch = true;
+    else
+        return false;
+    return true;
+}
+
+/* Parses a score like parse_double. Plain decimal integers of up to 15 digits (leading
+ * zeros allowed, a '-' before a nonzero value) convert exactly without strtod, which
+ * gives the same double for them; everything else is parse_double's. */
+static int zadd_parse_score(const char *p, size_t n, double *out)
+{
+    bool neg = n > 1 && p[0] == '-';
+    size_t i = neg ? 1 : 0;
+    if (n == i || n - i > 15)
+        return parse_double(p, n, out);
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)p[i] - '0';
+        if (d > 9)
+            return parse_double(p, n, out);
+        v = v * 10 + d;
+    }
+    if (neg && v == 0)
+        return parse_double(p, n, out);
+    *out = neg ? -(double)v : (double)v;
+    return 0;
+}
+
+#define ZADD_STACK_SCORES 16   /* scores parsed without malloc */
+
 static void zadd_generic(client *c, int flags)
 {
     kv_txn *t = zset_txn(c);
     size_t idx = 2;
     bool ch = false;
-    for (; idx < c->argc; idx++) {
-        const resp_arg *a = &c->argv[idx];
-        if (arg_is(a, "nx"))
-            flags |= ZADD_IN_NX;
-        else if (arg_is(a, "xx"))
-            flags |= ZADD_IN_XX;
-        else if (arg_is(a, "ch"))
-            ch = true;
-        else if (arg_is(a, "incr"))
-            flags |= ZADD_IN_INCR;
-        else if (arg_is(a, "gt"))
-            flags |= ZADD_IN_GT;
-        else if (arg_is(a, "lt"))
-            flags |= ZADD_IN_LT;
-        else
-            break;
-    }
+    while (idx < c->argc && zadd_option(&c->argv[idx], &flags, &ch))
+        idx++;
     bool incr = flags & ZADD_IN_INCR, nx = flags & ZADD_IN_NX, xx = flags & ZADD_IN_XX;
     bool gt = flags & ZADD_IN_GT, lt = flags & ZADD_IN_LT;
     size_t elements = c->argc - idx;
@@ -192,17 +228,17 @@ static void zadd_generic(client *c, int flags)
         reply_error(&c->out, "ERR INCR option supports a single increment-element pair");
         return;
     }
-    double *scores = malloc(elements * sizeof *scores);
+    double stack_scores[ZADD_STACK_SCORES];
+    double *scores = elements <= ZADD_STACK_SCORES ? stack_scores : malloc(elements * sizeof *scores);
     if (!scores) {
         reply_error(&c->out, ERR_OOM);
         return;
     }
     for (size_t j = 0; j < elements; j++) {
         const resp_arg *a = &c->argv[idx + j * 2];
-        if (parse_double(a->ptr, a->len, &scores[j]) != 0) {
+        if (zadd_parse_score(a->ptr, a->len, &scores[j]) != 0) {
             reply_error(&c->out, ERR_NOT_FLOAT);
-            free(scores);
-            return;
+            goto done;
         }
     }
     const kv_key *k = &c->keys[1];
@@ -219,12 +255,11 @@ static void zadd_generic(client *c, int flags)
         if (!(z = zset_create_at(c, k, &e)))
             goto done;
     }
-    size_t before = zset_bytes(z);
     for (size_t j = 0; j < elements; j++) {
         const resp_arg *m = &c->argv[idx + 1 + j * 2];
         int out;
         double newscore = scores[j];
-        int rc = zset_add(t, k->shard, z, scores[j], m->ptr, m->len, flags, &out, &newscore);
+        int rc = zset_add(t, k->shard, e, z, scores[j], m->ptr, m->len, flags, &out, &newscore);
         if (rc == 0) {
             cmd_abort(c, "ERR resulting score is not a number (NaN)");
             goto done;
@@ -241,7 +276,7 @@ static void zadd_generic(client *c, int flags)
             processed++;
         score = newscore;
     }
-    if (!zset_settle(c, k, e, z, before))
+    if (!zset_settle(c, k, z))
         goto done;
 reply:
     if (incr) {
@@ -253,7 +288,8 @@ reply:
         reply_int(&c->out, ch ? added + updated : added);
     }
 done:
-    free(scores);
+    if (scores != stack_scores)
+        free(scores);
 }
 
 /* ZADD and ZINCRBY share Redis's zaddGenericCommand. */
@@ -275,11 +311,10 @@ static void cmd_zrem(client *c)
         reply_int(&c->out, 0);
         return;
     }
-    size_t before = zset_bytes(z);
     long long deleted = 0;
     for (size_t j = 2; j < c->argc && z->length && !t->failed; j++)
-        deleted += zset_del(t, k->shard, z, c->argv[j].ptr, c->argv[j].len);
-    if (zset_settle(c, k, e, z, before))
+        deleted += zset_del(t, k->shard, e, z, c->argv[j].ptr, c->argv[j].len);
+    if (zset_settle(c, k, z))
         reply_int(&c->out, deleted);
 }
 
@@ -392,12 +427,11 @@ static bool zpop_members(client *c, const kv_key *k, kv_entry *e, zset_obj *z, b
         }
         return true;
     }
-    size_t before = zset_bytes(z);
     if (max)
-        zset_delete_rank_range(t, k->shard, z, len - n, len - 1);
+        zset_delete_rank_range(t, k->shard, e, z, len - n, len - 1);
     else
-        zset_delete_rank_range(t, k->shard, z, 0, n - 1);
-    return zset_settle(c, k, e, z, before);
+        zset_delete_rank_range(t, k->shard, e, z, 0, n - 1);
+    return zset_settle(c, k, z);
 }
 
 /* ZPOPMIN / ZPOPMAX key [count]: without count a flat [member, score]; with count the

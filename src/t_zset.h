@@ -35,10 +35,9 @@ static inline kv_txn *zset_txn(client *c) { return &c->w->txn; }
 static inline zset_obj *zset_of(const kv_entry *e) { return e ? arena_ptr(entry_obj(e)) : NULL; }
 /* Creates an empty zset at k; NULL after replying the store error. */
 zset_obj *zset_create_at(client *c, const kv_key *k, kv_entry **ep);
-/* Finishes a mutation of z (entry e of key k): charges the byte change since `before`
- * to the namespace and deletes the key when z became empty. Returns false after
- * aborting the command when the transaction failed. */
-bool zset_settle(client *c, const kv_key *k, kv_entry *e, zset_obj *z, size_t before);
+/* Finishes a mutation of z (the zset of key k): deletes the key when z became empty.
+ * Returns false after aborting the command when the transaction failed. */
+bool zset_settle(client *c, const kv_key *k, zset_obj *z);
 /* Replaces key k by the zset of items (sorted, unique), or deletes it when n == 0.
  * Returns false after aborting the command on failure. */
 bool zset_store_result(client *c, const kv_key *k, const zset_item *items, size_t n);

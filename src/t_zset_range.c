@@ -358,9 +358,8 @@ static void zremrange_generic(client *c, int type)
             return;
         }
     } else {
-        size_t before = zset_bytes(z);
-        zset_delete_rank_range(t, k->shard, z, first, last);
-        if (!zset_settle(c, k, e, z, before))
+        zset_delete_rank_range(t, k->shard, e, z, first, last);
+        if (!zset_settle(c, k, z))
             return;
     }
     reply_int(&c->out, (long long)removed);

@@ -162,6 +162,32 @@ static void test_zadd_basic(void **state)
     expect_render(c, "-inf", "ZSCORE", "f", "b", NULL);
 }
 
+/* Option words in any case (and near misses that are scores, hence not floats), and
+ * the score forms ZADD's integer fast path must read exactly as strtod does. */
+static void test_zadd_option_case_and_score_forms(void **state)
+{
+    kv_conn *c = *state;
+    expect_int(c, 1, "ZADD", "z", "nX", "cH", "1", "a", NULL);
+    expect_int(c, 0, "ZADD", "z", "xX", "2", "b", NULL);
+    expect_int(c, 1, "ZADD", "z", "Gt", "Ch", "5", "a", NULL);
+    expect_int(c, 0, "ZADD", "z", "lT", "7", "a", NULL);
+    expect_render(c, "6", "ZADD", "z", "iNcR", "1", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "z", "nxx", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "z", "n", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "z", "inc", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "z", "incrr", "a", NULL);
+    expect_int(c, 10, "ZADD", "s", "007", "a", "-0010", "b", "000000012345", "c", "+5", "d",
+               "123456789012345", "e", "-123456789012345", "f", "9007199254740993", "g",
+               "0x10", "h", "00", "i", "-0", "j", NULL);
+    expect_render(c, "7 -10 12345 5 123456789012345 -123456789012345 9007199254740992 16 0 0",
+                  "ZMSCORE", "s", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "s", "-", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "s", "--1", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "s", "12a", "a", NULL);
+    expect_error(c, NOT_FLOAT, "ZADD", "s", "1 ", "a", NULL);
+    expect_int(c, 10, "ZCARD", "s", NULL);
+}
+
 static void test_zadd_options(void **state)
 {
     kv_conn *c = *state;
@@ -823,6 +849,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_zadd_basic, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_zadd_option_case_and_score_forms, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_zadd_options, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_zincrby, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_zrem, it_test_setup, it_test_teardown),

@@ -204,7 +204,7 @@ static void make_zset(const char *key, int n, int64_t expire)
         double score = i == 0 ? -1.0 / 0.0 : (double)(i % 10) - 4.5 + (i % 3) * 0.1;
         int out;
         double ns;
-        assert_int_equal(zset_add(&txn, k.shard, z, score, m, (size_t)ml, 0, &out, &ns), 1);
+        assert_int_equal(zset_add(&txn, k.shard, NULL, z, score, m, (size_t)ml, 0, &out, &ns), 1);
     }
     assert_int_equal(store_put_object(&txn, &k, KV_ZSET, root, expire, NULL), STORE_OK);
     commit();

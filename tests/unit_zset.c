@@ -73,12 +73,11 @@ static long zadd_t(kv_txn *t, const char *key, const zset_item *items, size_t n,
         assert_int_equal(store_put_object(t, &k, KV_ZSET, root, -1, &e), STORE_OK);
         z = arena_ptr(root);
     }
-    size_t before = zset_bytes(z);
     long added = 0;
     for (size_t i = 0; i < n; i++) {
         int out;
         double ns;
-        int rc = zset_add(t, k.shard, z, items[i].score, items[i].member, items[i].len, flags, &out, &ns);
+        int rc = zset_add(t, k.shard, e, z, items[i].score, items[i].member, items[i].len, flags, &out, &ns);
         if (rc < 0)
             break;
         if (out & ZADD_OUT_ADDED)
@@ -88,7 +87,6 @@ static long zadd_t(kv_txn *t, const char *key, const zset_item *items, size_t n,
         txn_abort(t);
         return -1;
     }
-    store_charge(t, k.shard, e, (int64_t)zset_bytes(z) - (int64_t)before);
     if (!z->length)
         store_delete(t, &k);
     assert_int_equal(txn_commit(t), TXN_OK);
@@ -114,10 +112,8 @@ static long zrem_t(kv_txn *t, const char *key, const char *const *members, size_
     zset_obj *z = zget(t, &k, &e);
     long removed = 0;
     if (z) {
-        size_t before = zset_bytes(z);
         for (size_t i = 0; i < n && z->length; i++)
-            removed += zset_del(t, k.shard, z, members[i], strlen(members[i]));
-        store_charge(t, k.shard, e, (int64_t)zset_bytes(z) - (int64_t)before);
+            removed += zset_del(t, k.shard, e, z, members[i], strlen(members[i]));
         if (!z->length)
             store_delete(t, &k);
     }
@@ -136,9 +132,7 @@ static uint64_t zrem_ranks(const char *key, uint64_t a, uint64_t b)
     zset_obj *z = zget(&txn, &k, &e);
     uint64_t removed = 0;
     if (z) {
-        size_t before = zset_bytes(z);
-        removed = zset_delete_rank_range(&txn, k.shard, z, a, b);
-        store_charge(&txn, k.shard, e, (int64_t)zset_bytes(z) - (int64_t)before);
+        removed = zset_delete_rank_range(&txn, k.shard, e, z, a, b);
         if (!z->length)
             store_delete(&txn, &k);
     }
@@ -950,6 +944,53 @@ static void test_check_finds_duplicate_members(void **state)
     assert_int_equal(r.rc, -1);
 }
 
+/* Asserts that the namespace of key holds exactly its entry plus the zset's bytes. */
+static void assert_ns_charged(const char *key, int ns)
+{
+    kv_key k;
+    key_init(&k, key, strlen(key));
+    txn_begin(&txn);
+    txn_lock(&txn, k.shard);
+    kv_entry *e;
+    zset_obj *z = zget(&txn, &k, &e);
+    uint64_t want = z ? entry_footprint(e) + zset_bytes(z) : 0;
+    txn_commit(&txn);
+    assert_int_equal(store_ns_bytes((uint32_t)ns), want);
+}
+
+/* zset_add, zset_del and zset_delete_rank_range charge the key's namespace themselves
+ * (the helpers above never call store_charge): through growth, conversion to the
+ * skiplist, score updates and removals down to the key's deletion. */
+static void test_accounting(void **state)
+{
+    (void)state;
+    const char *key = "zacct/z";
+    zadd1(key, 1, "first");
+    int ns = ns_find("zacct", 5);
+    assert_true(ns > 0);
+    assert_ns_charged(key, ns);
+    char m[96];
+    for (int i = 0; i < 300; i++) {
+        snprintf(m, sizeof m, "member-%d", i);
+        zadd1(key, i % 17, m);
+        if (i % 50 == 0 || i == 127 || i == 128)
+            assert_ns_charged(key, ns);
+    }
+    assert_string_equal(zinfo(key).encoding, "skiplist");
+    zset_item upd[2] = { { "member-3", 8, 1000 }, { "member-4", 8, -5 } };
+    assert_int_equal(zadd(key, upd, 2), 0);
+    assert_ns_charged(key, ns);
+    const char *gone[3] = { "member-3", "first", "absent" };
+    assert_int_equal(zrem_t(&txn, key, gone, 3), 2);
+    assert_ns_charged(key, ns);
+    assert_int_equal(zrem_ranks(key, 10, 99), 90);
+    assert_ns_charged(key, ns);
+    assert_int_equal(zrem_ranks(key, 0, 1000), 209);
+    assert_false(zinfo(key).exists);
+    assert_int_equal(store_ns_bytes((uint32_t)ns), 0);
+    check_store();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1004,7 @@ int main(void)
         cmocka_unit_test_setup(test_crash_conversion, setup),
         cmocka_unit_test_setup(test_million_members, setup),
         cmocka_unit_test_setup(test_check_finds_duplicate_members, setup),
+        cmocka_unit_test_setup(test_accounting, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,8 @@
  *
  * Accounting: zset_obj.bytes counts alloc_real_size of the root, the body and every
  * skiplist node; the dict counts its own (adict.bytes); zset_bytes() is their sum and is
- * what obj_bytes reports. Mutators keep both counters; the caller charges the change
- * to the namespace (store_charge of zset_bytes after - before). */
+ * what obj_bytes reports. Mutators keep both counters and charge every change to the
+ * namespace of the key's entry e themselves (e NULL: not in the keyspace yet). */
 #ifndef KVNS_ZSET_H
 #define KVNS_ZSET_H
 
@@ -133,12 +133,13 @@ const char *zset_encoding_name(const zset_obj *z);
 /* Redis's zsetAdd: applies flags, converts the encoding when needed. Returns 1 on
  * success (see *out_flags), 0 when the result would be NaN, -1 when the transaction
  * failed (allocation or undo space). *newscore gets the resulting score. */
-int zset_add(kv_txn *t, uint32_t s, zset_obj *z, double score, const char *m, size_t len,
-             int in_flags, int *out_flags, double *newscore);
-/* Removes member m; true when it was there (-1 impossible: check t->failed). */
-bool zset_del(kv_txn *t, uint32_t s, zset_obj *z, const char *m, size_t len);
+int zset_add(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, double score, const char *m,
+             size_t len, int in_flags, int *out_flags, double *newscore);
+/* Removes member m; true when it was there (failure: check t->failed). */
+bool zset_del(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, const char *m, size_t len);
 /* Removes the members of 0-based ranks [first, last]; returns how many. */
-uint64_t zset_delete_rank_range(kv_txn *t, uint32_t s, zset_obj *z, uint64_t first, uint64_t last);
+uint64_t zset_delete_rank_range(kv_txn *t, uint32_t s, const kv_entry *e, zset_obj *z, uint64_t first,
+                                uint64_t last);
 
 /* Score of m; false when absent. */
 bool zset_score(const zset_obj *z, const char *m, size_t len, double *score);
