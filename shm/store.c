@@ -301,12 +301,10 @@ typedef struct table_pos {
  * setKey. Valid inside the transaction that made it and only until the next change
  * to any table link or bucket array, which forgets it (memo_forget). */
 static __thread struct {
+    const kv_key *k;           /* NULL: nothing remembered */
     const kv_txn *t;
     uint64_t      gen;
-    const kv_key *k;
     uint64_t      hash;
-    uint32_t      len;
-    bool          valid;
     table_pos     pos;
 } memo;
 
@@ -314,21 +312,19 @@ static __thread uint64_t probe_count;
 
 uint64_t store_probes(void) { return probe_count; }
 
-static inline void memo_forget(void) { memo.valid = false; }
+static inline void memo_forget(void) { memo.k = NULL; }
 
 static inline void memo_record(const kv_txn *t, const kv_key *k, const table_pos *pos)
 {
+    memo.k = k;
     memo.t = t;
     memo.gen = t->dedup_gen;
-    memo.k = k;
     memo.hash = k->hash;
-    memo.len = k->len;
     memo.pos = *pos;
-    memo.valid = true;
 }
 
 /* Walks k's chains (one probe); fills pos and returns the entry, or NULL. */
-static kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
+static inline kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
 {
     probe_count++;
     for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++) {
@@ -355,10 +351,10 @@ static kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
 
 /* k's position: the memo of this transaction's last lookup of k when no table changed
  * since, else a fresh probe. Returns the entry (possibly expired), or NULL. */
-static kv_entry *table_locate(const kv_txn *t, shard *sh, const kv_key *k, table_pos *pos)
+static inline __attribute__((always_inline)) kv_entry *
+table_locate(const kv_txn *t, shard *sh, const kv_key *k, table_pos *pos)
 {
-    if (memo.valid && memo.k == k && memo.t == t && memo.gen == t->dedup_gen &&
-        memo.hash == k->hash && memo.len == k->len) {
+    if (memo.k == k && memo.t == t && memo.gen == t->dedup_gen && memo.hash == k->hash) {
         *pos = memo.pos;
         return pos->e;
     }
@@ -906,28 +902,36 @@ kv_entry *store_random(kv_txn *t, uint32_t s)
 }
 
 /* ---- accounting ----------------------------------------------------------------------- */
+/* The sums below run before every write (eviction and maxmemory checks): the shard
+ * array's address and count are read once, not per shard. */
 
 uint64_t store_used_memory(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->mem_used, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].mem_used, __ATOMIC_RELAXED);
     return n;
 }
 
 uint64_t store_keys(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->keys, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].keys, __ATOMIC_RELAXED);
     return n;
 }
 
 uint64_t store_expires(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->expires, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].expires, __ATOMIC_RELAXED);
     return n;
 }
 
