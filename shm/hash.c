@@ -90,6 +90,29 @@ static bool lp_store(kv_txn *t, uint32_t s, const kv_entry *e, hash_obj *h, cons
     return !t->failed;
 }
 
+/* HSET's common update - one existing field, a new value of the old one's length -
+ * done in place: one logged copy of the value bytes (at most HASH_LP_MAX_VALUE)
+ * instead of decoding and re-encoding the block. Returns false (nothing changed)
+ * when the field is missing or its value has another length. */
+static bool lp_overwrite_value(kv_txn *t, uint32_t s, hash_obj *h, const hs_str *f, const hs_str *v)
+{
+    if (!h->lp)
+        return false;
+    char *blk = arena_ptr(h->lp);
+    for (size_t at = 0; at < h->lp_size;) {
+        size_t fl = (uint8_t)blk[at];
+        size_t vl = (uint8_t)blk[at + 1 + fl];
+        if (fl == f->len && memcmp(blk + at + 1, f->p, fl) == 0) {
+            if (vl != v->len)
+                return false;
+            tx_copy(t, s, blk + at + 2 + fl, v->p, vl);
+            return true;
+        }
+        at += 2 + fl + vl;
+    }
+    return false;
+}
+
 /* Converts the listpack to a hashtable built fresh (no undo per field) holding the
  * current fields plus pairs kv[0..2n) applied in order; *added counts new fields. */
 static bool lp_convert(kv_txn *t, uint32_t s, const kv_entry *e, hash_obj *h, const hs_str *kv, size_t n,
@@ -223,6 +246,9 @@ long long hash_set(kv_txn *t, uint32_t s, const kv_entry *e, aoff obj, const hs_
 {
     hash_obj *h = hash_at(obj);
     long long added = 0;
+    if (h->enc == HASH_LISTPACK && n == 1 && !nx && !force_ht &&
+        kv[1].len <= HASH_LP_MAX_VALUE && lp_overwrite_value(t, s, h, &kv[0], &kv[1]))
+        return t->failed ? -1 : 0;
     if (h->enc == HASH_LISTPACK) {
         bool convert = force_ht, changed = false;
         size_t m;

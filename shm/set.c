@@ -348,6 +348,12 @@ long long set_add(kv_txn *t, uint32_t s, const kv_entry *e, aoff obj, const hs_s
         account(t, s, e, o, (int64_t)o->dict.bytes - (int64_t)before);
         return t->failed ? -1 : added;
     }
+    /* members all present already (SADD's common repeat): nothing to decode or write */
+    size_t present = 0;
+    while (present < n && set_contains(obj, m[present].p, m[present].len))
+        present++;
+    if (present == n)
+        return 0;
     /* a compact set, or a brand-new empty hashtable: work on a copy, write back once */
     work w;
     work_load(&w, o, n);

@@ -287,11 +287,47 @@ static bool entry_matches(const kv_entry *e, const kv_key *k)
     return e->klen == k->len && memcmp(entry_key(e), k->ptr, k->len) == 0;
 }
 
-/* Finds k; returns the entry, sets *link to the aref pointing at it and *in_table to
- * the table holding it (during a rehash new keys sit in table 1 whatever their
- * table-0 index, so the table cannot be derived from the hash). */
-static kv_entry *table_find(shard *sh, const kv_key *k, aref **link, int *in_table)
+/* Where a key was found in a shard's table: the entry (NULL when absent), the aref
+ * pointing at it and the table holding it (during a rehash new keys sit in table 1
+ * whatever their table-0 index, so the table cannot be derived from the hash). */
+typedef struct table_pos {
+    kv_entry *e;
+    aref     *link;
+    int       tbl;
+} table_pos;
+
+/* The calling thread's last lookup (store_find): the write that follows for the same
+ * key - SET after its lookup, INCR, LPUSH creating a new key - reuses its position
+ * instead of walking the chain again, as Redis hands lookupKeyWrite's dictEntry to
+ * setKey. Valid inside the transaction that made it and only until the next change
+ * to any table link or bucket array, which forgets it (memo_forget). */
+static __thread struct {
+    const kv_key *k;           /* NULL: nothing remembered */
+    const kv_txn *t;
+    uint64_t      gen;
+    uint64_t      hash;
+    table_pos     pos;
+} memo;
+
+static __thread uint64_t probe_count;
+
+uint64_t store_probes(void) { return probe_count; }
+
+static inline void memo_forget(void) { memo.k = NULL; }
+
+static inline void memo_record(const kv_txn *t, const kv_key *k, const table_pos *pos)
 {
+    memo.k = k;
+    memo.t = t;
+    memo.gen = t->dedup_gen;
+    memo.hash = k->hash;
+    memo.pos = *pos;
+}
+
+/* Walks k's chains (one probe); fills pos and returns the entry, or NULL. */
+static inline kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
+{
+    probe_count++;
     for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++) {
         if (!sh->size[tbl])
             continue;
@@ -302,14 +338,28 @@ static kv_entry *table_find(shard *sh, const kv_key *k, aref **link, int *in_tab
         while (*l) {
             kv_entry *e = ref_ptr(*l);
             if (entry_matches(e, k)) {
-                *link = l;
-                *in_table = tbl;
+                pos->e = e;
+                pos->link = l;
+                pos->tbl = tbl;
                 return e;
             }
             l = &e->next;
         }
     }
+    pos->e = NULL;
     return NULL;
+}
+
+/* k's position: the memo of this transaction's last lookup of k when no table changed
+ * since, else a fresh probe. Returns the entry (possibly expired), or NULL. */
+static inline __attribute__((always_inline)) kv_entry *
+table_locate(const kv_txn *t, shard *sh, const kv_key *k, table_pos *pos)
+{
+    if (memo.k == k && memo.t == t && memo.gen == t->dedup_gen && memo.hash == k->hash) {
+        *pos = memo.pos;
+        return pos->e;
+    }
+    return table_find(sh, k, pos);
 }
 
 /* Allocates a zeroed bucket array (fresh memory, no undo). */
@@ -327,6 +377,7 @@ static void rehash_start(kv_txn *t, shard *sh, uint64_t new_size)
     aoff tbl = table_alloc(t, sh->id, new_size);
     if (!tbl)
         return;
+    memo_forget();
     tx_store64(t, sh->id, &sh->table[1], tbl);
     tx_store64(t, sh->id, &sh->size[1], new_size);
     tx_store64(t, sh->id, &sh->used[1], 0);
@@ -339,6 +390,8 @@ void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets)
 {
     shard *sh = shard_at(s);
     unsigned empty = 0;
+    if (rehashing(sh))
+        memo_forget();
     while (buckets > 0 && rehashing(sh) && !t->failed) {
         uint64_t b = (uint64_t)sh->rehash_idx;
         aref *src = bucket_at(sh, 0, b);
@@ -388,6 +441,7 @@ static void table_resize_if_needed(kv_txn *t, shard *sh, uint64_t keys_after)
         aoff tbl = table_alloc(t, sh->id, TABLE_MIN);
         if (!tbl)
             return;
+        memo_forget();
         tx_store64(t, sh->id, &sh->table[0], tbl);
         tx_store64(t, sh->id, &sh->size[0], TABLE_MIN);
         return;
@@ -407,6 +461,7 @@ static void table_insert(kv_txn *t, shard *sh, kv_entry *e, uint64_t hash)
 {
     int tbl = rehashing(sh) ? 1 : 0;
     aref *head = bucket_at(sh, tbl, hash & (sh->size[tbl] - 1));
+    memo_forget();
     e->next = *head;                       /* e is fresh: no undo */
     tx_store32(t, sh->id, head, ptr_ref(e));
     tx_add64(t, sh->id, &sh->used[tbl], 1);
@@ -426,6 +481,7 @@ static void account_entry(kv_txn *t, uint32_t s, const kv_entry *e, int sign)
 /* Unlinks e (found through link in table tbl) and frees it. */
 static void entry_unlink_free(kv_txn *t, shard *sh, aref *link, kv_entry *e, int tbl)
 {
+    memo_forget();
     account_entry(t, sh->id, e, -1);
     tx_store32(t, sh->id, link, e->next);
     tx_add64(t, sh->id, &sh->used[tbl], -1);
@@ -437,6 +493,7 @@ static void entry_unlink_free(kv_txn *t, shard *sh, aref *link, kv_entry *e, int
 static void entry_replace(kv_txn *t, shard *sh, aref *link, kv_entry *old, kv_entry *nw,
                           bool keep_obj)
 {
+    memo_forget();
     account_entry(t, sh->id, old, -1);
     nw->next = old->next;                  /* nw is fresh */
     tx_store32(t, sh->id, link, ptr_ref(nw));
@@ -455,14 +512,14 @@ static bool entry_expired(const kv_txn *t, const kv_entry *e)
 kv_entry *store_find(kv_txn *t, const kv_key *k)
 {
     shard *sh = shard_at(k->shard);
-    aref *link;
-    int tbl;
-    kv_entry *e = table_find(sh, k, &link, &tbl);
+    table_pos pos;
+    kv_entry *e = table_locate(t, sh, k, &pos);
     if (e && entry_expired(t, e)) {
-        entry_unlink_free(t, sh, link, e, tbl);
+        entry_unlink_free(t, sh, pos.link, e, pos.tbl);
         __atomic_add_fetch(&sh->stat_expired, 1, __ATOMIC_RELAXED);
-        return NULL;
+        pos.e = e = NULL;
     }
+    memo_record(t, k, &pos);
     return e;
 }
 
@@ -480,9 +537,12 @@ kv_entry *store_find_read(kv_txn *t, const kv_key *k)
     return e;
 }
 
-/* Common tail of every put: insert or replace, with the rehash step and resize. */
-static int put_entry(kv_txn *t, const kv_key *k, kv_entry *(*build)(kv_txn *, const kv_key *, int, void *),
-                     void *ctx, kv_entry **out)
+/* Common tail of every put: replaces the entry at pos (k's position as the caller
+ * located it; NULL: locate it here) or inserts a new one, then moves the rehash a step (after the relink, so it
+ * cannot move the chain pos points into). */
+static int put_entry(kv_txn *t, const kv_key *k, const table_pos *pos,
+                     kv_entry *(*build)(kv_txn *, const kv_key *, int, void *), void *ctx,
+                     kv_entry **out)
 {
     shard *sh = shard_at(k->shard);
     int nsid = key_nsid(k);
@@ -490,21 +550,24 @@ static int put_entry(kv_txn *t, const kv_key *k, kv_entry *(*build)(kv_txn *, co
         return STORE_E_NSFULL;
     if (k->len > STORE_MAX_KEY)
         return STORE_E_TOOBIG;
-    store_rehash_step(t, k->shard, 1);
-    aref *link;
-    int tbl;
-    kv_entry *old = table_find(sh, k, &link, &tbl);
+    table_pos here;
+    if (!pos) {
+        table_locate(t, sh, k, &here);
+        pos = &here;
+    }
+    kv_entry *old = pos->e;
     if (!old)
         table_resize_if_needed(t, sh, sh->keys + 1);
     kv_entry *nw = build(t, k, nsid, ctx);
     if (!nw || t->failed)
         return STORE_E_NOMEM;
     if (old)
-        entry_replace(t, sh, link, old, nw, false);
+        entry_replace(t, sh, pos->link, old, nw, false);
     else {
         table_insert(t, sh, nw, k->hash);
         account_entry(t, k->shard, nw, 1);
     }
+    store_rehash_step(t, k->shard, 1);
     if (out)
         *out = nw;
     return t->failed ? STORE_E_NOMEM : STORE_OK;
@@ -538,10 +601,8 @@ static bool put_string_in_place(kv_txn *t, const kv_key *k, kv_entry *old, const
 int store_put_string(kv_txn *t, const kv_key *k, const void *v, size_t vlen,
                      int64_t expire_ms, kv_entry **out)
 {
-    shard *sh = shard_at(k->shard);
-    aref *link;
-    int tbl;
-    kv_entry *old = table_find(sh, k, &link, &tbl);
+    table_pos pos;
+    kv_entry *old = table_locate(t, shard_at(k->shard), k, &pos);
     if (old && !entry_expired(t, old) && put_string_in_place(t, k, old, v, vlen, expire_ms)) {
         store_rehash_step(t, k->shard, 1);          /* keep rehashes moving, as any write */
         if (out)
@@ -549,7 +610,7 @@ int store_put_string(kv_txn *t, const kv_key *k, const void *v, size_t vlen,
         return t->failed ? STORE_E_NOMEM : STORE_OK;
     }
     struct string_ctx c = { v, vlen, 0, expire_ms };
-    return put_entry(t, k, build_string, &c, out);
+    return put_entry(t, k, &pos, build_string, &c, out);
 }
 
 struct object_ctx { uint8_t type; aoff obj; int64_t expire; };
@@ -564,19 +625,18 @@ int store_put_object(kv_txn *t, const kv_key *k, uint8_t type, aoff obj, int64_t
                      kv_entry **out)
 {
     struct object_ctx c = { type, obj, expire_ms };
-    return put_entry(t, k, build_object, &c, out);
+    return put_entry(t, k, NULL, build_object, &c, out);
 }
 
 int store_delete(kv_txn *t, const kv_key *k)
 {
     shard *sh = shard_at(k->shard);
-    aref *link;
-    int tbl;
-    kv_entry *e = table_find(sh, k, &link, &tbl);
+    table_pos pos;
+    kv_entry *e = table_locate(t, sh, k, &pos);
     if (!e)
         return 0;
     bool live = !entry_expired(t, e);
-    entry_unlink_free(t, sh, link, e, tbl);
+    entry_unlink_free(t, sh, pos.link, e, pos.tbl);
     table_resize_if_needed(t, sh, sh->keys);
     return live;
 }
@@ -591,9 +651,8 @@ kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expi
     }
     if (!entry_has_expire(e) && expire_ms < 0)
         return e;
-    aref *link;
-    int tbl;
-    if (table_find(sh, k, &link, &tbl) != e)
+    table_pos pos;
+    if (table_locate(t, sh, k, &pos) != e)
         return NULL;
     /* the new entry takes over a collection root or an external string block as it
      * is; an inline string is copied (the TTL slot may push it out of line) */
@@ -603,7 +662,7 @@ kv_entry *store_set_expire(kv_txn *t, const kv_key *k, kv_entry *e, int64_t expi
     if (!nw)
         return NULL;
     nw->hits = e->hits;
-    entry_replace(t, sh, link, e, nw, keep);
+    entry_replace(t, sh, pos.link, e, nw, keep);
     return t->failed ? NULL : nw;
 }
 
@@ -631,7 +690,7 @@ int store_append(kv_txn *t, const kv_key *k, kv_entry *e, const void *v, size_t 
     size_t cap = head + newlen > INLINE_MAX ? newlen + newlen / 2 : 0;
     struct string_ctx c = { buf, newlen, cap, entry_expire(e) };
     uint32_t hits = e->hits;
-    int rc = put_entry(t, k, build_string, &c, out);
+    int rc = put_entry(t, k, NULL, build_string, &c, out);
     if (rc == STORE_OK && out && *out)
         (*out)->hits = hits;
     free(buf);
@@ -655,7 +714,7 @@ int store_setrange(kv_txn *t, const kv_key *k, kv_entry *e, size_t off, const vo
     memcpy(buf + off, v, n);
     uint32_t hits = e->hits;
     struct string_ctx c = { buf, newlen, 0, entry_expire(e) };
-    int rc = put_entry(t, k, build_string, &c, out);
+    int rc = put_entry(t, k, NULL, build_string, &c, out);
     if (rc == STORE_OK && out && *out)
         (*out)->hits = hits;
     free(buf);
@@ -684,7 +743,7 @@ int store_copy(kv_txn *t, const kv_entry *src, const kv_key *dst, bool keep_ttl)
             return STORE_E_NOMEM;
     }
     /* the key bytes of src may be freed by the put (same key): copy them first */
-    return put_entry(t, dst, build_copy, &c, NULL);
+    return put_entry(t, dst, NULL, build_copy, &c, NULL);
 }
 
 /* ---- whole-shard operations --------------------------------------------------------- */
@@ -699,6 +758,7 @@ void store_flush_shard(kv_txn *t, uint32_t s)
         if (*ns_keys_slot(s, i))
             tx_store64(t, s, ns_keys_slot(s, i), 0);
     }
+    memo_forget();
     shard_release_all(t, s);
     tx_store64(t, s, &sh->lazyfree, 0);
     tx_store64(t, s, &sh->lazy_bytes, 0);
@@ -843,28 +903,36 @@ kv_entry *store_random(kv_txn *t, uint32_t s)
 }
 
 /* ---- accounting ----------------------------------------------------------------------- */
+/* The sums below run before every write (eviction and maxmemory checks): the shard
+ * array's address and count are read once, not per shard. */
 
 uint64_t store_used_memory(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->mem_used, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].mem_used, __ATOMIC_RELAXED);
     return n;
 }
 
 uint64_t store_keys(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->keys, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].keys, __ATOMIC_RELAXED);
     return n;
 }
 
 uint64_t store_expires(void)
 {
+    const shard *sh = shard_at(0);
+    uint32_t count = arena_hdr()->shard_count;
     uint64_t n = 0;
-    for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
-        n += __atomic_load_n(&shard_at(s)->expires, __ATOMIC_RELAXED);
+    for (uint32_t s = 0; s < count; s++)
+        n += __atomic_load_n(&sh[s].expires, __ATOMIC_RELAXED);
     return n;
 }
 

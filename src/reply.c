@@ -74,6 +74,8 @@ static size_t format_ll(char *dst, long long v)
     return format_ull(dst, (unsigned long long)v);
 }
 
+size_t reply_format_ll(char *dst, long long v) { return format_ll(dst, v); }
+
 /* Copies text[0..n) into buf[0..cap) with a NUL, truncating to fit, and returns the
  * number of characters written. */
 static int copy_formatted(char *buf, size_t cap, const char *text, size_t n)

@@ -318,11 +318,11 @@ static void incr_by(client *c, long long by)
     }
     v += by;
     char buf[32];
-    int n = snprintf(buf, sizeof buf, "%lld", v);
-    if (e && (size_t)n == e->vlen) {
+    size_t n = reply_format_ll(buf, v);
+    if (e && n == e->vlen) {
         /* same length (the common case): overwrite the digits in place, undo-logged,
          * instead of building a new entry */
-        int rc = store_setrange(txn_of(c), &c->keys[1], e, 0, buf, (size_t)n, NULL);
+        int rc = store_setrange(txn_of(c), &c->keys[1], e, 0, buf, n, NULL);
         if (rc != STORE_OK) {
             reply_store_error(c, rc);
             return;
@@ -330,7 +330,7 @@ static void incr_by(client *c, long long by)
         reply_int(&c->out, v);
         return;
     }
-    if (string_store(c, 1, buf, (size_t)n, e ? entry_expire(e) : -1))
+    if (string_store(c, 1, buf, n, e ? entry_expire(e) : -1))
         reply_int(&c->out, v);
 }
 

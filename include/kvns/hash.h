@@ -8,7 +8,8 @@
  *   hashtable - an adict (dict.h): node key = field, node value = value.
  * A hash converts to the hashtable once a limit is crossed and never back.
  * Packed blocks are copy-on-write: a mutation builds the new block in fresh memory
- * and swaps one logged pointer, so the undo volume of a compact hash is O(1).
+ * and swaps one logged pointer, so the undo volume of a compact hash is O(1) (a value
+ * overwritten by one of the same length is copied in place, logged: as bounded).
  *
  * Functions taking `e` charge the namespace of entry e (store_charge) with every byte
  * the object grows or shrinks by; pass e = NULL while the root is not in the keyspace

@@ -95,6 +95,9 @@ void reply_error(reply_buf *r, const char *s);             /* -s\r\n, s includes
 void reply_errorf(reply_buf *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_ok(reply_buf *r);                               /* +OK */
 void reply_int(reply_buf *r, long long v);                 /* :v */
+/* Writes v in decimal to dst (no NUL; 20 bytes needed), as integer replies do;
+ * returns the length. For values stored as text (INCR). */
+size_t reply_format_ll(char *dst, long long v);
 void reply_bulk(reply_buf *r, const void *p, size_t n);    /* $n\r\n...\r\n */
 void reply_bulk_cstr(reply_buf *r, const char *s);
 void reply_bulk_ll(reply_buf *r, long long v);             /* integer as a bulk string */

@@ -97,6 +97,11 @@ size_t entry_footprint(const kv_entry *e);
 kv_entry *store_find(kv_txn *t, const kv_key *k);
 /* Same, and counts a keyspace hit or miss; a hit bumps the entry's hit counter. */
 kv_entry *store_find_read(kv_txn *t, const kv_key *k);
+/* Table probes (chain walks) made by the calling thread so far. A write reuses the
+ * position its key's lookup found - store_find then store_put_* / store_append /
+ * store_setrange / store_set_expire / store_delete of the same kv_key in the same
+ * transaction walk the chain once - and tests count on it. */
+uint64_t store_probes(void);
 
 /* Creates or replaces k with a string value (any previous type is dropped).
  * expire_ms < 0 means no TTL. On success *out (if non-NULL) is the new entry. */
