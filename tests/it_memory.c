@@ -46,36 +46,19 @@ static kv_server *g_srv;
 static kv_conn *g_conn;
 static int g_metrics_port;
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts kvns with env (NULL-terminated "NAME=value" entries) and, when metrics is
  * true, a /metrics endpoint on a free 127.0.0.1 port; returns a connection to it.
  * Skips the test against redis-server. The teardown stops the server. */
 static kv_conn *start_kvns(const char *const *env, bool metrics)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("kvns memory limits and eviction settings");
     const char *all[32];
     size_t n = 0;
     char mport[64];
     for (; env && env[n] && n < 28; n++)
         all[n] = env[n];
     if (metrics) {
-        g_metrics_port = free_port();
+        g_metrics_port = srv_free_port();
         assert_true(g_metrics_port > 0);
         snprintf(mport, sizeof mport, "KVNS_METRICS_PORT=%d", g_metrics_port);
         all[n++] = mport;
@@ -131,18 +114,6 @@ static const char *value_of(size_t n)
     return buf;
 }
 
-/* Runs a command (C-string arguments) and returns its reply, failing on no reply. */
-static kv_reply *cmd(kv_conn *c, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", arg0, conn_error(c));
-    return r;
-}
-
 /* Runs "SET key <n bytes>" and returns the reply. */
 static kv_reply *set_sized(kv_conn *c, const char *key, size_t n)
 {
@@ -157,7 +128,7 @@ static kv_reply *set_sized(kv_conn *c, const char *key, size_t n)
 /* The text after "field:" in INFO (all default sections), into buf. */
 static const char *info_str(kv_conn *c, const char *field, char *buf, size_t cap)
 {
-    kv_reply *r = cmd(c, "INFO", "everything", NULL);
+    kv_reply *r = it_run(c, "INFO", "everything", NULL);
     if (r->type != KV_REPLY_BULK && r->type != KV_REPLY_VERBATIM)
         it_fail("INFO: not a bulk reply");
     size_t fl = strlen(field);
@@ -201,7 +172,7 @@ static long long evicted_keys(kv_conn *c) { return info_ll(c, "evicted_keys"); }
 /* CONFIG GET name -> its value as a C string in buf. */
 static const char *config_get(kv_conn *c, const char *name, char *buf, size_t cap)
 {
-    kv_reply *r = cmd(c, "CONFIG", "GET", name, NULL);
+    kv_reply *r = it_run(c, "CONFIG", "GET", name, NULL);
     const kv_reply *v = kv_reply_map_get(r, name);
     if (!v || !v->str)
         it_fail("CONFIG GET %s: no value", name);
@@ -225,7 +196,7 @@ static long long memory_usage(kv_conn *c, const char *key)
 {
     char what[300];
     snprintf(what, sizeof what, "MEMORY USAGE %s", key);
-    return integer_reply(cmd(c, "MEMORY", "USAGE", key, NULL), what);
+    return integer_reply(it_run(c, "MEMORY", "USAGE", key, NULL), what);
 }
 
 /* Result of one pipelined write. */
@@ -450,7 +421,7 @@ static mem_snap mem_snapshot(kv_conn *c)
     char *text = scrape();
     m.ns_bytes = sum_ns_metric(text);
     free(text);
-    m.keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    m.keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     m.used = used_memory(c);
     return m;
 }
@@ -526,7 +497,7 @@ static void test_none_fill_until_oom(void **state)
 
     /* reads and non-growing commands work when full */
     expect_bulk(c, value_of(vlen), "GET", "a/k1", NULL);
-    r = cmd(c, "MGET", "a/k0", "a/k1", "a/nokey", NULL);
+    r = it_run(c, "MGET", "a/k0", "a/k1", "a/nokey", NULL);
     assert_array_len(r, 3);
     kv_reply_free(r);
     expect_int(c, refused, "DBSIZE", NULL);
@@ -545,7 +516,7 @@ static void test_none_fill_until_oom(void **state)
     };
     for (size_t f = 0; f < sizeof freeing / sizeof *freeing; f++) {
         used = used_memory(c);
-        r = cmd(c, freeing[f][0], freeing[f][1], NULL);
+        r = it_run(c, freeing[f][0], freeing[f][1], NULL);
         if (f < 2)
             assert_int(r, 1);
         else
@@ -607,7 +578,7 @@ static void test_lru_namespace_isolation(void **state)
     expect_bulk(c, value_of(VAL_1K), "GET", "a/k0", NULL);
     expect_bulk(c, value_of(VAL_1K), "GET", "a/k1399", NULL);
     long long evicted = evicted_keys(c);
-    long long keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    long long keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     /* nothing was deleted or overwritten: every key that is gone was evicted */
     if (evicted != a_keys + b_keys - keys)
         it_fail("evicted_keys %lld, but %ld keys were written and %lld remain", evicted,
@@ -998,14 +969,14 @@ static void test_concurrent_writers_oom(void **state)
             snprintf(key, sizeof key, "w/t%d/k%d", i, j);
             if (th[i].state[j] == WR_OK) {
                 cw_value(val, i, j);
-                kv_reply *r = cmd(c, "GET", key, NULL);
+                kv_reply *r = it_run(c, "GET", key, NULL);
                 if (!r || r->type != KV_REPLY_BULK || strcmp(r->str, val) != 0) {
                     char d[256];
                     it_fail("acknowledged SET %s lost: GET answers %s", key, kv_reply_describe(r, d, sizeof d));
                 }
                 kv_reply_free(r);
             } else {
-                kv_reply *r = cmd(c, "EXISTS", key, NULL);
+                kv_reply *r = it_run(c, "EXISTS", key, NULL);
                 if (r->type != KV_REPLY_INTEGER || r->integer != 0)
                     it_fail("%s was %s but exists", key, th[i].state[j] == 3 ? "deleted" : "refused");
                 kv_reply_free(r);
@@ -1101,7 +1072,7 @@ static void test_lru_concurrent_writers_never_oom(void **state)
         ok += th[i].ok;
         oom += th[i].oom;
     }
-    long long evicted = evicted_keys(c), keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    long long evicted = evicted_keys(c), keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     fprintf(stderr, "  lru, %d concurrent writers: %ld OK, %ld OOM, %lld evicted, %lld left\n",
             EW_THREADS, ok, oom, evicted, keys);
     if (oom)
@@ -1165,24 +1136,16 @@ static void test_accounting(void **state)
     if (exact < total / 2)
         it_fail("only %d of %d creations grew used_memory by exactly MEMORY USAGE", exact, total);
 
-    /* collections, when the server has them */
+    /* collections */
     long long coll_sum = 0;
-    if (srv_supports("HSET")) {
-        expect_int(c, 3, "HSET", "acc/h", "f1", "v1", "f2", value_of(300), "f3", "3", NULL);
-        coll_sum += memory_usage(c, "acc/h");
-    }
-    if (srv_supports("RPUSH")) {
-        expect_int(c, 3, "RPUSH", "acc/l", "a", value_of(500), "c", NULL);
-        coll_sum += memory_usage(c, "acc/l");
-    }
-    if (srv_supports("SADD")) {
-        expect_int(c, 3, "SADD", "acc/set", "a", "b", value_of(70), NULL);
-        coll_sum += memory_usage(c, "acc/set");
-    }
-    if (srv_supports("ZADD")) {
-        expect_int(c, 2, "ZADD", "acc/z", "1", "a", "2", value_of(90), NULL);
-        coll_sum += memory_usage(c, "acc/z");
-    }
+    expect_int(c, 3, "HSET", "acc/h", "f1", "v1", "f2", value_of(300), "f3", "3", NULL);
+    coll_sum += memory_usage(c, "acc/h");
+    expect_int(c, 3, "RPUSH", "acc/l", "a", value_of(500), "c", NULL);
+    coll_sum += memory_usage(c, "acc/l");
+    expect_int(c, 3, "SADD", "acc/set", "a", "b", value_of(70), NULL);
+    coll_sum += memory_usage(c, "acc/set");
+    expect_int(c, 2, "ZADD", "acc/z", "1", "a", "2", value_of(90), NULL);
+    coll_sum += memory_usage(c, "acc/z");
     /* keys in two other namespaces */
     expect_status(c, "OK", "SET", "plain", "in-default", NULL);
     expect_status(c, "OK", "SET", "other/x", value_of(2000), NULL);
@@ -1216,7 +1179,7 @@ static void test_accounting(void **state)
     assert_string_equal(info_str(c, "maxmemory_policy", pol, sizeof pol),
                         config_get(c, "maxmemory-policy", buf, sizeof buf));
     assert_string_equal(pol, "mru");
-    kv_reply *stats = cmd(c, "MEMORY", "STATS", NULL);
+    kv_reply *stats = it_run(c, "MEMORY", "STATS", NULL);
     const kv_reply *total_alloc = kv_reply_map_get(stats, "total.allocated");
     if (!total_alloc || total_alloc->type != KV_REPLY_INTEGER || llabs(total_alloc->integer - used) > 16 * 1024)
         it_fail("MEMORY STATS total.allocated differs from used_memory %lld", used);
@@ -1266,23 +1229,19 @@ static void test_flushall_restores_after_churn(void **state)
         set_range(c, "p/k", 0, 6000, 700, NULL, &ok, &oom);
         assert_int_equal(ok, 6000);
         set_range(c, "q/k", 0, 300, 30, NULL, &ok, &oom);
-        if (srv_supports("HSET")) {
-            for (int i = 0; i < 50; i++) {
-                char key[32];
-                snprintf(key, sizeof key, "h/%d", i);
-                for (int f = 0; f < 40; f++) {
-                    char field[16];
-                    snprintf(field, sizeof field, "f%d", f);
-                    kv_reply *r = cmd(c, "HSET", key, field, value_of(50), NULL);
-                    kv_reply_free(r);
-                }
-            }
-        }
-        if (srv_supports("RPUSH")) {
-            for (int i = 0; i < 200; i++) {
-                kv_reply *r = cmd(c, "RPUSH", "l/big", value_of(100), NULL);
+        for (int i = 0; i < 50; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "h/%d", i);
+            for (int f = 0; f < 40; f++) {
+                char field[16];
+                snprintf(field, sizeof field, "f%d", f);
+                kv_reply *r = it_run(c, "HSET", key, field, value_of(50), NULL);
                 kv_reply_free(r);
             }
+        }
+        for (int i = 0; i < 200; i++) {
+            kv_reply *r = it_run(c, "RPUSH", "l/big", value_of(100), NULL);
+            kv_reply_free(r);
         }
         assert_true(evicted_keys(c) > 0);
         assert_true(used_memory(c) <= LIMIT_4M);
@@ -1360,40 +1319,17 @@ static void test_config_set(void **state)
 
 /* ---- bad configuration ----------------------------------------------------------------- */
 
-/* The kvns binary the harness would run. */
-static void kvns_binary(char *out, size_t cap)
-{
-    const char *env = getenv("KVNS_BIN");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    char self[1024];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(out, cap, "%s/../kvns", self);
-            if (access(out, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(out, cap, "build/kvns");
-}
-
 /* Runs kvns with a clean environment plus bad; it must exit with code 2 within 5 s and
  * say which variable is wrong on stderr. */
 static void expect_refused_at_start(const char *bad, const char *variable)
 {
     char bin[PATH_MAX];
-    kvns_binary(bin, sizeof bin);
+    srv_kvns_binary(bin, sizeof bin);
     char log_path[] = "/tmp/kvns-it-memory-env-XXXXXX";
     int log_fd = mkstemp(log_path);
     assert_true(log_fd >= 0);
     char port[32];
-    snprintf(port, sizeof port, "KVNS_PORT=%d", free_port());
+    snprintf(port, sizeof port, "KVNS_PORT=%d", srv_free_port());
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -1443,8 +1379,7 @@ static void expect_refused_at_start(const char *bad, const char *variable)
 
 static void test_bad_env_refused(void **state)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("kvns memory limits and eviction settings");
     static const char *const cases[][2] = {
         { "KVNS_EVICTION_POLICY=foo", "KVNS_EVICTION_POLICY" },
         { "KVNS_EVICTION_POLICY=allkeys-lru", "KVNS_EVICTION_POLICY" },

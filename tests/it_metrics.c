@@ -26,22 +26,6 @@ static int metrics_port;
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* A blocking TCP connection to 127.0.0.1:port with timeout_ms receive timeout, or -1. */
 static int tcp_connect(int port, int timeout_ms)
 {
@@ -207,18 +191,6 @@ static double check_histogram(const char *text, const char *labels)
     return count;
 }
 
-/* Runs one command and frees the reply (the test only needs its side effects). */
-static void run(kv_conn *c, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", arg0, conn_error(c));
-    kv_reply_free(r);
-}
-
 /* ---- fixtures ------------------------------------------------------------------- */
 
 /* Starts the server with metrics on a free port (kvns only). */
@@ -226,7 +198,7 @@ static int group_setup(void **state)
 {
     if (srv_target_is_redis())
         return 0;
-    metrics_port = free_port();
+    metrics_port = srv_free_port();
     if (metrics_port <= 0)
         return -1;
     char port_env[64];
@@ -264,11 +236,10 @@ static int test_teardown(void **state)
     return 0;
 }
 
-/* Skips the test against redis-server. */
+/* The test's connection; skips the test against redis-server. */
 static kv_conn *kvns_conn(void **state)
 {
-    if (!srv)
-        skip();
+    it_skip_unless_kvns("the /metrics endpoint");
     return *state;
 }
 
@@ -278,12 +249,12 @@ static kv_conn *kvns_conn(void **state)
 static void test_namespace_series(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "ns1/a", "hello", NULL);
-    run(c, "SET", "ns2/b", "world!", NULL);
-    run(c, "SET", "ns2/c", "x", NULL);
-    run(c, "GET", "ns1/a", NULL);
-    run(c, "GET", "ns1/zz", NULL);
-    run(c, "PING", NULL);
+    it_run_void(c, "SET", "ns1/a", "hello", NULL);
+    it_run_void(c, "SET", "ns2/b", "world!", NULL);
+    it_run_void(c, "SET", "ns2/c", "x", NULL);
+    it_run_void(c, "GET", "ns1/a", NULL);
+    it_run_void(c, "GET", "ns1/zz", NULL);
+    it_run_void(c, "PING", NULL);
     http_reply *r = scrape();
     const char *m = r->body;
     expect_metric(m, "kvns_keys_total{namespace=\"ns1\"}", 1);
@@ -311,7 +282,7 @@ static void test_namespace_series(void **state)
 static void test_help_and_type(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "ht/k", "v", NULL);
+    it_run_void(c, "SET", "ht/k", "v", NULL);
     http_reply *r = scrape();
     static const char *const families[][3] = {
         { "kvns_keys_total", "gauge", "Number of keys in the store" },
@@ -405,14 +376,14 @@ static void wait_label_gone(const char *label)
 static void test_emptied_namespace_leaves_the_page(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "gone/x", "1234567890", NULL);
-    run(c, "SET", "gone/y", "1", NULL);
+    it_run_void(c, "SET", "gone/x", "1234567890", NULL);
+    it_run_void(c, "SET", "gone/y", "1", NULL);
     http_reply *r = scrape();
     expect_metric(r->body, "kvns_keys_total{namespace=\"gone\"}", 2);
     assert_true(need_metric(r->body, "kvns_memory_used_bytes{namespace=\"gone\"}") > 0);
     expect_metric(r->body, "kvns_evictions_total{namespace=\"gone\"}", 0);
     http_reply_free(r);
-    run(c, "DEL", "gone/x", "gone/y", NULL);
+    it_run_void(c, "DEL", "gone/x", "gone/y", NULL);
     wait_label_gone("namespace=\"gone\"");
     r = scrape();
     need_metric(r->body, "kvns_keys_total{namespace=\"default\"}");
@@ -426,7 +397,7 @@ static void test_reused_namespace_id_starts_clean(void **state)
 {
     kvns_conn(state);
     int saved_port = metrics_port;
-    metrics_port = free_port();
+    metrics_port = srv_free_port();
     char port_env[64];
     snprintf(port_env, sizeof port_env, "KVNS_METRICS_PORT=%d", metrics_port);
     const char *env[] = { port_env, "KVNS_METRICS_HOST=127.0.0.1", "KVNS_MAX_NAMESPACES=4", NULL };
@@ -476,13 +447,13 @@ static void test_server_counters(void **state)
 {
     kv_conn *c = kvns_conn(state);
     http_reply *before = scrape();
-    run(c, "SET", "cnt/k", "v", NULL);
-    run(c, "GET", "cnt/k", NULL);               /* hit */
-    run(c, "GET", "cnt/none", NULL);            /* miss */
-    run(c, "GET", NULL);                        /* wrong arity: an error */
-    run(c, "SET", "cnt/short", "v", "PX", "1", NULL);
+    it_run_void(c, "SET", "cnt/k", "v", NULL);
+    it_run_void(c, "GET", "cnt/k", NULL);               /* hit */
+    it_run_void(c, "GET", "cnt/none", NULL);            /* miss */
+    it_run_void(c, "GET", NULL);                        /* wrong arity: an error */
+    it_run_void(c, "SET", "cnt/short", "v", "PX", "1", NULL);
     sleep_ms(20);
-    run(c, "GET", "cnt/short", NULL);           /* expires on access */
+    it_run_void(c, "GET", "cnt/short", NULL);           /* expires on access */
     http_reply *after = scrape();
     const char *b = before->body, *a = after->body;
     static const char *const grows[] = {
@@ -620,11 +591,10 @@ static void test_promtool(void **state)
 {
     kv_conn *c = kvns_conn(state);
     if (system("command -v promtool >/dev/null 2>&1") != 0) {
-        printf("promtool not installed (apt-get install prometheus): skipping the lint\n");
-        skip();
+        it_skip("promtool is not installed (apt-get install prometheus)");
     }
-    run(c, "SET", "prom/a", "1", NULL);
-    run(c, "GET", "prom/a", NULL);
+    it_run_void(c, "SET", "prom/a", "1", NULL);
+    it_run_void(c, "GET", "prom/a", NULL);
     http_reply *r = scrape();
     char path[] = "/tmp/kvns-it-metrics-XXXXXX";
     int fd = mkstemp(path);
@@ -684,7 +654,7 @@ static void test_bind_failure_stops_the_server(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         char port[32], mport[32];
-        snprintf(port, sizeof port, "KVNS_PORT=%d", free_port());
+        snprintf(port, sizeof port, "KVNS_PORT=%d", srv_free_port());
         snprintf(mport, sizeof mport, "KVNS_METRICS_PORT=%d", ntohs(sa.sin_port));
         char *env[] = { port, mport, "KVNS_HOST=127.0.0.1", "KVNS_METRICS_HOST=127.0.0.1",
                         "KVNS_WORKERS=1", "KVNS_SHARD_COUNT=2", "KVNS_MEMORY_LIMIT=67108864", NULL };
@@ -758,7 +728,7 @@ static void test_counts_survive_killed_children(void **state)
 {
     kv_conn *c = kvns_conn(state);
     for (int i = 0; i < 5; i++)
-        run(c, "SET", "crash/k", "v", NULL);
+        it_run_void(c, "SET", "crash/k", "v", NULL);
     http_reply *r = scrape();
     double before = check_histogram(r->body, "command=\"set\",namespace=\"crash\"");
     double restarts_before = need_metric(r->body, "kvns_worker_restarts_total");
@@ -766,10 +736,8 @@ static void test_counts_survive_killed_children(void **state)
     http_reply_free(r);
     pid_t kids[64];
     size_t nkids = children_of(srv_pid(srv), kids, 64);
-    if (nkids < 2) {
-        printf("cannot list the server's children (/proc/PID/task/PID/children): skipped\n");
-        skip();
-    }
+    if (nkids < 2)
+        it_fail("cannot list the server's children (/proc/PID/task/PID/children)");
     for (size_t i = 0; i < nkids; i++)
         kill(kids[i], SIGKILL);
     /* wait for a respawned worker and housekeeper */
