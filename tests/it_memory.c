@@ -16,7 +16,7 @@
  *     message naming the variable.
  * kvns-only (namespaces, KVNS_* variables): every test is skipped against redis-server.
  * Every test starts its own server, so each one sees exactly its own configuration. */
-#include "harness.h"
+#include "harness_http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -320,73 +320,6 @@ static void expect_flush_restores(kv_conn *c, long long start)
 
 /* ---- /metrics ------------------------------------------------------------------- */
 
-/* GET /metrics on g_metrics_port; returns the body (malloc'd). */
-static char *scrape(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = { 10, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_metrics_port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        it_fail("cannot connect to the metrics port %d: %s", g_metrics_port, strerror(errno));
-    }
-    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
-        close(fd);
-        it_fail("GET /metrics: send failed");
-    }
-    size_t cap = 65536, got = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (got + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = 0;
-    if (strncmp(buf, "HTTP/1.1 200", 12) != 0) {
-        char head[200];
-        snprintf(head, sizeof head, "%s", buf);
-        free(buf);
-        it_fail("GET /metrics: %s", head);
-    }
-    char *body = strstr(buf, "\r\n\r\n");
-    if (!body) {
-        free(buf);
-        it_fail("GET /metrics: no body");
-    }
-    memmove(buf, body + 4, strlen(body + 4) + 1);
-    return buf;
-}
-
-/* Value of the sample "<series> <value>", or NAN. */
-static double metric_value(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-        if (strncmp(line, series, n) == 0 && line[n] == ' ')
-            return strtod(line + n + 1, NULL);
-    return NAN;
-}
-
-static double need_metric(const char *text, const char *series)
-{
-    double v = metric_value(text, series);
-    if (isnan(v))
-        it_fail("metric %s missing", series);
-    return v;
-}
-
 /* Sum of every kvns_memory_used_bytes{namespace=...} sample. */
 static double sum_ns_metric(const char *text)
 {
@@ -418,7 +351,7 @@ typedef struct mem_snap {
 static mem_snap mem_snapshot(kv_conn *c)
 {
     mem_snap m;
-    char *text = scrape();
+    char *text = metrics_scrape_body(g_metrics_port);
     m.ns_bytes = sum_ns_metric(text);
     free(text);
     m.keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
@@ -1106,16 +1039,16 @@ static void test_accounting(void **state)
         for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
             char key[64];
             snprintf(key, sizeof key, "acc/s%d-%zu", round, sizes[i]);
-            char *m0 = scrape();
+            char *m0 = metrics_scrape_body(g_metrics_port);
             long long before = used_memory(c);
-            double ns0 = round == 0 && i == 0 ? 0 : need_metric(m0, "kvns_memory_used_bytes{namespace=\"acc\"}");
+            double ns0 = round == 0 && i == 0 ? 0 : metric_need(m0, "kvns_memory_used_bytes{namespace=\"acc\"}");
             free(m0);
             kv_reply *r = set_sized(c, key, sizes[i]);
             assert_status(r, "OK");
             kv_reply_free(r);
             long long after = used_memory(c), usage = memory_usage(c, key);
-            char *m1 = scrape();
-            double ns1 = need_metric(m1, "kvns_memory_used_bytes{namespace=\"acc\"}");
+            char *m1 = metrics_scrape_body(g_metrics_port);
+            double ns1 = metric_need(m1, "kvns_memory_used_bytes{namespace=\"acc\"}");
             free(m1);
             long long delta = after - before;
             usage_sum += usage;
@@ -1152,14 +1085,14 @@ static void test_accounting(void **state)
     long long default_sum = memory_usage(c, "plain");
     long long other_sum = memory_usage(c, "other/x");
 
-    char *m = scrape();
+    char *m = metrics_scrape_body(g_metrics_port);
     long long used = used_memory(c);
-    long long acc = (long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}");
+    long long acc = (long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}");
     if (acc != usage_sum + coll_sum)
         it_fail("kvns_memory_used_bytes{namespace=\"acc\"} = %lld, sum of MEMORY USAGE = %lld",
                 acc, usage_sum + coll_sum);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"default\"}"), default_sum);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"other\"}"), other_sum);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"default\"}"), default_sum);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"other\"}"), other_sum);
     double ns_total = sum_ns_metric(m);
     assert_true(ns_total == (double)(acc + default_sum + other_sum));
     if (ns_total > (double)used)
@@ -1168,10 +1101,10 @@ static void test_accounting(void **state)
     if ((double)used - ns_total > 64 * 1024)
         it_fail("used_memory %lld exceeds the namespaces' %.0f by more than 64 KiB", used, ns_total);
     /* the gauge and INFO are separate reads (background rehash between them) */
-    if (llabs((long long)need_metric(m, "kvns_memory_used_bytes_total") - used) > 16 * 1024)
+    if (llabs((long long)metric_need(m, "kvns_memory_used_bytes_total") - used) > 16 * 1024)
         it_fail("kvns_memory_used_bytes_total %.0f vs INFO used_memory %lld",
-                need_metric(m, "kvns_memory_used_bytes_total"), used);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_limit_bytes"), 64LL << 20);
+                metric_need(m, "kvns_memory_used_bytes_total"), used);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_limit_bytes"), 64LL << 20);
     free(m);
     assert_int_equal(info_ll(c, "maxmemory"), 64LL << 20);
     assert_string_equal(config_get(c, "maxmemory", buf, sizeof buf), "67108864");
@@ -1188,11 +1121,11 @@ static void test_accounting(void **state)
     /* deleting a key takes exactly its MEMORY USAGE off the namespace */
     long long u = memory_usage(c, "acc/s0-100000");
     expect_int(c, 1, "DEL", "acc/s0-100000", NULL);
-    m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}"), acc - u);
+    m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}"), acc - u);
     /* the scrape and INFO are two reads: the housekeeper's background rehash may move
      * the tables' bytes in between (a few hundred bytes), so they agree within that */
-    long long total_metric = (long long)need_metric(m, "kvns_memory_used_bytes_total");
+    long long total_metric = (long long)metric_need(m, "kvns_memory_used_bytes_total");
     free(m);
     long long total_info = used_memory(c);
     if (llabs(total_metric - total_info) > 16 * 1024)
@@ -1204,17 +1137,17 @@ static void test_accounting(void **state)
     assert_status(r, "OK");
     kv_reply_free(r);
     long long new_usage = memory_usage(c, "acc/s1-1000");
-    m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}"),
+    m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}"),
                      before_ns - old_usage + new_usage);
     free(m);
 
     /* FLUSHALL: back to the start, every namespace at 0 */
     expect_flush_restores(c, start);
-    m = scrape();
-    assert_true(need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}") == 0);
-    assert_true(need_metric(m, "kvns_memory_used_bytes{namespace=\"other\"}") == 0);
-    assert_true(need_metric(m, "kvns_memory_used_bytes_total") == (double)start);
+    m = metrics_scrape_body(g_metrics_port);
+    assert_true(metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}") == 0);
+    assert_true(metric_need(m, "kvns_memory_used_bytes{namespace=\"other\"}") == 0);
+    assert_true(metric_need(m, "kvns_memory_used_bytes_total") == (double)start);
     free(m);
 }
 
@@ -1268,8 +1201,8 @@ static void test_config_set(void **state)
     expect_status(c, "OK", "CONFIG", "SET", "maxmemory", "2mb", NULL);
     assert_string_equal(config_get(c, "maxmemory", buf, sizeof buf), "2097152");
     assert_int_equal(info_ll(c, "maxmemory"), 2097152);
-    char *m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_limit_bytes"), 2097152);
+    char *m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_limit_bytes"), 2097152);
     free(m);
     kv_reply *r = set_sized(c, "a/new", VAL_1K);
     assert_error(r, OOM_TEXT);
