@@ -272,8 +272,6 @@ const char *fmt_ll(char *buf, size_t cap, long long v) KVT_SYM(fmt_ll);
 void it_skip_unless_kvns(const char *why) KVT_SYM(it_skip_unless_kvns);
 /* Skips the current case, recording why (a tool is missing, ...). Does not return. */
 void it_skip(const char *why) KVT_SYM(it_skip) __attribute__((noreturn));
-/* Number of cases skipped so far by this process. */
-int it_skipped_count(void) KVT_SYM(it_skipped_count);
 
 /* ---- small client helpers --------------------------------------------------------- */
 

@@ -70,11 +70,6 @@ void it_skip_unless_kvns(const char *why)
     it_skip(reasons[used++]);
 }
 
-int it_skipped_count(void)
-{
-    return skip_count;
-}
-
 const char *fmt_ll(char *buf, size_t cap, long long v)
 {
     snprintf(buf, cap, "%lld", v);

@@ -54,7 +54,12 @@ if [ "${1:-}" = "--summary" ]; then
         total_f=$((total_f + f_))
         total_s=$((total_s + s))
     done
-    [ "$total_s" -gt 0 ] && echo "$total_s skipped (reasons: DIR/test-skips.txt)"
+    if [ "$total_s" -gt 0 ]; then
+        echo "$total_s skipped:"
+        for dir in "$@"; do
+            [ -r "$dir/test-skips.txt" ] && sed "s|^|  $dir: |" "$dir/test-skips.txt"
+        done
+    fi
     echo "$total_p passed, $total_f failed"
     [ "$bad" -eq 0 ] && [ "$total_f" -eq 0 ]
     exit $?
