@@ -53,7 +53,7 @@ long long now_ms(void)
 }
 
 /* Monotonic milliseconds, for deadlines. */
-static long long mono_ms(void)
+long long mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -209,7 +209,7 @@ int srv_port(const kv_server *srv) { return srv ? srv->port : -1; }
 kv_server *srv_current(void) { return g_current; }
 
 /* Asks the kernel for a free 127.0.0.1 TCP port (bind port 0, read it, close). */
-static int pick_free_port(void)
+int srv_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -229,7 +229,7 @@ static int pick_free_port(void)
 }
 
 /* The kvns executable: $KVNS_BIN, else <test binary dir>/../kvns, else build/kvns. */
-static void resolve_kvns_binary(char *out, size_t cap)
+void srv_kvns_binary(char *out, size_t cap)
 {
     const char *env = getenv("KVNS_BIN");
     if (env && *env) {
@@ -365,18 +365,24 @@ void srv_print_log_tail(const kv_server *srv, int max_lines)
             (n && buf[n - 1] != '\n') ? "\n" : "");
 }
 
-/* True when the log mentions the listen address being taken (retry another port). */
-static bool log_says_address_in_use(const kv_server *srv)
+/* True when a line of the server's log (up to 4 KiB per line) contains text. */
+bool srv_log_contains(const kv_server *srv, const char *text)
 {
     FILE *f = fopen(srv->log_path, "r");
     if (!f)
         return false;
-    char line[1024];
+    char line[4096];
     bool hit = false;
     while (!hit && fgets(line, sizeof line, f))
-        hit = strstr(line, "in use") || strstr(line, "EADDRINUSE");
+        hit = strstr(line, text) != NULL;
     fclose(f);
     return hit;
+}
+
+/* True when the log mentions the listen address being taken (retry another port). */
+static bool log_says_address_in_use(const kv_server *srv)
+{
+    return srv_log_contains(srv, "in use") || srv_log_contains(srv, "EADDRINUSE");
 }
 
 /* Connects quietly to 127.0.0.1:port; returns the fd or -1. */
@@ -504,7 +510,7 @@ kv_server *srv_start(const char *const *env)
             const char *bin = getenv("REDIS_SERVER_BIN");
             snprintf(srv->binary, sizeof srv->binary, "%s", bin && *bin ? bin : "redis-server");
         } else {
-            resolve_kvns_binary(srv->binary, sizeof srv->binary);
+            srv_kvns_binary(srv->binary, sizeof srv->binary);
             if (access(srv->binary, X_OK) != 0) {
                 fprintf(stderr, "harness: kvns binary '%s' is not executable (%s); build it, "
                         "set KVNS_BIN, or run with KVNS_TEST_TARGET=redis\n", srv->binary,
@@ -513,7 +519,7 @@ kv_server *srv_start(const char *const *env)
                 return NULL;
             }
         }
-        srv->port = pick_free_port();
+        srv->port = srv_free_port();
         if (srv->port <= 0) {
             fprintf(stderr, "harness: cannot find a free port: %s\n", strerror(errno));
             free(sp);
@@ -603,22 +609,6 @@ int srv_stop(kv_server *srv)
         unlink(srv->log_path);
     free(sp);
     return result;
-}
-
-/* True when COMMAND INFO <command> on the current server returns a non-nil entry. */
-bool srv_supports(const char *command)
-{
-    if (!g_current)
-        return false;
-    kv_conn *c = conn_open(g_current->port);
-    if (!c)
-        return false;
-    kv_reply *r = conn_cmd(c, "COMMAND", "INFO", command, NULL);
-    bool ok = r && r->type == KV_REPLY_ARRAY && r->count >= 1 &&
-              r->elements[0]->type != KV_REPLY_NIL;
-    kv_reply_free(r);
-    conn_close(c);
-    return ok;
 }
 
 /* ======================================================================= RESP client */

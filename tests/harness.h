@@ -80,9 +80,13 @@ void srv_print_log_tail(const kv_server *srv, int max_lines) KVT_SYM(srv_print_l
 bool srv_target_is_redis(void) KVT_SYM(srv_target_is_redis);
 /* The most recently started server that is not stopped yet, or NULL. */
 kv_server *srv_current(void) KVT_SYM(srv_current);
-/* True when the current server knows the command: COMMAND INFO <name> answers a
- * non-nil entry. Used to guard tests that need collections (RPUSH, HSET, ...). */
-bool srv_supports(const char *command) KVT_SYM(srv_supports);
+/* A 127.0.0.1 TCP port nothing listens on right now (bound, read, released), or -1. */
+int srv_free_port(void) KVT_SYM(srv_free_port);
+/* The kvns executable srv_start runs, into out: $KVNS_BIN, else <dir of the test
+ * binary>/../kvns when it exists, else "build/kvns". */
+void srv_kvns_binary(char *out, size_t cap) KVT_SYM(srv_kvns_binary);
+/* True when the server's log (stdout+stderr so far) contains text. */
+bool srv_log_contains(const kv_server *srv, const char *text) KVT_SYM(srv_log_contains);
 
 /* ---- RESP client ----------------------------------------------------------------- */
 
@@ -248,7 +252,54 @@ kv_conn *it_connect(void) KVT_SYM(it_connect);
 
 /* Wall clock in milliseconds / seconds since the epoch. */
 long long now_ms(void) KVT_SYM(now_ms);
+/* CLOCK_MONOTONIC milliseconds, for deadlines and durations. */
+long long mono_ms(void) KVT_SYM(mono_ms);
 /* Sleeps for ms milliseconds. */
 void sleep_ms(long ms) KVT_SYM(sleep_ms);
+/* Formats v in decimal into buf and returns buf (command arguments from numbers). */
+const char *fmt_ll(char *buf, size_t cap, long long v) KVT_SYM(fmt_ll);
+
+/* ---- skipped cases ---------------------------------------------------------------- *
+ * A case is skipped only for a reason outside kvns: the behaviour it checks is kvns's
+ * own and the target is redis-server, the reference redis-server is too old for it,
+ * or a tool it drives is not installed. A command kvns lacks must fail, never skip.
+ * Every skip is printed with its reason when it happens, and once more in the binary's
+ * last line ("harness: N case(s) skipped: reason; reason ..."), which
+ * tools/run-tests.sh gathers into its summary. */
+
+/* Skips the current case when KVNS_TEST_TARGET=redis; why names the kvns-only
+ * behaviour, e.g. "OBJECT ENCODING thresholds". Returns when the target is kvns. */
+void it_skip_unless_kvns(const char *why) KVT_SYM(it_skip_unless_kvns);
+/* Skips the current case, recording why (a tool is missing, ...). Does not return. */
+void it_skip(const char *why) KVT_SYM(it_skip) __attribute__((noreturn));
+
+/* ---- small client helpers --------------------------------------------------------- */
+
+/* Runs a command (NULL-terminated C strings) and returns its reply, which the caller
+ * frees; fails the test when no reply comes (connection closed or timed out). */
+kv_reply *it_run(kv_conn *c, const char *arg0, ...) KVT_SYM(it_run) KVT_SENTINEL;
+/* it_run for commands run only for their side effects: the reply is freed. */
+void it_run_void(kv_conn *c, const char *arg0, ...) KVT_SYM(it_run_void) KVT_SENTINEL;
+/* The string elements of aggregate r joined by commas (malloc'd, caller frees),
+ * sorted first when sorted; fails the test when r is not of type t or holds a
+ * non-bulk element. */
+char *it_joined(const kv_reply *r, kv_reply_type t, bool sorted) KVT_SYM(it_joined);
+/* Runs a command; its reply must be an aggregate of type t holding csv (in order, or
+ * as a multiset when sorted: csv is then sorted too). */
+void it_expect_agg(kv_conn *c, kv_reply_type t, bool sorted, const char *csv,
+                   const char *arg0, ...) KVT_SYM(it_expect_agg) KVT_SENTINEL;
+
+/* ---- INFO fields -------------------------------------------------------------------- */
+
+/* The number after "name:" at the start of a line of INFO text, or missing when no
+ * line has it. */
+long long info_text_ll(const char *text, const char *name, long long missing)
+    KVT_SYM(info_text_ll);
+/* INFO <section> on c, then info_text_ll; missing also when no reply came. Never
+ * touches cmocka: callable from any thread. */
+long long info_ll_or(kv_conn *c, const char *section, const char *name, long long missing)
+    KVT_SYM(info_ll_or);
+/* INFO <section> field name as a number; fails the test when absent. */
+long long it_info_ll(kv_conn *c, const char *section, const char *name) KVT_SYM(it_info_ll);
 
 #endif

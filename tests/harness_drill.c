@@ -89,30 +89,11 @@ long long drill_now_ms(void)
 
 /* ---- INFO and landing connections on workers --------------------------------------- */
 
-/* Value of "name:<integer>" at the start of a line of an INFO text, or -1. */
-static long long info_field(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *line = text; line && *line;) {
-        if (strncmp(line, name, n) == 0 && line[n] == ':') {
-            char *end;
-            long long v = strtoll(line + n + 1, &end, 10);
-            if (end != line + n + 1 && (*end == '\r' || *end == '\n' || *end == '\0'))
-                return v;
-            return -1;
-        }
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    return -1;
-}
-
 int drill_parse_worker_info(const kv_reply *r, pid_t *pid, int *slot, char *err, size_t cap)
 {
     if (r && (r->type == KV_REPLY_BULK || r->type == KV_REPLY_VERBATIM)) {
-        long long p = info_field(r->str, "process_id");
-        long long s = info_field(r->str, "kvns_worker_slot");
+        long long p = info_text_ll(r->str, "process_id", -1);
+        long long s = info_text_ll(r->str, "kvns_worker_slot", -1);
         if (p > 0 && s >= 0 && s < g_workers) {
             *pid = (pid_t)p;
             *slot = (int)s;
@@ -861,4 +842,86 @@ void drill_end(drill *d, drill_observer *obs, int nobs)
     }
     conn_close(d->ctl);
     d->ctl = NULL;
+}
+
+/* ---- the run and the verdict ----------------------------------------------------------- */
+
+void drill_abort(drill *d, drill_observer *obs, int nobs, kv_server *srv, const char *err)
+{
+    drill_end(d, obs, nobs);
+    srv_print_log_tail(srv, 40);
+    setenv("KVNS_TEST_KEEP_LOGS", "1", 1);
+    srv_stop(srv);
+    it_fail("%s", err);
+}
+
+int drill_run(drill *d, drill_observer *obs, int nobs, const drill_writers *w,
+              long long warmup_ms, int min_worker_kills, int hk_kills, long long limit_ms,
+              unsigned rng, long long *kill_phase_ms)
+{
+    char err[512];
+    int started_obs = drill_start_observers(obs, nobs), nwr = 0;
+    for (; nwr < w->n && drill_failure_count() == 0; nwr++) {
+        int rc = pthread_create(&w->tids[nwr], NULL, w->main,
+                                (char *)w->first + (size_t)nwr * w->stride);
+        if (rc) {
+            drill_fail("pthread_create: %s", strerror(rc));
+            break;
+        }
+    }
+    sleep_ms(warmup_ms);
+    if (drill_failure_count() == 0 && !drill_discover(d, err, sizeof err))
+        drill_fail("%s", err);
+    *kill_phase_ms = drill_kill_phase(d, min_worker_kills, hk_kills, limit_ms, rng);
+    __atomic_store_n(&drill_stop_writers, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < nwr; i++)
+        pthread_join(w->tids[i], NULL);
+    drill_join_observers(obs, started_obs);
+    return nwr;
+}
+
+kv_reply *drill_final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
+{
+    va_list ap;
+    va_start(ap, arg0);
+    kv_reply *r = conn_cmd_va(c, arg0, ap);
+    va_end(ap);
+    if (!r)
+        drill_fail("final check: %s got no reply: %s", what, conn_error(c));
+    return r;
+}
+
+void drill_final_debug_check(kv_conn *c)
+{
+    char got[600];
+    kv_reply *r = drill_final_cmd(c, "DEBUG CHECK", "DEBUG", "CHECK", NULL);
+    if (r && !(r->type == KV_REPLY_STATUS && kv_reply_is_str(r, "OK")))
+        drill_fail("DEBUG CHECK after the drill: %s", kv_reply_describe(r, got, sizeof got));
+    kv_reply_free(r);
+}
+
+bool drill_observers_ok(const drill_observer *obs, int n, long long *ops)
+{
+    bool ok = true;
+    *ops = 0;
+    for (int i = 0; i < n; i++) {
+        ok &= !obs[i].failed;
+        *ops += obs[i].ops;
+    }
+    return ok;
+}
+
+void drill_finish(kv_server *srv, const char *label)
+{
+    int nfail = drill_failure_count();
+    if (nfail) {
+        drill_print_failures(label);
+        srv_print_log_tail(srv, 40);
+        setenv("KVNS_TEST_KEEP_LOGS", "1", 1);   /* srv_stop keeps the log and says where */
+    }
+    int rc = srv_stop(srv);
+    if (nfail)
+        it_fail("%s: %d failure(s), first: %s", label, nfail, drill_failure(0));
+    if (rc != 0 && rc != 128 + SIGTERM)
+        it_fail("kvns exited with status %d after SIGTERM", rc);
 }

@@ -195,4 +195,40 @@ long long drill_kill_phase(drill *d, int min_worker_kills, int hk_kills, long lo
  * include W0 and the housekeeper; records failures otherwise. */
 void drill_check_children(drill *d);
 
+/* ---- the run and the verdict (main thread) --------------------------------------------- */
+
+/* Ends a drill that could not start: drill_end, the server's log tail, the log kept,
+ * the server stopped, and the test failed with err. */
+void drill_abort(drill *d, drill_observer *obs, int nobs, kv_server *srv, const char *err)
+    __attribute__((noreturn));
+
+/* The writer threads of drill_run: writer i runs main(first + i * stride) on tids[i]. */
+typedef struct drill_writers {
+    void    *(*main)(void *);
+    void      *first;
+    size_t     stride;
+    pthread_t *tids;
+    int        n;
+} drill_writers;
+
+/* The middle of every drill: starts the observers and the writers (a thread that fails
+ * to start is recorded and ends the starting), lets them run warmup_ms, learns every
+ * worker (drill_discover), runs drill_kill_phase(d, min_worker_kills, hk_kills,
+ * limit_ms, rng), then stops and joins the writers and the observers. Makes no cmocka
+ * call. Returns how many writers started; *kill_phase_ms gets the kill phase's length. */
+int drill_run(drill *d, drill_observer *obs, int nobs, const drill_writers *w,
+              long long warmup_ms, int min_worker_kills, int hk_kills, long long limit_ms,
+              unsigned rng, long long *kill_phase_ms);
+/* Runs a command of the final checks; no reply is recorded as a failure (then NULL). */
+kv_reply *drill_final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
+    __attribute__((sentinel));
+/* DEBUG CHECK on c must answer OK; records a failure otherwise. */
+void drill_final_debug_check(kv_conn *c);
+/* True when no observer failed; *ops gets the observers' operations in all. */
+bool drill_observers_ok(const drill_observer *obs, int n, long long *ops);
+/* The verdict: prints the recorded failures under label and keeps the server's log when
+ * there are any, stops the server, and fails the test on a recorded failure or an exit
+ * status other than 0 or SIGTERM's. */
+void drill_finish(kv_server *srv, const char *label);
+
 #endif

@@ -45,7 +45,6 @@ typedef enum { W_INCR, W_MSET, W_APPEND } writer_kind;
 static const char *const kind_name[] = { "INCR", "MSET", "APPEND" };
 
 typedef struct writer {
-    pthread_t   tid;
     int         id;
     writer_kind kind;
     /* results, read by the main thread after the join */
@@ -318,24 +317,11 @@ static void *writer_main(void *arg)
 
 /* ---- final checks (main thread, writers stopped) -------------------------------------- */
 
-static kv_reply *final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
-    __attribute__((sentinel));
-static kv_reply *final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        drill_fail("final check: %s got no reply: %s", what, conn_error(c));
-    return r;
-}
-
 static void check_incr(kv_conn *c, const writer *w)
 {
     char key[64], got[300];
     snprintf(key, sizeof key, "drill/ctr:%d", w->id);
-    kv_reply *r = final_cmd(c, "GET", "GET", key, NULL);
+    kv_reply *r = drill_final_cmd(c, "GET", "GET", key, NULL);
     if (!r)
         return;
     long long v = -1;
@@ -369,7 +355,7 @@ static void check_append(kv_conn *c, const writer *w)
 {
     char key[64], got[300];
     snprintf(key, sizeof key, "drill/a:%d", w->id);
-    kv_reply *r = final_cmd(c, "GET", "GET", key, NULL);
+    kv_reply *r = drill_final_cmd(c, "GET", "GET", key, NULL);
     if (!r)
         return;
     long long k = r->type == KV_REPLY_NIL ? 0
@@ -388,8 +374,7 @@ static void check_append(kv_conn *c, const writer *w)
 
 static void test_crash_drill(void **state)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("crash drill of kvns workers");
     long long t_start = drill_now_ms();
     const char *env[] = { "KVNS_WORKERS=3", NULL };
     kv_server *srv = srv_start(env);
@@ -405,11 +390,7 @@ static void test_crash_drill(void **state)
     char err[512] = "";
     if (!drill_begin(&d, srv, DRILL_WORKERS, clients, N_WRITERS, obs, N_OBSERVERS, err,
                      sizeof err)) {
-        drill_end(&d, obs, N_OBSERVERS);
-        srv_print_log_tail(srv, 40);
-        setenv("KVNS_TEST_KEEP_LOGS", "1", 1);
-        srv_stop(srv);
-        it_fail("%s", err);
+        drill_abort(&d, obs, N_OBSERVERS, srv, err);
     }
     for (int i = 0; i < N_WRITERS; i++) {
         wr[i].id = i;
@@ -421,38 +402,20 @@ static void test_crash_drill(void **state)
     }
 
     /* From here on no cmocka assertion until every thread is joined. */
-    int nobs = drill_start_observers(obs, N_OBSERVERS), nwr = 0;
-    for (; nwr < N_WRITERS && drill_failure_count() == 0; nwr++) {
-        int rc = pthread_create(&wr[nwr].tid, NULL, writer_main, &wr[nwr]);
-        if (rc) {
-            drill_fail("pthread_create: %s", strerror(rc));
-            break;
-        }
-    }
-    sleep_ms(WARMUP_MS);
-    if (drill_failure_count() == 0 && !drill_discover(&d, err, sizeof err))
-        drill_fail("%s", err);
-
-    unsigned rng = (unsigned)getpid() ^ (unsigned)t_start;
-    long long kill_phase_ms = drill_kill_phase(&d, MIN_WORKER_KILLS, HOUSEKEEPER_KILLS,
-                                               KILL_PHASE_LIMIT_MS, rng);
-
-    __atomic_store_n(&drill_stop_writers, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < nwr; i++)
-        pthread_join(wr[i].tid, NULL);
-    drill_join_observers(obs, nobs);
+    static pthread_t tids[N_WRITERS];
+    const drill_writers writers = { writer_main, wr, sizeof *wr, tids, N_WRITERS };
+    long long kill_phase_ms;
+    drill_run(&d, obs, N_OBSERVERS, &writers, WARMUP_MS, MIN_WORKER_KILLS, HOUSEKEEPER_KILLS,
+              KILL_PHASE_LIMIT_MS, (unsigned)getpid() ^ (unsigned)t_start, &kill_phase_ms);
 
     /* ---- verdict ---- */
     bool server_up = drill_supervisor_ok(&d);
     kv_conn *fc = server_up ? conn_open(drill_port()) : NULL;
     kv_reply *r;
     if (fc) {
-        conn_set_timeout(fc, DRILL_WRITER_TIMEOUT_MS);
-        r = final_cmd(fc, "DEBUG CHECK", "DEBUG", "CHECK", NULL);
         char got[600];
-        if (r && !(r->type == KV_REPLY_STATUS && kv_reply_is_str(r, "OK")))
-            drill_fail("DEBUG CHECK after the drill: %s", kv_reply_describe(r, got, sizeof got));
-        kv_reply_free(r);
+        conn_set_timeout(fc, DRILL_WRITER_TIMEOUT_MS);
+        drill_final_debug_check(fc);
         for (int i = 0; i < N_WRITERS; i++) {
             if (wr[i].acked == 0)
                 drill_fail("%s writer %d made no acknowledged progress", kind_name[wr[i].kind],
@@ -467,7 +430,7 @@ static void test_crash_drill(void **state)
         /* every writer acked at least once and every observer SET its key */
         long long want = N_INCR_WRITERS + (long long)N_MSET_WRITERS * MSET_KEYS +
                          N_APPEND_WRITERS + N_OBSERVERS;
-        r = final_cmd(fc, "DBSIZE", "DBSIZE", NULL);
+        r = drill_final_cmd(fc, "DBSIZE", "DBSIZE", NULL);
         if (r && !(r->type == KV_REPLY_INTEGER && r->integer == want))
             drill_fail("DBSIZE after the drill is %s, expected %lld",
                        kv_reply_describe(r, got, sizeof got), want);
@@ -478,12 +441,8 @@ static void test_crash_drill(void **state)
     }
     if (server_up)
         drill_check_children(&d);
-    bool observers_ok = true;
-    long long obs_ops = 0;
-    for (int i = 0; i < N_OBSERVERS; i++) {
-        observers_ok &= !obs[i].failed;
-        obs_ops += obs[i].ops;
-    }
+    long long obs_ops;
+    bool observers_ok = drill_observers_ok(obs, N_OBSERVERS, &obs_ops);
     drill_end(&d, obs, N_OBSERVERS);
 
     long long acked[3] = { 0 }, lost[3] = { 0 }, connects = 0, on_w0 = 0;
@@ -506,17 +465,7 @@ static void test_crash_drill(void **state)
                   lost[W_MSET], lost[W_APPEND], connects, on_w0, obs_ops,
                   observers_ok ? "without error" : "WITH ERRORS");
 
-    int nfail = drill_failure_count();
-    if (nfail) {
-        drill_print_failures("crash drill");
-        srv_print_log_tail(srv, 40);
-        setenv("KVNS_TEST_KEEP_LOGS", "1", 1);   /* srv_stop keeps the log and says where */
-    }
-    int rc = srv_stop(srv);
-    if (nfail)
-        it_fail("crash drill: %d failure(s), first: %s", nfail, drill_failure(0));
-    if (rc != 0 && rc != 128 + SIGTERM)
-        it_fail("kvns exited with status %d after SIGTERM", rc);
+    drill_finish(srv, "crash drill");
 }
 
 int main(void)

@@ -126,7 +126,6 @@ typedef struct pipe_buf {
 typedef struct queue queue;
 
 typedef struct writer {
-    pthread_t   tid;
     int         id;           /* index among the writers of its kind */
     writer_kind kind;
     /* results, read by the main thread after the join */
@@ -1182,19 +1181,6 @@ typedef struct final_stats {
     long long list_in_b;
 } final_stats;
 
-static kv_reply *final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
-    __attribute__((sentinel));
-static kv_reply *final_cmd(kv_conn *c, const char *what, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        drill_fail("final check: %s got no reply: %s", what, conn_error(c));
-    return r;
-}
-
 /* Settles a writer's last lost commands on the final connection. */
 static void final_resolve(kv_conn *c, writer *w)
 {
@@ -1217,7 +1203,7 @@ static void final_resolve(kv_conn *c, writer *w)
 static void check_queue(kv_conn *c, queue *q, const writer *popper, final_stats *st)
 {
     char got[300];
-    kv_reply *r = final_cmd(c, "LRANGE", "LRANGE", q->key, "0", "-1", NULL);
+    kv_reply *r = drill_final_cmd(c, "LRANGE", "LRANGE", q->key, "0", "-1", NULL);
     if (!r)
         return;
     if (!reply_strings(r)) {
@@ -1328,7 +1314,7 @@ static void check_hash(kv_conn *c, const writer *w, final_stats *st)
     const hash_model *m = &g_hash[w->id];
     char key[32], field[32], got[300];
     hash_key(w, key, sizeof key);
-    kv_reply *r = final_cmd(c, "HGETALL", "HGETALL", key, NULL);
+    kv_reply *r = drill_final_cmd(c, "HGETALL", "HGETALL", key, NULL);
     if (!r)
         return;
     long long want = 0;
@@ -1362,7 +1348,7 @@ static void check_zset(kv_conn *c, const writer *w, final_stats *st)
     const zset_model *m = &g_zset[w->id];
     char key[32], member[48], got[300];
     zset_key(w, key, sizeof key);
-    kv_reply *r = final_cmd(c, "ZRANGE", "ZRANGE", key, "0", "-1", "WITHSCORES", NULL);
+    kv_reply *r = drill_final_cmd(c, "ZRANGE", "ZRANGE", key, "0", "-1", "WITHSCORES", NULL);
     if (!r)
         return;
     size_t want = m->n + (m->ctr > 0);
@@ -1394,7 +1380,7 @@ static void check_zset(kv_conn *c, const writer *w, final_stats *st)
                    kv_reply_describe(r, got, sizeof got), want, m->ctr,
                    m->n ? m->seqs[0] : -1, m->n ? m->seqs[m->n - 1] : -1);
     kv_reply_free(r);
-    r = final_cmd(c, "ZCARD", "ZCARD", key, NULL);
+    r = drill_final_cmd(c, "ZCARD", "ZCARD", key, NULL);
     if (r && !(r->type == KV_REPLY_INTEGER && r->integer == (long long)want))
         drill_fail("ZSET writer %d: ZCARD %s is %s, expected %zu", w->id, key,
                    kv_reply_describe(r, got, sizeof got), want);
@@ -1412,7 +1398,7 @@ static void check_set_pair(kv_conn *c, int pair, final_stats *st)
     size_t total = 0;
     for (int s = 0; s < 2 && ok; s++) {
         set_key(pair, s, keys[s], sizeof keys[s]);
-        kv_reply *r = final_cmd(c, "SMEMBERS", "SMEMBERS", keys[s], NULL);
+        kv_reply *r = drill_final_cmd(c, "SMEMBERS", "SMEMBERS", keys[s], NULL);
         if (!r)
             return;
         if (!reply_strings(r)) {
@@ -1453,7 +1439,7 @@ static void check_list_pair(kv_conn *c, int pair, final_stats *st)
     kv_reply *r[2] = { NULL, NULL };
     for (int s = 0; s < 2; s++) {
         list_key(pair, s, keys[s], sizeof keys[s]);
-        r[s] = final_cmd(c, "LRANGE", "LRANGE", keys[s], "0", "-1", NULL);
+        r[s] = drill_final_cmd(c, "LRANGE", "LRANGE", keys[s], "0", "-1", NULL);
         if (!r[s]) {
             kv_reply_free(r[0]);
             return;
@@ -1509,8 +1495,7 @@ static const writer *lmove_owner(int pair)
 
 static void test_crash_drill_collections(void **state)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("crash drill of kvns workers");
     long long t_start = drill_now_ms();
     const char *env[] = { "KVNS_WORKERS=3", "KVNS_SHARD_COUNT=16", NULL };
     kv_server *srv = srv_start(env);
@@ -1558,36 +1543,18 @@ static void test_crash_drill_collections(void **state)
                     sizeof err))
         fill_pairs(d.ctl, err, sizeof err);
     if (*err) {
-        drill_end(&d, obs, N_OBSERVERS);
-        srv_print_log_tail(srv, 40);
-        setenv("KVNS_TEST_KEEP_LOGS", "1", 1);
-        srv_stop(srv);
-        it_fail("%s", err);
+        drill_abort(&d, obs, N_OBSERVERS, srv, err);
     }
 
     d.aim_running = true;
 
     /* From here on no cmocka assertion until every thread is joined. */
-    int nobs = drill_start_observers(obs, N_OBSERVERS), nwr = 0;
-    for (; nwr < N_WRITERS && drill_failure_count() == 0; nwr++) {
-        int rc = pthread_create(&wr[nwr].tid, NULL, writer_main, &wr[nwr]);
-        if (rc) {
-            drill_fail("pthread_create: %s", strerror(rc));
-            break;
-        }
-    }
-    sleep_ms(WARMUP_MS);
-    if (drill_failure_count() == 0 && !drill_discover(&d, err, sizeof err))
-        drill_fail("%s", err);
-
-    unsigned rng = (unsigned)getpid() ^ (unsigned)t_start;
-    long long kill_phase_ms = drill_kill_phase(&d, MIN_WORKER_KILLS, HOUSEKEEPER_KILLS,
-                                               KILL_PHASE_LIMIT_MS, rng);
-
-    __atomic_store_n(&drill_stop_writers, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < nwr; i++)
-        pthread_join(wr[i].tid, NULL);
-    drill_join_observers(obs, nobs);
+    static pthread_t tids[N_WRITERS];
+    const drill_writers writers = { writer_main, wr, sizeof *wr, tids, N_WRITERS };
+    long long kill_phase_ms;
+    int nwr = drill_run(&d, obs, N_OBSERVERS, &writers, WARMUP_MS, MIN_WORKER_KILLS,
+                        HOUSEKEEPER_KILLS, KILL_PHASE_LIMIT_MS,
+                        (unsigned)getpid() ^ (unsigned)t_start, &kill_phase_ms);
 
     /* ---- verdict ---- */
     final_stats st = { 0 };
@@ -1597,10 +1564,7 @@ static void test_crash_drill_collections(void **state)
     if (fc) {
         char got[600];
         conn_set_timeout(fc, DRILL_WRITER_TIMEOUT_MS);
-        r = final_cmd(fc, "DEBUG CHECK", "DEBUG", "CHECK", NULL);
-        if (r && !(r->type == KV_REPLY_STATUS && kv_reply_is_str(r, "OK")))
-            drill_fail("DEBUG CHECK after the drill: %s", kv_reply_describe(r, got, sizeof got));
-        kv_reply_free(r);
+        drill_final_debug_check(fc);
         for (int i = 0; i < nwr; i++)
             final_resolve(fc, &wr[i]);
         for (int i = 0; i < N_WRITERS; i++) {
@@ -1632,7 +1596,7 @@ static void test_crash_drill_collections(void **state)
          * when every check above ran and counted its keys) */
         if (drill_failure_count() == 0) {
             long long want = st.keys + N_OBSERVERS;
-            r = final_cmd(fc, "DBSIZE", "DBSIZE", NULL);
+            r = drill_final_cmd(fc, "DBSIZE", "DBSIZE", NULL);
             if (r && !(r->type == KV_REPLY_INTEGER && r->integer == want))
                 drill_fail("DBSIZE after the drill is %s, expected %lld",
                            kv_reply_describe(r, got, sizeof got), want);
@@ -1644,12 +1608,8 @@ static void test_crash_drill_collections(void **state)
     }
     if (server_up)
         drill_check_children(&d);
-    bool observers_ok = true;
-    long long obs_ops = 0;
-    for (int i = 0; i < N_OBSERVERS; i++) {
-        observers_ok &= !obs[i].failed;
-        obs_ops += obs[i].ops;
-    }
+    long long obs_ops;
+    bool observers_ok = drill_observers_ok(obs, N_OBSERVERS, &obs_ops);
     drill_end(&d, obs, N_OBSERVERS);
 
     long long acked[K_KINDS] = { 0 }, lost[K_KINDS] = { 0 }, applied[K_KINDS] = { 0 };
@@ -1707,17 +1667,7 @@ static void test_crash_drill_collections(void **state)
     for (int i = 0; i < N_ZSET_WRITERS; i++)
         free(g_zset[i].seqs);
 
-    int nfail = drill_failure_count();
-    if (nfail) {
-        drill_print_failures("collections drill");
-        srv_print_log_tail(srv, 40);
-        setenv("KVNS_TEST_KEEP_LOGS", "1", 1);   /* srv_stop keeps the log and says where */
-    }
-    int rc = srv_stop(srv);
-    if (nfail)
-        it_fail("collections drill: %d failure(s), first: %s", nfail, drill_failure(0));
-    if (rc != 0 && rc != 128 + SIGTERM)
-        it_fail("kvns exited with status %d after SIGTERM", rc);
+    drill_finish(srv, "collections drill");
 }
 
 int main(void)

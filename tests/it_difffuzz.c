@@ -29,8 +29,7 @@ static int group_teardown(void **state)
 /* Runs one seed and fails on any divergence or failed DEBUG CHECK. */
 static void run_seed(uint64_t seed)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("the differential fuzzer compares kvns with redis-server");
     difffuzz_opts o;
     difffuzz_default_opts(&o);
     o.seed = seed;

@@ -14,67 +14,11 @@
 #define SYNTAX    "ERR syntax error"
 #define RANGE_ERR "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 
-/* Runs a command (NULL-terminated words) and returns its reply; fails on no reply. */
-static kv_reply *run(kv_conn *c, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    kv_reply *r = conn_cmd_va(c, first, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", first, conn_error(c));
-    return r;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The string elements of aggregate r joined by commas (malloc'd), sorted when asked;
- * fails when r is not of type t or holds a non-string. */
-static char *joined(const kv_reply *r, kv_reply_type t, bool sorted)
-{
-    char got[512];
-    if (!r || r->type != t)
-        it_fail("expected a %s, got %s", kv_reply_type_name(t), kv_reply_describe(r, got, sizeof got));
-    char **v = malloc((r->count + 1) * sizeof *v);
-    size_t total = 1;
-    for (size_t i = 0; i < r->count; i++) {
-        if (r->elements[i]->type != KV_REPLY_BULK)
-            it_fail("element %zu is not a bulk string: %s", i, kv_reply_describe(r, got, sizeof got));
-        v[i] = r->elements[i]->str;
-        total += r->elements[i]->len + 1;
-    }
-    if (sorted)
-        qsort(v, r->count, sizeof *v, cmp_str);
-    char *out = calloc(1, total);
-    for (size_t i = 0; i < r->count; i++) {
-        if (i)
-            strcat(out, ",");
-        strcat(out, v[i]);
-    }
-    free(v);
-    return out;
-}
-
-/* Runs a command and checks its reply is an aggregate of type t holding csv (in order,
- * or as a multiset when sorted; csv must then be sorted too). */
-static void expect_agg(kv_conn *c, kv_reply_type t, bool sorted, const char *csv, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    kv_reply *r = conn_cmd_va(c, first, ap);
-    va_end(ap);
-    char *got = joined(r, t, sorted);
-    if (strcmp(got, csv) != 0)
-        it_fail("%s: expected [%s], got [%s]", first, csv, got);
-    free(got);
-    kv_reply_free(r);
-}
-
 /* A new RESP3 connection. */
 static kv_conn *resp3(void)
 {
     kv_conn *c = it_connect();
-    kv_reply *r = run(c, "HELLO", "3", NULL);
+    kv_reply *r = it_run(c, "HELLO", "3", NULL);
     kv_reply_free(r);
     return c;
 }
@@ -157,13 +101,13 @@ static void test_hdel_and_small_reads(void **state)
     expect_int(c, 3, "HSTRLEN", "h", "c", NULL);
     expect_int(c, 0, "HSTRLEN", "h", "z", NULL);
     expect_int(c, 0, "HSTRLEN", "missing", "z", NULL);
-    kv_reply *r = run(c, "HMGET", "h", "a", "z", "c", NULL);
+    kv_reply *r = it_run(c, "HMGET", "h", "a", "z", "c", NULL);
     assert_array_len(r, 3);
     assert_bulk(r->elements[0], "1");
     assert_nil(r->elements[1]);
     assert_bulk(r->elements[2], "333");
     kv_reply_free(r);
-    r = run(c, "HMGET", "missing", "a", "b", NULL);
+    r = it_run(c, "HMGET", "missing", "a", "b", NULL);
     assert_array_len(r, 2);
     assert_nil(r->elements[0]);
     assert_nil(r->elements[1]);
@@ -184,23 +128,23 @@ static void test_getall_resp2_and_resp3(void **state)
     kv_conn *c = *state;
     expect_int(c, 3, "HSET", "h", "z", "1", "a", "2", "m", "3", NULL);
     /* a listpack keeps insertion order, as Redis does */
-    expect_agg(c, KV_REPLY_ARRAY, false, "z,1,a,2,m,3", "HGETALL", "h", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "z,a,m", "HKEYS", "h", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "1,2,3", "HVALS", "h", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "HGETALL", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "HKEYS", "missing", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "z,1,a,2,m,3", "HGETALL", "h", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "z,a,m", "HKEYS", "h", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "1,2,3", "HVALS", "h", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HGETALL", "missing", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HKEYS", "missing", NULL);
     kv_conn *c3 = resp3();
-    expect_agg(c3, KV_REPLY_MAP, false, "z,1,a,2,m,3", "HGETALL", "h", NULL);
-    expect_agg(c3, KV_REPLY_MAP, false, "", "HGETALL", "missing", NULL);
-    expect_agg(c3, KV_REPLY_ARRAY, false, "z,a,m", "HKEYS", "h", NULL);
-    kv_reply *r = run(c3, "HGET", "h", "nope", NULL);
+    it_expect_agg(c3, KV_REPLY_MAP, false, "z,1,a,2,m,3", "HGETALL", "h", NULL);
+    it_expect_agg(c3, KV_REPLY_MAP, false, "", "HGETALL", "missing", NULL);
+    it_expect_agg(c3, KV_REPLY_ARRAY, false, "z,a,m", "HKEYS", "h", NULL);
+    kv_reply *r = it_run(c3, "HGET", "h", "nope", NULL);
     assert_nil(r);
     assert_true(r->prefix == '_');
     kv_reply_free(r);
     conn_close(c3);
     /* a hashtable: same content, any order */
     hset_range(c, "big", 0, 200, "v");
-    kv_reply *all = run(c, "HGETALL", "big", NULL);
+    kv_reply *all = it_run(c, "HGETALL", "big", NULL);
     assert_array_len(all, 400);
     for (size_t i = 0; i < all->count; i += 2) {
         int n;
@@ -305,8 +249,8 @@ static void test_hrandfield(void **state)
 {
     kv_conn *c = *state;
     expect_nil(c, "HRANDFIELD", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", "missing", "3", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", "missing", "-3", "WITHVALUES", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", "missing", "3", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", "missing", "-3", "WITHVALUES", NULL);
     /* a listpack (5 fields) and a hashtable (300 fields): every case of Redis */
     const struct { const char *key; int size; } hashes[] = { { "small", 5 }, { "big", 300 } };
     hset_range(c, "small", 0, 5, "v");
@@ -315,7 +259,7 @@ static void test_hrandfield(void **state)
     for (int h = 0; h < 2; h++) {
         const char *key = hashes[h].key;
         int size = hashes[h].size;
-        kv_reply *r = run(c, "HRANDFIELD", key, NULL);
+        kv_reply *r = it_run(c, "HRANDFIELD", key, NULL);
         assert_reply_type(r, KV_REPLY_BULK);
         kv_reply_free(r);
         const long long counts[] = { 1, 2, 4, 5, 99, 150, 250, 299, 300, 1000, -1, -7, -600 };
@@ -326,7 +270,7 @@ static void test_hrandfield(void **state)
             for (int wv = 0; wv < 2; wv++) {
                 for (int proto = 2; proto <= 3; proto++) {
                     kv_conn *cc = proto == 2 ? c : c3;
-                    r = wv ? run(cc, "HRANDFIELD", key, cnt, "WITHVALUES", NULL) : run(cc, "HRANDFIELD", key, cnt, NULL);
+                    r = wv ? it_run(cc, "HRANDFIELD", key, cnt, "WITHVALUES", NULL) : it_run(cc, "HRANDFIELD", key, cnt, NULL);
                     size_t distinct = check_random(r, wv, proto == 3, size, n);
                     if (counts[i] > 0 && distinct != n)
                         it_fail("HRANDFIELD %s %s: %zu distinct of %zu", key, cnt, distinct, n);
@@ -334,8 +278,8 @@ static void test_hrandfield(void **state)
                 }
             }
         }
-        expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", key, "0", NULL);
-        expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", key, "0", "WITHVALUES", NULL);
+        it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", key, "0", NULL);
+        it_expect_agg(c, KV_REPLY_ARRAY, false, "", "HRANDFIELD", key, "0", "WITHVALUES", NULL);
     }
     conn_close(c3);
     expect_error(c, SYNTAX, "HRANDFIELD", "small", "1", "WITHVALUES", "x", NULL);
@@ -385,7 +329,7 @@ static size_t scan_all(kv_conn *c, const char *key, char *seen, int size, const 
 static void test_hscan(void **state)
 {
     kv_conn *c = *state;
-    kv_reply *r = run(c, "HSCAN", "missing", "0", NULL);
+    kv_reply *r = it_run(c, "HSCAN", "missing", "0", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "0");
     assert_array_len(r->elements[1], 0);
@@ -424,10 +368,10 @@ static void test_hscan(void **state)
     expect_error(c, SYNTAX, "HSCAN", "big", "0", "MATCH", NULL);
     expect_error(c, SYNTAX, "HSCAN", "big", "0", "NOVALUES", NULL);
     expect_error(c, SYNTAX, "HSCAN", "big", "0", "TYPE", "hash", NULL);
-    r = run(c, "HSCAN", "missing", "0", "COUNT", "0", NULL);   /* options unchecked */
+    r = it_run(c, "HSCAN", "missing", "0", "COUNT", "0", NULL);   /* options unchecked */
     assert_array_len(r, 2);
     kv_reply_free(r);
-    r = run(c, "HSCAN", "small", "-1", NULL);                 /* strtoul accepts it */
+    r = it_run(c, "HSCAN", "small", "-1", NULL);                 /* strtoul accepts it */
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "0");
     kv_reply_free(r);
@@ -536,7 +480,7 @@ static void test_large_hash(void **state)
     expect_int(c, 0, "HSET", "large", "f5", "changed", NULL);
     expect_bulk(c, "changed", "HGET", "large", "f5", NULL);
     if (!srv_target_is_redis()) {
-        kv_reply *r = run(c, "DEBUG", "CHECK", NULL);
+        kv_reply *r = it_run(c, "DEBUG", "CHECK", NULL);
         if (r->type == KV_REPLY_STATUS)
             assert_status(r, "OK");
         kv_reply_free(r);

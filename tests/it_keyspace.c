@@ -10,20 +10,6 @@
 #define NOT_INT  "ERR value is not an integer or out of range"
 #define SYNTAX   "ERR syntax error"
 
-/* Skips the current test when the target is redis (kvns-only behaviour). */
-static void require_kvns(void)
-{
-    if (srv_target_is_redis())
-        skip();
-}
-
-/* Formats a number as a decimal string into buf. */
-static const char *num(char *buf, size_t cap, long long v)
-{
-    snprintf(buf, cap, "%lld", v);
-    return buf;
-}
-
 /* Fails unless r is an array holding exactly the strings in want (any order, no extras);
  * what names the command in the failure message. */
 static void assert_same_strings(const char *what, const kv_reply *r, const char *const *want,
@@ -180,33 +166,18 @@ static void test_type_string_none(void **state)
     expect_error(c, "ERR wrong number of arguments for 'type' command", "TYPE", NULL);
 }
 
-/* TYPE names each collection the server implements (kvns adds them later). */
+/* TYPE names each collection type. */
 static void test_type_collections(void **state)
 {
     kv_conn *c = *state;
-    int tested = 0;
-    if (srv_supports("RPUSH")) {
-        expect_int(c, 1, "RPUSH", "l", "x", NULL);
-        expect_status(c, "list", "TYPE", "l", NULL);
-        tested++;
-    }
-    if (srv_supports("HSET")) {
-        expect_int(c, 1, "HSET", "h", "f", "v", NULL);
-        expect_status(c, "hash", "TYPE", "h", NULL);
-        tested++;
-    }
-    if (srv_supports("SADD")) {
-        expect_int(c, 1, "SADD", "s", "m", NULL);
-        expect_status(c, "set", "TYPE", "s", NULL);
-        tested++;
-    }
-    if (srv_supports("ZADD")) {
-        expect_int(c, 1, "ZADD", "z", "1", "m", NULL);
-        expect_status(c, "zset", "TYPE", "z", NULL);
-        tested++;
-    }
-    if (tested == 0)
-        skip();
+    expect_int(c, 1, "RPUSH", "l", "x", NULL);
+    expect_status(c, "list", "TYPE", "l", NULL);
+    expect_int(c, 1, "HSET", "h", "f", "v", NULL);
+    expect_status(c, "hash", "TYPE", "h", NULL);
+    expect_int(c, 1, "SADD", "s", "m", NULL);
+    expect_status(c, "set", "TYPE", "s", NULL);
+    expect_int(c, 1, "ZADD", "z", "1", "m", NULL);
+    expect_status(c, "zset", "TYPE", "z", NULL);
 }
 
 /* TTL/PTTL: -2 for missing keys, -1 without expiry, remaining time otherwise. */
@@ -251,9 +222,9 @@ static void test_expireat_pexpireat(void **state)
     kv_conn *c = *state;
     char buf[32];
     expect_status(c, "OK", "SET", "k", "v", NULL);
-    expect_int(c, 1, "EXPIREAT", "k", num(buf, sizeof buf, now_ms() / 1000 + 100), NULL);
+    expect_int(c, 1, "EXPIREAT", "k", fmt_ll(buf, sizeof buf, now_ms() / 1000 + 100), NULL);
     expect_int_range(c, 98, 100, "TTL", "k", NULL);
-    expect_int(c, 1, "PEXPIREAT", "k", num(buf, sizeof buf, now_ms() + 200000), NULL);
+    expect_int(c, 1, "PEXPIREAT", "k", fmt_ll(buf, sizeof buf, now_ms() + 200000), NULL);
     expect_int_range(c, 198000, 200000, "PTTL", "k", NULL);
     expect_int(c, 0, "EXPIREAT", "nope", "4000000000", NULL);
     expect_int(c, 0, "PEXPIREAT", "nope", "4000000000000", NULL);
@@ -290,8 +261,8 @@ static void test_expire_nx_xx_gt_lt(void **state)
     expect_int(c, 1, "EXPIRE", "p", "100", "LT", NULL);
     expect_int_range(c, 99, 100, "TTL", "p", NULL);
     char buf[32];
-    expect_int(c, 1, "EXPIREAT", "p", num(buf, sizeof buf, now_ms() / 1000 + 500), "GT", NULL);
-    expect_int(c, 0, "PEXPIREAT", "p", num(buf, sizeof buf, now_ms() + 1000), "GT", NULL);
+    expect_int(c, 1, "EXPIREAT", "p", fmt_ll(buf, sizeof buf, now_ms() / 1000 + 500), "GT", NULL);
+    expect_int(c, 0, "PEXPIREAT", "p", fmt_ll(buf, sizeof buf, now_ms() + 1000), "GT", NULL);
     expect_int_range(c, 498, 500, "TTL", "p", NULL);
 }
 
@@ -901,7 +872,7 @@ static void test_active_expiry(void **state)
 static void test_ns_separate_values(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "db1/x", "1", NULL);
     expect_status(c, "OK", "SET", "db2/x", "2", NULL);
     expect_bulk(c, "1", "GET", "db1/x", NULL);
@@ -915,7 +886,7 @@ static void test_ns_separate_values(void **state)
 static void test_ns_default_alias(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "x", "v", NULL);
     expect_bulk(c, "v", "GET", "default/x", NULL);
     expect_int(c, 1, "EXISTS", "default/x", NULL);
@@ -930,7 +901,7 @@ static void test_ns_default_alias(void **state)
 static void test_ns_default_empty_key(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "", "v", NULL);
     expect_bulk(c, "v", "GET", "default/", NULL);
     expect_int(c, 2, "EXISTS", "", "default/", NULL);
@@ -953,7 +924,7 @@ static void test_ns_default_empty_key(void **state)
 static void test_ns_keys_display_names(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "db1/x", "1", NULL);
     expect_status(c, "OK", "SET", "db2/x", "2", NULL);
     expect_status(c, "OK", "SET", "default/x", "3", NULL);
@@ -965,7 +936,7 @@ static void test_ns_keys_display_names(void **state)
 static void test_ns_keys_pattern(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "MSET", "db1/x", "1", "db2/x", "2", "x", "3", NULL);
     static const char *const db1[] = { "db1/x" };
     expect_keys(c, "db1/*", db1, 1);
@@ -977,7 +948,7 @@ static void test_ns_keys_pattern(void **state)
 static void test_ns_scan_match(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "MSET", "db1/x", "1", "db2/x", "2", "x", "3", "other/y", "4", NULL);
     size_t n;
     char **names = scan_all(c, "db*/*", NULL, &n);
@@ -992,7 +963,7 @@ static void test_ns_scan_match(void **state)
 static void test_ns_nested_slash(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "ns/a/b", "v", NULL);
     expect_bulk(c, "v", "GET", "ns/a/b", NULL);
     kv_reply *r = conn_cmd(c, "KEYS", "ns/*", NULL);
@@ -1005,7 +976,7 @@ static void test_ns_nested_slash(void **state)
 static void test_ns_rename_across(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     expect_status(c, "OK", "SET", "db1/k", "v", "EX", "100", NULL);
     expect_status(c, "OK", "RENAME", "db1/k", "db2/k", NULL);
     expect_int(c, 0, "EXISTS", "db1/k", NULL);
@@ -1051,7 +1022,7 @@ static long long info_namespaces(kv_conn *c)
 static void test_ns_reclaimed_after_emptying(void **state)
 {
     kv_conn *c = *state;
-    require_kvns();
+    it_skip_unless_kvns("namespaces and single-database limits");
     char key[32];
     for (int i = 0; i < 1100; i++) {
         snprintf(key, sizeof key, "t%d/x", i);

@@ -30,27 +30,6 @@
 
 static char wrapper_path[256];
 
-/* The kvns binary the wrapper execs: $KVNS_BIN, else <dir of this binary>/../kvns. */
-static void real_kvns_binary(char *out, size_t cap)
-{
-    char exe[PATH_MAX - 8];   /* room for "/kvns" in a PATH_MAX result */
-    const char *env = getenv("KVNS_BIN");
-    ssize_t n;
-
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    snprintf(out, cap, "%s/kvns", exe);
-}
-
 /* Starts kvns (one worker) with `ulimit <limit>` applied, e.g. "-n 64". */
 static kv_server *start_limited(const char *limit, const char *const *extra)
 {
@@ -60,7 +39,7 @@ static kv_server *start_limited(const char *limit, const char *const *extra)
     size_t n = 3;
     kv_server *srv;
 
-    real_kvns_binary(bin, sizeof bin);
+    srv_kvns_binary(bin, sizeof bin);
     snprintf(bin_env, sizeof bin_env, "KVNS_IT_BIN=%s", bin);
     snprintf(limit_env, sizeof limit_env, "KVNS_IT_ULIMIT=%s", limit);
     for (; extra && *extra && n < 15; extra++)
@@ -107,31 +86,6 @@ static long long cpu_ticks(pid_t pid)
     return (long long)(utime + stime);
 }
 
-/* True when the server's log has a line containing text. */
-static bool log_has(const kv_server *srv, const char *text)
-{
-    char line[4096];
-    FILE *f = fopen(srv->log_path, "r");
-    bool found = false;
-
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    if (f)
-        fclose(f);
-    return found;
-}
-
-/* The value of INFO field name (an integer), or -1. */
-static long long info_field(kv_conn *c, const char *section, const char *name)
-{
-    kv_reply *r = conn_cmd(c, "INFO", section, NULL);
-    const char *at = r && r->str ? strstr(r->str, name) : NULL;
-    long long v = at ? atoll(at + strlen(name) + 1) : -1;
-
-    kv_reply_free(r);
-    return v;
-}
-
 /* MGET of a 100 KB value 10,000 times wants ~1 GB of reply under a 1 GiB address-space
  * limit: that command gets an error, and the worker (same pid), its other client, the
  * asking client itself and the store carry on. A large reply that fits still arrives
@@ -153,7 +107,7 @@ static void test_reply_out_of_memory_fails_one_command(void **state)
 #ifdef __SANITIZE_ADDRESS__
     /* ASan's shadow memory reserves terabytes of address space: no -v limit fits it
      * (unit_resp injects the allocation failure there instead) */
-    skip();
+    it_skip("no address-space limit fits an ASan build (unit_resp covers it)");
 #endif
     value = malloc(BIG_VALUE_BYTES);
     argv = calloc(MGET_COPIES + 1, sizeof *argv);
@@ -205,7 +159,7 @@ static void test_reply_out_of_memory_fails_one_command(void **state)
     assert_int_equal(nkids_after, nkids_before);
     for (int i = 0; i < nkids_after && i < 8; i++)
         assert_true(drill_pid_in(kids_after[i], kids_before, nkids_before));
-    assert_true(log_has(srv, "reply dropped: out of memory building it"));
+    assert_true(srv_log_contains(srv, "reply dropped: out of memory building it"));
     assert_true(srv_alive(srv));
 
     conn_close(asker);
@@ -257,8 +211,8 @@ static void test_fd_limit_clamps_and_accept_backs_off(void **state)
 
     snprintf(limit, sizeof limit, "-n %d", FD_LIMIT);
     srv = start_limited(limit, NULL);
-    assert_true(log_has(srv, "max clients reduced to fit the open files limit"));
-    assert_true(log_has(srv, "open_files_limit=64"));
+    assert_true(srv_log_contains(srv, "max clients reduced to fit the open files limit"));
+    assert_true(srv_log_contains(srv, "open_files_limit=64"));
     first = conn_open(srv_port(srv));
     assert_non_null(first);
     r = conn_cmd(first, "CONFIG", "GET", "maxclients", NULL);
@@ -280,7 +234,7 @@ static void test_fd_limit_clamps_and_accept_backs_off(void **state)
     used = cpu_ticks(worker) - before;
     if (used > CPU_TICKS_MAX)
         it_fail("worker used %lld/100 s of CPU in 1 s with accept() failing: it spins", used);
-    assert_true(log_has(srv, "accept failed: pausing the listener"));
+    assert_true(srv_log_contains(srv, "accept failed: pausing the listener"));
     expect_status(first, "PONG", "PING", NULL);
 
     for (int i = 0; i < CONNS_OVER; i++)
@@ -288,7 +242,7 @@ static void test_fd_limit_clamps_and_accept_backs_off(void **state)
     late = conn_open(srv_port(srv));
     assert_non_null(late);
     expect_status(late, "PONG", "PING", NULL);
-    assert_true(info_field(late, "stats", "kvns_accept_errors") > 0);
+    assert_true(it_info_ll(late, "stats", "kvns_accept_errors") > 0);
     assert_int_equal(worker_pid(late), worker);
     conn_close(late);
     conn_close(first);

@@ -12,32 +12,6 @@
 #define SYNTAX    "ERR syntax error"
 #define POSITIVE  "ERR value is out of range, must be positive"
 
-/* Skips the current test when the target is redis (kvns-only behaviour). */
-static void require_kvns(void)
-{
-    if (srv_target_is_redis())
-        skip();
-}
-
-/* Formats a number as a decimal string into buf. */
-static const char *num(char *buf, size_t cap, long long v)
-{
-    snprintf(buf, cap, "%lld", v);
-    return buf;
-}
-
-/* Runs a command (NULL-terminated words) and returns its reply; fails on no reply. */
-static kv_reply *run(kv_conn *c, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    kv_reply *r = conn_cmd_va(c, first, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", first, conn_error(c));
-    return r;
-}
-
 /* Fails unless r is an array of bulk strings equal to the comma-separated list csv
  * ("" for an empty array). */
 static void assert_strings(const kv_reply *r, const char *csv)
@@ -327,21 +301,21 @@ static void test_lpos(void **state)
     expect_int(c, 6, "LPOS", "l", "c", "rank", "-2", NULL);
     expect_nil_bulk(c, "LPOS", "l", "c", "RANK", "4", NULL);
     expect_nil_bulk(c, "LPOS", "l", "x", NULL);
-    kv_reply *r = run(c, "LPOS", "l", "c", "COUNT", "2", NULL);
+    kv_reply *r = it_run(c, "LPOS", "l", "c", "COUNT", "2", NULL);
     assert_array_len(r, 2);
     assert_int(r->elements[0], 2);
     assert_int(r->elements[1], 6);
     kv_reply_free(r);
-    r = run(c, "LPOS", "l", "c", "COUNT", "0", NULL);
+    r = it_run(c, "LPOS", "l", "c", "COUNT", "0", NULL);
     assert_array_len(r, 3);
     assert_int(r->elements[2], 7);
     kv_reply_free(r);
-    r = run(c, "LPOS", "l", "c", "RANK", "-1", "COUNT", "2", NULL);
+    r = it_run(c, "LPOS", "l", "c", "RANK", "-1", "COUNT", "2", NULL);
     assert_array_len(r, 2);
     assert_int(r->elements[0], 7);
     assert_int(r->elements[1], 6);
     kv_reply_free(r);
-    r = run(c, "LPOS", "l", "c", "COUNT", "0", "MAXLEN", "7", NULL);
+    r = it_run(c, "LPOS", "l", "c", "COUNT", "0", "MAXLEN", "7", NULL);
     assert_array_len(r, 2);
     kv_reply_free(r);
     expect_nil_bulk(c, "LPOS", "l", "c", "MAXLEN", "2", NULL);
@@ -446,19 +420,19 @@ static void test_lmpop(void **state)
     kv_conn *c = *state;
     expect_nil_array(c, "LMPOP", "2", "a", "b", "LEFT", NULL);
     expect_int(c, 3, "RPUSH", "b", "1", "2", "3", NULL);
-    kv_reply *r = run(c, "LMPOP", "2", "a", "b", "LEFT", NULL);
+    kv_reply *r = it_run(c, "LMPOP", "2", "a", "b", "LEFT", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "b");
     assert_strings(r->elements[1], "1");
     kv_reply_free(r);
-    r = run(c, "LMPOP", "3", "a", "b", "c", "right", "COUNT", "5", NULL);
+    r = it_run(c, "LMPOP", "3", "a", "b", "c", "right", "COUNT", "5", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "b");
     assert_strings(r->elements[1], "3,2");
     kv_reply_free(r);
     expect_int(c, 0, "EXISTS", "b", NULL);
     expect_int(c, 4, "RPUSH", "ns1/x", "a", "b", "c", "d", NULL);
-    r = run(c, "LMPOP", "2", "missing", "ns1/x", "LEFT", "count", "2", NULL);
+    r = it_run(c, "LMPOP", "2", "missing", "ns1/x", "LEFT", "count", "2", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "ns1/x");
     assert_strings(r->elements[1], "a,b");
@@ -487,7 +461,7 @@ static void test_lmpop_errors(void **state)
     expect_int(c, 1, "RPUSH", "l", "x", NULL);
     expect_error(c, WRONGTYPE, "LMPOP", "2", "s", "l", "LEFT", NULL);
     expect_list(c, "l", "x");
-    kv_reply *r = run(c, "LMPOP", "2", "l", "s", "LEFT", NULL);   /* l comes first */
+    kv_reply *r = it_run(c, "LMPOP", "2", "l", "s", "LEFT", NULL);   /* l comes first */
     assert_array_len(r, 2);
     kv_reply_free(r);
 }
@@ -498,7 +472,7 @@ static void test_lmpop_errors(void **state)
 static void test_resp3(void **state)
 {
     kv_conn *c = *state;
-    kv_reply *r = run(c, "HELLO", "3", NULL);
+    kv_reply *r = it_run(c, "HELLO", "3", NULL);
     kv_reply_free(r);
     const char *const cmds[][6] = {
         { "LPOP", "l", NULL },
@@ -545,10 +519,10 @@ static void test_large_list(void **state)
     }
     char idx[32];
     for (int i = 0; i < N; i += 997) {
-        expect_bulk(c, vals[i], "LINDEX", "big", num(idx, sizeof idx, i), NULL);
-        expect_bulk(c, vals[i], "LINDEX", "big", num(idx, sizeof idx, i - N), NULL);
+        expect_bulk(c, vals[i], "LINDEX", "big", fmt_ll(idx, sizeof idx, i), NULL);
+        expect_bulk(c, vals[i], "LINDEX", "big", fmt_ll(idx, sizeof idx, i - N), NULL);
     }
-    kv_reply *r = run(c, "LRANGE", "big", "9990", "10009", NULL);
+    kv_reply *r = it_run(c, "LRANGE", "big", "9990", "10009", NULL);
     assert_array_len(r, 20);
     for (int i = 0; i < 20; i++)
         assert_bulk(r->elements[i], vals[9990 + i]);
@@ -564,7 +538,7 @@ static void test_large_list(void **state)
     expect_int(c, N - 200, "LLEN", "big", NULL);
     expect_bulk(c, vals[100], "LPOP", "big", NULL);
     expect_bulk(c, vals[N - 101], "RPOP", "big", NULL);
-    r = run(c, "LPOP", "big", "1000", NULL);
+    r = it_run(c, "LPOP", "big", "1000", NULL);
     assert_array_len(r, 1000);
     assert_bulk(r->elements[999], vals[1100]);
     kv_reply_free(r);
@@ -587,7 +561,7 @@ static void test_large_and_binary_elements(void **state)
         assert_int(r, (long long)(2 * i + 2));
         kv_reply_free(r);
         char idx[32];
-        r = run(c, "LINDEX", "l", num(idx, sizeof idx, (long long)(2 * i)), NULL);
+        r = it_run(c, "LINDEX", "l", fmt_ll(idx, sizeof idx, (long long)(2 * i)), NULL);
         assert_bulk_bin(r, big, sizes[i]);
         kv_reply_free(r);
         free(big);
@@ -598,7 +572,7 @@ static void test_large_and_binary_elements(void **state)
     kv_reply *r = conn_cmdv(c, 3, argv, lens);
     assert_int(r, 7);
     kv_reply_free(r);
-    r = run(c, "LPOP", "l", NULL);
+    r = it_run(c, "LPOP", "l", NULL);
     assert_bulk_bin(r, bin, sizeof bin);
     kv_reply_free(r);
 }
@@ -614,11 +588,11 @@ static void test_encoding_and_copy(void **state)
     expect_list(c, "ns2/copy", "a,b");
     expect_bulk(c, "a", "LPOP", "ns2/copy", NULL);
     expect_list(c, "l", "a,b");
-    require_kvns();
+    it_skip_unless_kvns("list encoding thresholds");
     expect_bulk(c, "listpack", "OBJECT", "ENCODING", "l", NULL);
     char v[16];
     for (int i = 0; i < 200; i++)
-        expect_int(c, 3 + i, "RPUSH", "l", num(v, sizeof v, i), NULL);
+        expect_int(c, 3 + i, "RPUSH", "l", fmt_ll(v, sizeof v, i), NULL);
     expect_bulk(c, "quicklist", "OBJECT", "ENCODING", "l", NULL);
 }
 
@@ -628,12 +602,12 @@ static void test_memory_per_element(void **state)
 {
     kv_conn *c = *state;
     enum { N = 1000000, BATCH = 1000 };
-    kv_reply *r = run(c, "INFO", "memory", NULL);
+    kv_reply *r = it_run(c, "INFO", "memory", NULL);
     const char *at = r->str ? strstr(r->str, "used_memory:") : NULL;
     long long before = at ? atoll(at + 12) : -1;
     kv_reply_free(r);
     if (before < 0)
-        skip();
+        it_fail("INFO memory has no used_memory");
     static char vals[BATCH][17];
     const char *argv[BATCH + 2] = { "RPUSH", "mem" };
     for (int i = 0; i < N; i += BATCH) {
@@ -649,7 +623,7 @@ static void test_memory_per_element(void **state)
         assert_int(r, i + BATCH);
         kv_reply_free(r);
     }
-    r = run(c, "INFO", "memory", NULL);
+    r = it_run(c, "INFO", "memory", NULL);
     at = r->str ? strstr(r->str, "used_memory:") : NULL;
     long long after = at ? atoll(at + 12) : -1;
     kv_reply_free(r);

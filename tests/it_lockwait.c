@@ -23,21 +23,8 @@ static long long mono_us(void)
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The integer value of field in INFO section (-1 when absent). */
-static long long info_field(kv_conn *c, const char *section, const char *field)
-{
-    kv_reply *r = conn_cmd(c, "INFO", section, NULL);
-    assert_reply_type(r, KV_REPLY_BULK);
-    char key[96];
-    snprintf(key, sizeof key, "\n%s:", field);
-    const char *p = strstr(r->str, key);
-    long long v = p ? atoll(p + strlen(key)) : -1;
-    kv_reply_free(r);
-    return v;
-}
-
 /* The pid of the worker serving c. */
-static long long serving_pid(kv_conn *c) { return info_field(c, "server", "process_id"); }
+static long long serving_pid(kv_conn *c) { return it_info_ll(c, "server", "process_id"); }
 
 static long long key_shard(kv_conn *c, const char *key)
 {
@@ -106,8 +93,7 @@ typedef struct lockwait_setup {
 
 static lockwait_setup lockwait_start(const char *hold_ms)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("DEBUG LOCKSHARD lock waits");
     const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", NULL };
     lockwait_setup ls = { srv_start(env), NULL, NULL, NULL, 0 };
     assert_non_null(ls.srv);
@@ -149,7 +135,7 @@ static void test_other_shards_served_while_one_is_held(void **state)
     (void)state;
     lockwait_setup ls = lockwait_start("2500");
     kv_conn *waiter = ls.waiter, *other = ls.other;
-    long long waits_before = info_field(other, "stats", "kvns_lock_waits");
+    long long waits_before = it_info_ll(other, "stats", "kvns_lock_waits");
     char cold[COLD_KEYS][32];
     make_cold_keys(other, key_shard(other, "hot"), cold);
     assert_int_equal(conn_send_cmd(waiter, "GET", "hot", NULL), 0);
@@ -179,8 +165,8 @@ static void test_other_shards_served_while_one_is_held(void **state)
     int n = probe_cold(other, cold, idle);
     print_message("nothing held: %d GETs, p50 %lld us, p99 %lld us, max %lld us\n", n,
                   idle[n / 2], idle[n * 99 / 100], idle[n - 1]);
-    assert_true(info_field(other, "stats", "kvns_lock_waits") >= waits_before + 1);
-    assert_true(info_field(other, "stats", "kvns_lock_wait_usec") >= 500000);
+    assert_true(it_info_ll(other, "stats", "kvns_lock_waits") >= waits_before + 1);
+    assert_true(it_info_ll(other, "stats", "kvns_lock_wait_usec") >= 500000);
     expect_status(other, "OK", "DEBUG", "CHECK", NULL);
     lockwait_stop(&ls);
 }
@@ -210,7 +196,7 @@ static void test_parked_client_hangs_up(void **state)
 {
     (void)state;
     lockwait_setup ls = lockwait_start("500");
-    long long before = info_field(ls.other, "clients", "connected_clients");
+    long long before = it_info_ll(ls.other, "clients", "connected_clients");
     assert_int_equal(conn_send_cmd(ls.waiter, "APPEND", "hot", "x", NULL), 0);
     assert_int_equal(conn_send_cmd(ls.waiter, "GET", "hot", NULL), 0);
     assert_true(conn_no_data_within(ls.waiter, 100));
@@ -220,7 +206,7 @@ static void test_parked_client_hangs_up(void **state)
     assert_non_null(ls.waiter);
     long long now = 0;
     for (int i = 0; i < 100; i++) {
-        now = info_field(ls.other, "clients", "connected_clients");
+        now = it_info_ll(ls.other, "clients", "connected_clients");
         if (now <= before)                             /* the new waiter replaces the old */
             break;
         sleep_ms(20);
@@ -236,8 +222,7 @@ static void test_parked_client_hangs_up(void **state)
 static void test_lockshard_arguments(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("DEBUG LOCKSHARD lock waits");
     kv_server *srv = srv_start(NULL);
     assert_non_null(srv);
     kv_conn *c = conn_open(srv_port(srv));

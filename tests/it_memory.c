@@ -16,7 +16,7 @@
  *     message naming the variable.
  * kvns-only (namespaces, KVNS_* variables): every test is skipped against redis-server.
  * Every test starts its own server, so each one sees exactly its own configuration. */
-#include "harness.h"
+#include "harness_http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,36 +46,19 @@ static kv_server *g_srv;
 static kv_conn *g_conn;
 static int g_metrics_port;
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts kvns with env (NULL-terminated "NAME=value" entries) and, when metrics is
  * true, a /metrics endpoint on a free 127.0.0.1 port; returns a connection to it.
  * Skips the test against redis-server. The teardown stops the server. */
 static kv_conn *start_kvns(const char *const *env, bool metrics)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("kvns memory limits and eviction settings");
     const char *all[32];
     size_t n = 0;
     char mport[64];
     for (; env && env[n] && n < 28; n++)
         all[n] = env[n];
     if (metrics) {
-        g_metrics_port = free_port();
+        g_metrics_port = srv_free_port();
         assert_true(g_metrics_port > 0);
         snprintf(mport, sizeof mport, "KVNS_METRICS_PORT=%d", g_metrics_port);
         all[n++] = mport;
@@ -131,18 +114,6 @@ static const char *value_of(size_t n)
     return buf;
 }
 
-/* Runs a command (C-string arguments) and returns its reply, failing on no reply. */
-static kv_reply *cmd(kv_conn *c, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", arg0, conn_error(c));
-    return r;
-}
-
 /* Runs "SET key <n bytes>" and returns the reply. */
 static kv_reply *set_sized(kv_conn *c, const char *key, size_t n)
 {
@@ -157,7 +128,7 @@ static kv_reply *set_sized(kv_conn *c, const char *key, size_t n)
 /* The text after "field:" in INFO (all default sections), into buf. */
 static const char *info_str(kv_conn *c, const char *field, char *buf, size_t cap)
 {
-    kv_reply *r = cmd(c, "INFO", "everything", NULL);
+    kv_reply *r = it_run(c, "INFO", "everything", NULL);
     if (r->type != KV_REPLY_BULK && r->type != KV_REPLY_VERBATIM)
         it_fail("INFO: not a bulk reply");
     size_t fl = strlen(field);
@@ -201,7 +172,7 @@ static long long evicted_keys(kv_conn *c) { return info_ll(c, "evicted_keys"); }
 /* CONFIG GET name -> its value as a C string in buf. */
 static const char *config_get(kv_conn *c, const char *name, char *buf, size_t cap)
 {
-    kv_reply *r = cmd(c, "CONFIG", "GET", name, NULL);
+    kv_reply *r = it_run(c, "CONFIG", "GET", name, NULL);
     const kv_reply *v = kv_reply_map_get(r, name);
     if (!v || !v->str)
         it_fail("CONFIG GET %s: no value", name);
@@ -225,7 +196,7 @@ static long long memory_usage(kv_conn *c, const char *key)
 {
     char what[300];
     snprintf(what, sizeof what, "MEMORY USAGE %s", key);
-    return integer_reply(cmd(c, "MEMORY", "USAGE", key, NULL), what);
+    return integer_reply(it_run(c, "MEMORY", "USAGE", key, NULL), what);
 }
 
 /* Result of one pipelined write. */
@@ -349,73 +320,6 @@ static void expect_flush_restores(kv_conn *c, long long start)
 
 /* ---- /metrics ------------------------------------------------------------------- */
 
-/* GET /metrics on g_metrics_port; returns the body (malloc'd). */
-static char *scrape(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = { 10, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_metrics_port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        it_fail("cannot connect to the metrics port %d: %s", g_metrics_port, strerror(errno));
-    }
-    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
-        close(fd);
-        it_fail("GET /metrics: send failed");
-    }
-    size_t cap = 65536, got = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (got + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = 0;
-    if (strncmp(buf, "HTTP/1.1 200", 12) != 0) {
-        char head[200];
-        snprintf(head, sizeof head, "%s", buf);
-        free(buf);
-        it_fail("GET /metrics: %s", head);
-    }
-    char *body = strstr(buf, "\r\n\r\n");
-    if (!body) {
-        free(buf);
-        it_fail("GET /metrics: no body");
-    }
-    memmove(buf, body + 4, strlen(body + 4) + 1);
-    return buf;
-}
-
-/* Value of the sample "<series> <value>", or NAN. */
-static double metric_value(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-        if (strncmp(line, series, n) == 0 && line[n] == ' ')
-            return strtod(line + n + 1, NULL);
-    return NAN;
-}
-
-static double need_metric(const char *text, const char *series)
-{
-    double v = metric_value(text, series);
-    if (isnan(v))
-        it_fail("metric %s missing", series);
-    return v;
-}
-
 /* Sum of every kvns_memory_used_bytes{namespace=...} sample. */
 static double sum_ns_metric(const char *text)
 {
@@ -447,10 +351,10 @@ typedef struct mem_snap {
 static mem_snap mem_snapshot(kv_conn *c)
 {
     mem_snap m;
-    char *text = scrape();
+    char *text = metrics_scrape_body(g_metrics_port);
     m.ns_bytes = sum_ns_metric(text);
     free(text);
-    m.keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    m.keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     m.used = used_memory(c);
     return m;
 }
@@ -526,7 +430,7 @@ static void test_none_fill_until_oom(void **state)
 
     /* reads and non-growing commands work when full */
     expect_bulk(c, value_of(vlen), "GET", "a/k1", NULL);
-    r = cmd(c, "MGET", "a/k0", "a/k1", "a/nokey", NULL);
+    r = it_run(c, "MGET", "a/k0", "a/k1", "a/nokey", NULL);
     assert_array_len(r, 3);
     kv_reply_free(r);
     expect_int(c, refused, "DBSIZE", NULL);
@@ -545,7 +449,7 @@ static void test_none_fill_until_oom(void **state)
     };
     for (size_t f = 0; f < sizeof freeing / sizeof *freeing; f++) {
         used = used_memory(c);
-        r = cmd(c, freeing[f][0], freeing[f][1], NULL);
+        r = it_run(c, freeing[f][0], freeing[f][1], NULL);
         if (f < 2)
             assert_int(r, 1);
         else
@@ -607,7 +511,7 @@ static void test_lru_namespace_isolation(void **state)
     expect_bulk(c, value_of(VAL_1K), "GET", "a/k0", NULL);
     expect_bulk(c, value_of(VAL_1K), "GET", "a/k1399", NULL);
     long long evicted = evicted_keys(c);
-    long long keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    long long keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     /* nothing was deleted or overwritten: every key that is gone was evicted */
     if (evicted != a_keys + b_keys - keys)
         it_fail("evicted_keys %lld, but %ld keys were written and %lld remain", evicted,
@@ -998,14 +902,14 @@ static void test_concurrent_writers_oom(void **state)
             snprintf(key, sizeof key, "w/t%d/k%d", i, j);
             if (th[i].state[j] == WR_OK) {
                 cw_value(val, i, j);
-                kv_reply *r = cmd(c, "GET", key, NULL);
+                kv_reply *r = it_run(c, "GET", key, NULL);
                 if (!r || r->type != KV_REPLY_BULK || strcmp(r->str, val) != 0) {
                     char d[256];
                     it_fail("acknowledged SET %s lost: GET answers %s", key, kv_reply_describe(r, d, sizeof d));
                 }
                 kv_reply_free(r);
             } else {
-                kv_reply *r = cmd(c, "EXISTS", key, NULL);
+                kv_reply *r = it_run(c, "EXISTS", key, NULL);
                 if (r->type != KV_REPLY_INTEGER || r->integer != 0)
                     it_fail("%s was %s but exists", key, th[i].state[j] == 3 ? "deleted" : "refused");
                 kv_reply_free(r);
@@ -1101,7 +1005,7 @@ static void test_lru_concurrent_writers_never_oom(void **state)
         ok += th[i].ok;
         oom += th[i].oom;
     }
-    long long evicted = evicted_keys(c), keys = integer_reply(cmd(c, "DBSIZE", NULL), "DBSIZE");
+    long long evicted = evicted_keys(c), keys = integer_reply(it_run(c, "DBSIZE", NULL), "DBSIZE");
     fprintf(stderr, "  lru, %d concurrent writers: %ld OK, %ld OOM, %lld evicted, %lld left\n",
             EW_THREADS, ok, oom, evicted, keys);
     if (oom)
@@ -1135,16 +1039,16 @@ static void test_accounting(void **state)
         for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
             char key[64];
             snprintf(key, sizeof key, "acc/s%d-%zu", round, sizes[i]);
-            char *m0 = scrape();
+            char *m0 = metrics_scrape_body(g_metrics_port);
             long long before = used_memory(c);
-            double ns0 = round == 0 && i == 0 ? 0 : need_metric(m0, "kvns_memory_used_bytes{namespace=\"acc\"}");
+            double ns0 = round == 0 && i == 0 ? 0 : metric_need(m0, "kvns_memory_used_bytes{namespace=\"acc\"}");
             free(m0);
             kv_reply *r = set_sized(c, key, sizes[i]);
             assert_status(r, "OK");
             kv_reply_free(r);
             long long after = used_memory(c), usage = memory_usage(c, key);
-            char *m1 = scrape();
-            double ns1 = need_metric(m1, "kvns_memory_used_bytes{namespace=\"acc\"}");
+            char *m1 = metrics_scrape_body(g_metrics_port);
+            double ns1 = metric_need(m1, "kvns_memory_used_bytes{namespace=\"acc\"}");
             free(m1);
             long long delta = after - before;
             usage_sum += usage;
@@ -1165,38 +1069,30 @@ static void test_accounting(void **state)
     if (exact < total / 2)
         it_fail("only %d of %d creations grew used_memory by exactly MEMORY USAGE", exact, total);
 
-    /* collections, when the server has them */
+    /* collections */
     long long coll_sum = 0;
-    if (srv_supports("HSET")) {
-        expect_int(c, 3, "HSET", "acc/h", "f1", "v1", "f2", value_of(300), "f3", "3", NULL);
-        coll_sum += memory_usage(c, "acc/h");
-    }
-    if (srv_supports("RPUSH")) {
-        expect_int(c, 3, "RPUSH", "acc/l", "a", value_of(500), "c", NULL);
-        coll_sum += memory_usage(c, "acc/l");
-    }
-    if (srv_supports("SADD")) {
-        expect_int(c, 3, "SADD", "acc/set", "a", "b", value_of(70), NULL);
-        coll_sum += memory_usage(c, "acc/set");
-    }
-    if (srv_supports("ZADD")) {
-        expect_int(c, 2, "ZADD", "acc/z", "1", "a", "2", value_of(90), NULL);
-        coll_sum += memory_usage(c, "acc/z");
-    }
+    expect_int(c, 3, "HSET", "acc/h", "f1", "v1", "f2", value_of(300), "f3", "3", NULL);
+    coll_sum += memory_usage(c, "acc/h");
+    expect_int(c, 3, "RPUSH", "acc/l", "a", value_of(500), "c", NULL);
+    coll_sum += memory_usage(c, "acc/l");
+    expect_int(c, 3, "SADD", "acc/set", "a", "b", value_of(70), NULL);
+    coll_sum += memory_usage(c, "acc/set");
+    expect_int(c, 2, "ZADD", "acc/z", "1", "a", "2", value_of(90), NULL);
+    coll_sum += memory_usage(c, "acc/z");
     /* keys in two other namespaces */
     expect_status(c, "OK", "SET", "plain", "in-default", NULL);
     expect_status(c, "OK", "SET", "other/x", value_of(2000), NULL);
     long long default_sum = memory_usage(c, "plain");
     long long other_sum = memory_usage(c, "other/x");
 
-    char *m = scrape();
+    char *m = metrics_scrape_body(g_metrics_port);
     long long used = used_memory(c);
-    long long acc = (long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}");
+    long long acc = (long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}");
     if (acc != usage_sum + coll_sum)
         it_fail("kvns_memory_used_bytes{namespace=\"acc\"} = %lld, sum of MEMORY USAGE = %lld",
                 acc, usage_sum + coll_sum);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"default\"}"), default_sum);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"other\"}"), other_sum);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"default\"}"), default_sum);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"other\"}"), other_sum);
     double ns_total = sum_ns_metric(m);
     assert_true(ns_total == (double)(acc + default_sum + other_sum));
     if (ns_total > (double)used)
@@ -1205,10 +1101,10 @@ static void test_accounting(void **state)
     if ((double)used - ns_total > 64 * 1024)
         it_fail("used_memory %lld exceeds the namespaces' %.0f by more than 64 KiB", used, ns_total);
     /* the gauge and INFO are separate reads (background rehash between them) */
-    if (llabs((long long)need_metric(m, "kvns_memory_used_bytes_total") - used) > 16 * 1024)
+    if (llabs((long long)metric_need(m, "kvns_memory_used_bytes_total") - used) > 16 * 1024)
         it_fail("kvns_memory_used_bytes_total %.0f vs INFO used_memory %lld",
-                need_metric(m, "kvns_memory_used_bytes_total"), used);
-    assert_int_equal((long long)need_metric(m, "kvns_memory_limit_bytes"), 64LL << 20);
+                metric_need(m, "kvns_memory_used_bytes_total"), used);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_limit_bytes"), 64LL << 20);
     free(m);
     assert_int_equal(info_ll(c, "maxmemory"), 64LL << 20);
     assert_string_equal(config_get(c, "maxmemory", buf, sizeof buf), "67108864");
@@ -1216,7 +1112,7 @@ static void test_accounting(void **state)
     assert_string_equal(info_str(c, "maxmemory_policy", pol, sizeof pol),
                         config_get(c, "maxmemory-policy", buf, sizeof buf));
     assert_string_equal(pol, "mru");
-    kv_reply *stats = cmd(c, "MEMORY", "STATS", NULL);
+    kv_reply *stats = it_run(c, "MEMORY", "STATS", NULL);
     const kv_reply *total_alloc = kv_reply_map_get(stats, "total.allocated");
     if (!total_alloc || total_alloc->type != KV_REPLY_INTEGER || llabs(total_alloc->integer - used) > 16 * 1024)
         it_fail("MEMORY STATS total.allocated differs from used_memory %lld", used);
@@ -1225,11 +1121,11 @@ static void test_accounting(void **state)
     /* deleting a key takes exactly its MEMORY USAGE off the namespace */
     long long u = memory_usage(c, "acc/s0-100000");
     expect_int(c, 1, "DEL", "acc/s0-100000", NULL);
-    m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}"), acc - u);
+    m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}"), acc - u);
     /* the scrape and INFO are two reads: the housekeeper's background rehash may move
      * the tables' bytes in between (a few hundred bytes), so they agree within that */
-    long long total_metric = (long long)need_metric(m, "kvns_memory_used_bytes_total");
+    long long total_metric = (long long)metric_need(m, "kvns_memory_used_bytes_total");
     free(m);
     long long total_info = used_memory(c);
     if (llabs(total_metric - total_info) > 16 * 1024)
@@ -1241,17 +1137,17 @@ static void test_accounting(void **state)
     assert_status(r, "OK");
     kv_reply_free(r);
     long long new_usage = memory_usage(c, "acc/s1-1000");
-    m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}"),
+    m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}"),
                      before_ns - old_usage + new_usage);
     free(m);
 
     /* FLUSHALL: back to the start, every namespace at 0 */
     expect_flush_restores(c, start);
-    m = scrape();
-    assert_true(need_metric(m, "kvns_memory_used_bytes{namespace=\"acc\"}") == 0);
-    assert_true(need_metric(m, "kvns_memory_used_bytes{namespace=\"other\"}") == 0);
-    assert_true(need_metric(m, "kvns_memory_used_bytes_total") == (double)start);
+    m = metrics_scrape_body(g_metrics_port);
+    assert_true(metric_need(m, "kvns_memory_used_bytes{namespace=\"acc\"}") == 0);
+    assert_true(metric_need(m, "kvns_memory_used_bytes{namespace=\"other\"}") == 0);
+    assert_true(metric_need(m, "kvns_memory_used_bytes_total") == (double)start);
     free(m);
 }
 
@@ -1266,23 +1162,19 @@ static void test_flushall_restores_after_churn(void **state)
         set_range(c, "p/k", 0, 6000, 700, NULL, &ok, &oom);
         assert_int_equal(ok, 6000);
         set_range(c, "q/k", 0, 300, 30, NULL, &ok, &oom);
-        if (srv_supports("HSET")) {
-            for (int i = 0; i < 50; i++) {
-                char key[32];
-                snprintf(key, sizeof key, "h/%d", i);
-                for (int f = 0; f < 40; f++) {
-                    char field[16];
-                    snprintf(field, sizeof field, "f%d", f);
-                    kv_reply *r = cmd(c, "HSET", key, field, value_of(50), NULL);
-                    kv_reply_free(r);
-                }
-            }
-        }
-        if (srv_supports("RPUSH")) {
-            for (int i = 0; i < 200; i++) {
-                kv_reply *r = cmd(c, "RPUSH", "l/big", value_of(100), NULL);
+        for (int i = 0; i < 50; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "h/%d", i);
+            for (int f = 0; f < 40; f++) {
+                char field[16];
+                snprintf(field, sizeof field, "f%d", f);
+                kv_reply *r = it_run(c, "HSET", key, field, value_of(50), NULL);
                 kv_reply_free(r);
             }
+        }
+        for (int i = 0; i < 200; i++) {
+            kv_reply *r = it_run(c, "RPUSH", "l/big", value_of(100), NULL);
+            kv_reply_free(r);
         }
         assert_true(evicted_keys(c) > 0);
         assert_true(used_memory(c) <= LIMIT_4M);
@@ -1309,8 +1201,8 @@ static void test_config_set(void **state)
     expect_status(c, "OK", "CONFIG", "SET", "maxmemory", "2mb", NULL);
     assert_string_equal(config_get(c, "maxmemory", buf, sizeof buf), "2097152");
     assert_int_equal(info_ll(c, "maxmemory"), 2097152);
-    char *m = scrape();
-    assert_int_equal((long long)need_metric(m, "kvns_memory_limit_bytes"), 2097152);
+    char *m = metrics_scrape_body(g_metrics_port);
+    assert_int_equal((long long)metric_need(m, "kvns_memory_limit_bytes"), 2097152);
     free(m);
     kv_reply *r = set_sized(c, "a/new", VAL_1K);
     assert_error(r, OOM_TEXT);
@@ -1360,40 +1252,17 @@ static void test_config_set(void **state)
 
 /* ---- bad configuration ----------------------------------------------------------------- */
 
-/* The kvns binary the harness would run. */
-static void kvns_binary(char *out, size_t cap)
-{
-    const char *env = getenv("KVNS_BIN");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    char self[1024];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(out, cap, "%s/../kvns", self);
-            if (access(out, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(out, cap, "build/kvns");
-}
-
 /* Runs kvns with a clean environment plus bad; it must exit with code 2 within 5 s and
  * say which variable is wrong on stderr. */
 static void expect_refused_at_start(const char *bad, const char *variable)
 {
     char bin[PATH_MAX];
-    kvns_binary(bin, sizeof bin);
+    srv_kvns_binary(bin, sizeof bin);
     char log_path[] = "/tmp/kvns-it-memory-env-XXXXXX";
     int log_fd = mkstemp(log_path);
     assert_true(log_fd >= 0);
     char port[32];
-    snprintf(port, sizeof port, "KVNS_PORT=%d", free_port());
+    snprintf(port, sizeof port, "KVNS_PORT=%d", srv_free_port());
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -1443,8 +1312,7 @@ static void expect_refused_at_start(const char *bad, const char *variable)
 
 static void test_bad_env_refused(void **state)
 {
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("kvns memory limits and eviction settings");
     static const char *const cases[][2] = {
         { "KVNS_EVICTION_POLICY=foo", "KVNS_EVICTION_POLICY" },
         { "KVNS_EVICTION_POLICY=allkeys-lru", "KVNS_EVICTION_POLICY" },

@@ -4,7 +4,7 @@
  * clients, `promtool check metrics` (when installed), label escaping of odd namespace
  * names, metrics disabled by port 0, a bind failure stopping the server, and counts
  * surviving killed workers. kvns-only: skipped against redis-server. */
-#include "harness.h"
+#include "harness_http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,144 +26,12 @@ static int metrics_port;
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-/* A blocking TCP connection to 127.0.0.1:port with timeout_ms receive timeout, or -1. */
-static int tcp_connect(int port, int timeout_ms)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-typedef struct http_reply {
-    int    status;          /* 0 when no status line came back */
-    char  *raw;             /* the whole answer, NUL-terminated */
-    char  *head;            /* status line and headers (points into raw) */
-    char  *body;            /* after the blank line (points into raw) */
-    size_t body_len;
-} http_reply;
-
-static void http_reply_free(http_reply *r)
-{
-    if (r)
-        free(r->raw);
-    free(r);
-}
-
-/* Sends request bytes as they are to the metrics port and reads the answer until the
- * server closes. Returns NULL when the connection fails. */
-static http_reply *http_raw(const char *request, size_t len)
-{
-    int fd = tcp_connect(metrics_port, 10000);
-    if (fd < 0)
-        return NULL;
-    if (len && send(fd, request, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        close(fd);
-        return NULL;
-    }
-    size_t cap = 65536, got = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (got + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = 0;
-    http_reply *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    r->raw = buf;
-    r->head = buf;
-    char *blank = strstr(buf, "\r\n\r\n");
-    if (blank) {
-        *blank = 0;
-        r->body = blank + 4;
-        r->body_len = got - (size_t)(r->body - buf);
-    } else {
-        r->body = buf + got;
-    }
-    if (strncmp(buf, "HTTP/1.1 ", 9) == 0)
-        r->status = atoi(buf + 9);
-    return r;
-}
-
-/* Sends "METHOD path HTTP/1.1" with a Host header and returns the answer. */
-static http_reply *http_call(const char *method, const char *path)
-{
-    char req[512];
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: it_metrics\r\n\r\n",
-                     method, path);
-    return http_raw(req, (size_t)n);
-}
-
-/* GET /metrics; fails the test unless it answers 200 with the exposition type. */
-static http_reply *scrape(void)
-{
-    http_reply *r = http_call("GET", "/metrics");
-    if (!r || r->status != 200)
-        it_fail("GET /metrics: %s", r ? r->raw : "connection failed");
-    if (!strstr(r->head, "\r\nContent-Type: text/plain; version=0.0.4"))
-        it_fail("GET /metrics: unexpected content type in:\n%s", r->head);
-    return r;
-}
-
-/* Value of the sample line "<series> <value>" in text, or NAN when absent. */
-static double metric_value(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-        if (strncmp(line, series, n) == 0 && line[n] == ' ')
-            return strtod(line + n + 1, NULL);
-    return NAN;
-}
-
 /* Fails unless series has exactly the value want. */
 static void expect_metric(const char *text, const char *series, double want)
 {
     double v = metric_value(text, series);
     if (isnan(v) || v != want)
         it_fail("%s: expected %g, got %g", series, want, v);
-}
-
-/* The value of series, failing the test when it is missing. */
-static double need_metric(const char *text, const char *series)
-{
-    double v = metric_value(text, series);
-    if (isnan(v))
-        it_fail("metric %s missing", series);
-    return v;
 }
 
 /* Checks the histogram of one label set (e.g. `command="get",namespace="ns1"`):
@@ -197,26 +65,14 @@ static double check_histogram(const char *text, const char *labels)
         it_fail("%s: %d buckets, +Inf %s", labels, buckets, inf_seen ? "present" : "missing");
     char series[512];
     snprintf(series, sizeof series, "kvns_command_duration_seconds_count{%s}", labels);
-    double count = need_metric(text, series);
+    double count = metric_need(text, series);
     if (count != last_count)
         it_fail("%s: +Inf bucket %g != _count %g", labels, last_count, count);
     snprintf(series, sizeof series, "kvns_command_duration_seconds_sum{%s}", labels);
-    double sum = need_metric(text, series);
+    double sum = metric_need(text, series);
     if (sum < 0 || (count > 0 && sum <= 0))
         it_fail("%s: _sum %g for %g observations", labels, sum, count);
     return count;
-}
-
-/* Runs one command and frees the reply (the test only needs its side effects). */
-static void run(kv_conn *c, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", arg0, conn_error(c));
-    kv_reply_free(r);
 }
 
 /* ---- fixtures ------------------------------------------------------------------- */
@@ -226,7 +82,7 @@ static int group_setup(void **state)
 {
     if (srv_target_is_redis())
         return 0;
-    metrics_port = free_port();
+    metrics_port = srv_free_port();
     if (metrics_port <= 0)
         return -1;
     char port_env[64];
@@ -264,11 +120,10 @@ static int test_teardown(void **state)
     return 0;
 }
 
-/* Skips the test against redis-server. */
+/* The test's connection; skips the test against redis-server. */
 static kv_conn *kvns_conn(void **state)
 {
-    if (!srv)
-        skip();
+    it_skip_unless_kvns("the /metrics endpoint");
     return *state;
 }
 
@@ -278,22 +133,22 @@ static kv_conn *kvns_conn(void **state)
 static void test_namespace_series(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "ns1/a", "hello", NULL);
-    run(c, "SET", "ns2/b", "world!", NULL);
-    run(c, "SET", "ns2/c", "x", NULL);
-    run(c, "GET", "ns1/a", NULL);
-    run(c, "GET", "ns1/zz", NULL);
-    run(c, "PING", NULL);
-    http_reply *r = scrape();
+    it_run_void(c, "SET", "ns1/a", "hello", NULL);
+    it_run_void(c, "SET", "ns2/b", "world!", NULL);
+    it_run_void(c, "SET", "ns2/c", "x", NULL);
+    it_run_void(c, "GET", "ns1/a", NULL);
+    it_run_void(c, "GET", "ns1/zz", NULL);
+    it_run_void(c, "PING", NULL);
+    http_reply *r = metrics_scrape(metrics_port);
     const char *m = r->body;
     expect_metric(m, "kvns_keys_total{namespace=\"ns1\"}", 1);
     expect_metric(m, "kvns_keys_total{namespace=\"ns2\"}", 2);
-    need_metric(m, "kvns_keys_total{namespace=\"default\"}");
-    double b1 = need_metric(m, "kvns_memory_used_bytes{namespace=\"ns1\"}");
-    double b2 = need_metric(m, "kvns_memory_used_bytes{namespace=\"ns2\"}");
+    metric_need(m, "kvns_keys_total{namespace=\"default\"}");
+    double b1 = metric_need(m, "kvns_memory_used_bytes{namespace=\"ns1\"}");
+    double b2 = metric_need(m, "kvns_memory_used_bytes{namespace=\"ns2\"}");
     if (b1 <= 0 || b2 <= b1)
         it_fail("memory per namespace: ns1 %g, ns2 %g (ns2 holds more)", b1, b2);
-    double total = need_metric(m, "kvns_memory_used_bytes_total");
+    double total = metric_need(m, "kvns_memory_used_bytes_total");
     if (total < b1 + b2)
         it_fail("kvns_memory_used_bytes_total %g < ns1 + ns2 = %g", total, b1 + b2);
     expect_metric(m, "kvns_memory_limit_bytes", atof(MEMORY_LIMIT));
@@ -311,8 +166,8 @@ static void test_namespace_series(void **state)
 static void test_help_and_type(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "ht/k", "v", NULL);
-    http_reply *r = scrape();
+    it_run_void(c, "SET", "ht/k", "v", NULL);
+    http_reply *r = metrics_scrape(metrics_port);
     static const char *const families[][3] = {
         { "kvns_keys_total", "gauge", "Number of keys in the store" },
         { "kvns_memory_used_bytes", "gauge", "Memory currently used by the store in bytes, per namespace" },
@@ -391,7 +246,7 @@ static void test_help_and_type(void **state)
 static void wait_label_gone(const char *label)
 {
     for (long long deadline = now_ms() + 5000;; sleep_ms(50)) {
-        http_reply *r = scrape();
+        http_reply *r = metrics_scrape(metrics_port);
         bool present = strstr(r->body, label) != NULL;
         http_reply_free(r);
         if (!present)
@@ -405,17 +260,17 @@ static void wait_label_gone(const char *label)
 static void test_emptied_namespace_leaves_the_page(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    run(c, "SET", "gone/x", "1234567890", NULL);
-    run(c, "SET", "gone/y", "1", NULL);
-    http_reply *r = scrape();
+    it_run_void(c, "SET", "gone/x", "1234567890", NULL);
+    it_run_void(c, "SET", "gone/y", "1", NULL);
+    http_reply *r = metrics_scrape(metrics_port);
     expect_metric(r->body, "kvns_keys_total{namespace=\"gone\"}", 2);
-    assert_true(need_metric(r->body, "kvns_memory_used_bytes{namespace=\"gone\"}") > 0);
+    assert_true(metric_need(r->body, "kvns_memory_used_bytes{namespace=\"gone\"}") > 0);
     expect_metric(r->body, "kvns_evictions_total{namespace=\"gone\"}", 0);
     http_reply_free(r);
-    run(c, "DEL", "gone/x", "gone/y", NULL);
+    it_run_void(c, "DEL", "gone/x", "gone/y", NULL);
     wait_label_gone("namespace=\"gone\"");
-    r = scrape();
-    need_metric(r->body, "kvns_keys_total{namespace=\"default\"}");
+    r = metrics_scrape(metrics_port);
+    metric_need(r->body, "kvns_keys_total{namespace=\"default\"}");
     http_reply_free(r);
 }
 
@@ -426,7 +281,7 @@ static void test_reused_namespace_id_starts_clean(void **state)
 {
     kvns_conn(state);
     int saved_port = metrics_port;
-    metrics_port = free_port();
+    metrics_port = srv_free_port();
     char port_env[64];
     snprintf(port_env, sizeof port_env, "KVNS_METRICS_PORT=%d", metrics_port);
     const char *env[] = { port_env, "KVNS_METRICS_HOST=127.0.0.1", "KVNS_MAX_NAMESPACES=4", NULL };
@@ -440,7 +295,7 @@ static void test_reused_namespace_id_starts_clean(void **state)
     }
     expect_error(c, "ERR too many namespaces", "SET", "d/x", "v", NULL);
     expect_status(c, "OK", "SET", "plain", "v", NULL);      /* default needs no slot */
-    http_reply *r = scrape();
+    http_reply *r = metrics_scrape(metrics_port);
     assert_true(check_histogram(r->body, "command=\"get\",namespace=\"a\"") == 1);
     http_reply_free(r);
     expect_int(c, 3, "DEL", "a/x", "b/x", "c/x", NULL);
@@ -457,7 +312,7 @@ static void test_reused_namespace_id_starts_clean(void **state)
             it_fail("no namespace id reclaimed 5 s after the namespaces emptied");
     }
     kv_reply_free(rep);
-    r = scrape();
+    r = metrics_scrape(metrics_port);
     expect_metric(r->body, "kvns_keys_total{namespace=\"d\"}", 1);
     expect_metric(r->body, "kvns_evictions_total{namespace=\"d\"}", 0);
     assert_true(check_histogram(r->body, "command=\"set\",namespace=\"d\"") == 1);
@@ -475,15 +330,15 @@ static void test_reused_namespace_id_starts_clean(void **state)
 static void test_server_counters(void **state)
 {
     kv_conn *c = kvns_conn(state);
-    http_reply *before = scrape();
-    run(c, "SET", "cnt/k", "v", NULL);
-    run(c, "GET", "cnt/k", NULL);               /* hit */
-    run(c, "GET", "cnt/none", NULL);            /* miss */
-    run(c, "GET", NULL);                        /* wrong arity: an error */
-    run(c, "SET", "cnt/short", "v", "PX", "1", NULL);
+    http_reply *before = metrics_scrape(metrics_port);
+    it_run_void(c, "SET", "cnt/k", "v", NULL);
+    it_run_void(c, "GET", "cnt/k", NULL);               /* hit */
+    it_run_void(c, "GET", "cnt/none", NULL);            /* miss */
+    it_run_void(c, "GET", NULL);                        /* wrong arity: an error */
+    it_run_void(c, "SET", "cnt/short", "v", "PX", "1", NULL);
     sleep_ms(20);
-    run(c, "GET", "cnt/short", NULL);           /* expires on access */
-    http_reply *after = scrape();
+    it_run_void(c, "GET", "cnt/short", NULL);           /* expires on access */
+    http_reply *after = metrics_scrape(metrics_port);
     const char *b = before->body, *a = after->body;
     static const char *const grows[] = {
         "kvns_commands_processed_total", "kvns_command_errors_total", "kvns_keyspace_hits_total",
@@ -491,17 +346,17 @@ static void test_server_counters(void **state)
         "kvns_net_output_bytes_total",
     };
     for (size_t i = 0; i < sizeof grows / sizeof grows[0]; i++)
-        if (!(need_metric(a, grows[i]) > need_metric(b, grows[i])))
-            it_fail("%s did not grow: %g -> %g", grows[i], need_metric(b, grows[i]), need_metric(a, grows[i]));
-    if (need_metric(a, "kvns_commands_processed_total") - need_metric(b, "kvns_commands_processed_total") < 6)
+        if (!(metric_need(a, grows[i]) > metric_need(b, grows[i])))
+            it_fail("%s did not grow: %g -> %g", grows[i], metric_need(b, grows[i]), metric_need(a, grows[i]));
+    if (metric_need(a, "kvns_commands_processed_total") - metric_need(b, "kvns_commands_processed_total") < 6)
         it_fail("kvns_commands_processed_total grew by less than the 6 commands sent");
-    assert_true(need_metric(a, "kvns_connections") >= 1);
-    assert_true(need_metric(a, "kvns_connections_received_total") >= 1);
-    assert_true(need_metric(a, "kvns_uptime_seconds") > 0);
+    assert_true(metric_need(a, "kvns_connections") >= 1);
+    assert_true(metric_need(a, "kvns_connections_received_total") >= 1);
+    assert_true(metric_need(a, "kvns_uptime_seconds") > 0);
     expect_metric(a, "kvns_rejected_connections_total", 0);
     expect_metric(a, "kvns_oom_rejections_total", 0);
     expect_metric(a, "kvns_command_observations_dropped_total", 0);
-    need_metric(a, "kvns_worker_restarts_total");
+    metric_need(a, "kvns_worker_restarts_total");
     http_reply_free(before);
     http_reply_free(after);
 }
@@ -510,20 +365,20 @@ static void test_server_counters(void **state)
 static void test_health(void **state)
 {
     kvns_conn(state);
-    http_reply *r = http_call("GET", "/health");
+    http_reply *r = http_call(metrics_port, "GET", "/health");
     assert_non_null(r);
     assert_int_equal(r->status, 200);
     assert_int_equal(r->body_len, 2);
     assert_string_equal(r->body, "OK");
     assert_non_null(strstr(r->head, "\r\nConnection: close"));
     http_reply_free(r);
-    r = http_call("HEAD", "/metrics");
+    r = http_call(metrics_port, "HEAD", "/metrics");
     assert_non_null(r);
     assert_int_equal(r->status, 200);
     assert_int_equal(r->body_len, 0);
     assert_non_null(strstr(r->head, "\r\nContent-Length: "));
     http_reply_free(r);
-    r = http_call("GET", "/metrics?name[]=kvns_keys_total");   /* query strings are ignored */
+    r = http_call(metrics_port, "GET", "/metrics?name[]=kvns_keys_total");   /* query strings are ignored */
     assert_non_null(r);
     assert_int_equal(r->status, 200);
     http_reply_free(r);
@@ -533,21 +388,21 @@ static void test_health(void **state)
 static void test_errors(void **state)
 {
     kvns_conn(state);
-    http_reply *r = http_call("GET", "/nope");
+    http_reply *r = http_call(metrics_port, "GET", "/nope");
     assert_non_null(r);
     assert_int_equal(r->status, 404);
     http_reply_free(r);
-    r = http_call("POST", "/metrics");
+    r = http_call(metrics_port, "POST", "/metrics");
     assert_non_null(r);
     assert_int_equal(r->status, 405);
     if (!strstr(r->head, "\r\nAllow: GET"))
         it_fail("405 without Allow: GET:\n%s", r->head);
     http_reply_free(r);
-    r = http_call("DELETE", "/health");
+    r = http_call(metrics_port, "DELETE", "/health");
     assert_non_null(r);
     assert_int_equal(r->status, 405);
     http_reply_free(r);
-    r = http_raw("GARBAGE\r\n\r\n", 11);
+    r = http_raw(metrics_port, "GARBAGE\r\n\r\n", 11);
     assert_non_null(r);
     assert_int_equal(r->status, 400);
     http_reply_free(r);
@@ -556,7 +411,7 @@ static void test_errors(void **state)
     assert_non_null(huge);
     int n = snprintf(huge, 64, "GET /metrics HTTP/1.1\r\nX-Pad: ");
     memset(huge + n, 'a', big);
-    r = http_raw(huge, (size_t)n + big);
+    r = http_raw(metrics_port, huge, (size_t)n + big);
     free(huge);
     assert_non_null(r);
     assert_int_equal(r->status, 431);
@@ -568,12 +423,12 @@ static void test_errors(void **state)
 static void test_slow_client(void **state)
 {
     kvns_conn(state);
-    int silent = tcp_connect(metrics_port, 10000);
-    int partial = tcp_connect(metrics_port, 10000);
+    int silent = http_connect(metrics_port, 10000);
+    int partial = http_connect(metrics_port, 10000);
     assert_true(silent >= 0 && partial >= 0);
     assert_int_equal(send(partial, "GET /metr", 9, MSG_NOSIGNAL), 9);
     long long t0 = now_ms();
-    http_reply *r = scrape();
+    http_reply *r = metrics_scrape(metrics_port);
     long long took = now_ms() - t0;
     http_reply_free(r);
     if (took > 1000)
@@ -600,12 +455,12 @@ static void test_connection_flood(void **state)
     enum { IDLE = 80 };
     int idle[IDLE];
     for (int i = 0; i < IDLE; i++) {
-        idle[i] = tcp_connect(metrics_port, 10000);
+        idle[i] = http_connect(metrics_port, 10000);
         assert_true(idle[i] >= 0);
     }
     sleep_ms(200);
     long long t0 = now_ms();
-    http_reply *r = scrape();
+    http_reply *r = metrics_scrape(metrics_port);
     long long took = now_ms() - t0;
     http_reply_free(r);
     for (int i = 0; i < IDLE; i++)
@@ -620,12 +475,11 @@ static void test_promtool(void **state)
 {
     kv_conn *c = kvns_conn(state);
     if (system("command -v promtool >/dev/null 2>&1") != 0) {
-        printf("promtool not installed (apt-get install prometheus): skipping the lint\n");
-        skip();
+        it_skip("promtool is not installed (apt-get install prometheus)");
     }
-    run(c, "SET", "prom/a", "1", NULL);
-    run(c, "GET", "prom/a", NULL);
-    http_reply *r = scrape();
+    it_run_void(c, "SET", "prom/a", "1", NULL);
+    it_run_void(c, "GET", "prom/a", NULL);
+    http_reply *r = metrics_scrape(metrics_port);
     char path[] = "/tmp/kvns-it-metrics-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -660,7 +514,7 @@ static void test_label_escaping(void **state)
     kv_reply *rep = conn_cmdv(c, 3, argv, NULL);
     assert_status(rep, "OK");
     kv_reply_free(rep);
-    http_reply *r = scrape();
+    http_reply *r = metrics_scrape(metrics_port);
     expect_metric(r->body, "kvns_keys_total{namespace=\"we\\\"ird\\\\n\\ns\"}", 1);
     assert_true(check_histogram(r->body, "command=\"set\",namespace=\"we\\\"ird\\\\n\\ns\"") == 1);
     http_reply_free(r);
@@ -684,7 +538,7 @@ static void test_bind_failure_stops_the_server(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         char port[32], mport[32];
-        snprintf(port, sizeof port, "KVNS_PORT=%d", free_port());
+        snprintf(port, sizeof port, "KVNS_PORT=%d", srv_free_port());
         snprintf(mport, sizeof mport, "KVNS_METRICS_PORT=%d", ntohs(sa.sin_port));
         char *env[] = { port, mport, "KVNS_HOST=127.0.0.1", "KVNS_METRICS_HOST=127.0.0.1",
                         "KVNS_WORKERS=1", "KVNS_SHARD_COUNT=2", "KVNS_MEMORY_LIMIT=67108864", NULL };
@@ -758,18 +612,16 @@ static void test_counts_survive_killed_children(void **state)
 {
     kv_conn *c = kvns_conn(state);
     for (int i = 0; i < 5; i++)
-        run(c, "SET", "crash/k", "v", NULL);
-    http_reply *r = scrape();
+        it_run_void(c, "SET", "crash/k", "v", NULL);
+    http_reply *r = metrics_scrape(metrics_port);
     double before = check_histogram(r->body, "command=\"set\",namespace=\"crash\"");
-    double restarts_before = need_metric(r->body, "kvns_worker_restarts_total");
-    double commands_before = need_metric(r->body, "kvns_commands_processed_total");
+    double restarts_before = metric_need(r->body, "kvns_worker_restarts_total");
+    double commands_before = metric_need(r->body, "kvns_commands_processed_total");
     http_reply_free(r);
     pid_t kids[64];
     size_t nkids = children_of(srv_pid(srv), kids, 64);
-    if (nkids < 2) {
-        printf("cannot list the server's children (/proc/PID/task/PID/children): skipped\n");
-        skip();
-    }
+    if (nkids < 2)
+        it_fail("cannot list the server's children (/proc/PID/task/PID/children)");
     for (size_t i = 0; i < nkids; i++)
         kill(kids[i], SIGKILL);
     /* wait for a respawned worker and housekeeper */
@@ -784,9 +636,9 @@ static void test_counts_survive_killed_children(void **state)
             conn_close(c2);
         if (!ok)
             continue;
-        http_reply *h = http_call("GET", "/metrics");
+        http_reply *h = http_call(metrics_port, "GET", "/metrics");
         if (h && h->status == 200 && !isnan(metric_value(h->body, "kvns_worker_restarts_total")) &&
-            need_metric(h->body, "kvns_worker_restarts_total") >= restarts_before + (double)nkids)
+            metric_need(h->body, "kvns_worker_restarts_total") >= restarts_before + (double)nkids)
             after = h;
         else
             http_reply_free(h);
@@ -796,7 +648,7 @@ static void test_counts_survive_killed_children(void **state)
     double now = check_histogram(after->body, "command=\"set\",namespace=\"crash\"");
     if (now < before + 1)
         it_fail("SET crash/ count went from %g to %g across the restart", before, now);
-    if (need_metric(after->body, "kvns_commands_processed_total") < commands_before)
+    if (metric_need(after->body, "kvns_commands_processed_total") < commands_before)
         it_fail("kvns_commands_processed_total went backwards across the restart");
     http_reply_free(after);
 }

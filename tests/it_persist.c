@@ -26,13 +26,6 @@ static char tmpdir[256];
 static char dump_path[512];
 static char env_path[600];
 
-/* Skips the current test when the target is redis (kvns-only behaviour). */
-static void require_kvns(void)
-{
-    if (srv_target_is_redis())
-        skip();
-}
-
 /* Per test: a fresh directory; the snapshot path is <dir>/data/dump.kvns (the data
  * directory does not exist yet: kvns creates it). */
 static int setup(void **state)
@@ -73,24 +66,6 @@ static void kill_group(kv_server *srv)
     kill(-srv_pid(srv), SIGKILL);
     srv_stop(srv);
     unlink(log_path);            /* killed on purpose: the harness keeps it otherwise */
-}
-
-/* The integer value of `field` in INFO's text (section sec), or LLONG_MIN. */
-static long long info_field(kv_conn *c, const char *sec, const char *field)
-{
-    kv_reply *r = conn_cmd(c, "INFO", sec, NULL);
-    long long v = LLONG_MIN;
-    if (r && r->str) {
-        char pat[128];
-        snprintf(pat, sizeof pat, "\r\n%s:", field);
-        const char *p = strstr(r->str, pat);
-        if (!p && strncmp(r->str, pat + 2, strlen(pat + 2)) == 0)
-            p = r->str - 2;
-        if (p)
-            v = atoll(p + strlen(pat));
-    }
-    kv_reply_free(r);
-    return v;
 }
 
 /* ---- a client-side description of the whole keyspace ------------------------------- */
@@ -316,7 +291,7 @@ static void populate(kv_conn *c)
 static void test_sigterm_restart(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     populate(c);
@@ -341,8 +316,8 @@ static void test_sigterm_restart(void **state)
     assert_string_equal(after, before);
     assert_non_null(strstr(freq_before, "plain=3\n"));
     expect_status(c, "OK", "DEBUG", "CHECK", NULL);
-    assert_int_equal(info_field(c, "persistence", "rdb_last_load_keys_loaded"), 14);
-    assert_int_equal(info_field(c, "persistence", "loading"), 0);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_last_load_keys_loaded"), 14);
+    assert_int_equal(it_info_ll(c, "persistence", "loading"), 0);
     conn_close(c);
     assert_int_equal(srv_stop(srv), 0);
     free(freq_before);
@@ -356,7 +331,7 @@ static void test_sigterm_restart(void **state)
 static void test_sigkill_after_save(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     expect_status(c, "OK", "SET", "saved", "1", NULL);
@@ -381,7 +356,7 @@ static void test_sigkill_after_save(void **state)
 static void test_expired_dropped_at_load(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     expect_status(c, "OK", "SET", "short", "1", "PX", "800", NULL);
@@ -399,52 +374,10 @@ static void test_expired_dropped_at_load(void **state)
     expect_int(c, 0, "EXISTS", "short", "ns/short-set", NULL);
     expect_int(c, 2, "EXISTS", "long", "forever", NULL);
     expect_int_range(c, 990, 1000, "TTL", "long", NULL);
-    assert_int_equal(info_field(c, "persistence", "rdb_last_load_keys_expired"), 2);
-    assert_int_equal(info_field(c, "persistence", "rdb_last_load_keys_loaded"), 2);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_last_load_keys_expired"), 2);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_last_load_keys_loaded"), 2);
     conn_close(c);
     assert_int_equal(srv_stop(srv), 0);
-}
-
-/* The kvns binary the harness would start (KVNS_BIN, else ../kvns next to this test). */
-static void kvns_binary(char *out, size_t cap)
-{
-    const char *env = getenv("KVNS_BIN");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            slash = strrchr(exe, '/');
-            if (slash) {
-                *slash = 0;
-                int w = snprintf(out, cap, "%s/kvns", exe);
-                if (w > 0 && (size_t)w < cap && access(out, X_OK) == 0)
-                    return;
-            }
-        }
-    }
-    snprintf(out, cap, "build/kvns");
-}
-
-/* A TCP port nobody listens on right now (bound then released). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* Runs kvns with persistence to dump_path and expects it to exit at start; returns its
@@ -452,8 +385,8 @@ static int free_port(void)
 static int run_expecting_exit(char **log)
 {
     char bin[PATH_MAX], log_path[600], port[16];
-    kvns_binary(bin, sizeof bin);
-    snprintf(port, sizeof port, "%d", free_port());
+    srv_kvns_binary(bin, sizeof bin);
+    snprintf(port, sizeof port, "%d", srv_free_port());
     snprintf(log_path, sizeof log_path, "%s/kvns.log", tmpdir);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -544,7 +477,7 @@ static void expect_refused(const char *bad, size_t len, const char *what)
 static void test_corrupt_file_refused(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     populate(c);
@@ -635,7 +568,7 @@ static void fill_keys(kv_conn *c)
 static void test_bgsave_while_writing(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     bg_port = srv_port(srv);
     kv_conn *c = conn_open(bg_port);
@@ -654,15 +587,15 @@ static void test_bgsave_while_writing(void **state)
         assert_error(r, "ERR Background save already in progress");
     kv_reply_free(r);
     long long deadline = now_ms() + 30000;
-    while (now_ms() < deadline && (info_field(c, "persistence", "rdb_saves") < 1 ||
-                                   info_field(c, "persistence", "rdb_bgsave_in_progress") != 0))
+    while (now_ms() < deadline && (it_info_ll(c, "persistence", "rdb_saves") < 1 ||
+                                   it_info_ll(c, "persistence", "rdb_bgsave_in_progress") != 0))
         sleep_ms(20);
     sleep_ms(100);                               /* writes after the snapshot */
     __atomic_store_n(&bg_stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < BG_WRITERS; i++)
         pthread_join(tids[i], NULL);
     assert_int_equal(bg_errors, 0);
-    assert_true(info_field(c, "persistence", "rdb_saves") >= 1);
+    assert_true(it_info_ll(c, "persistence", "rdb_saves") >= 1);
     kv_reply *status = conn_cmd(c, "INFO", "persistence", NULL);
     assert_non_null(strstr(status->str, "rdb_last_bgsave_status:ok"));
     kv_reply_free(status);
@@ -685,7 +618,7 @@ static void test_bgsave_while_writing(void **state)
     assert_non_null(counter->str);
     assert_true(atoll(counter->str) > 0 && atoll(counter->str) <= final_counter);
     kv_reply_free(counter);
-    assert_int_equal(info_field(c, "keyspace", "db0") == LLONG_MIN, 0);
+    assert_int_equal(info_ll_or(c, "keyspace", "db0", LLONG_MIN) == LLONG_MIN, 0);
     conn_close(c);
     assert_int_equal(srv_stop(srv), 0);
 }
@@ -694,7 +627,7 @@ static void test_bgsave_while_writing(void **state)
 static void test_commands_and_info(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     long long start = now_ms() / 1000;
@@ -702,20 +635,20 @@ static void test_commands_and_info(void **state)
     assert_non_null(r);
     assert_non_null(strstr(r->str, "# Persistence\r\nloading:0\r\n"));
     kv_reply_free(r);
-    assert_int_equal(info_field(c, "persistence", "rdb_saves"), 0);
-    assert_int_equal(info_field(c, "persistence", "rdb_last_bgsave_time_sec"), -1);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_saves"), 0);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_last_bgsave_time_sec"), -1);
     expect_int_range(c, start - 5, start + 1, "LASTSAVE", NULL);
     expect_status(c, "OK", "SET", "a", "1", NULL);
     expect_status(c, "OK", "SET", "b", "1", NULL);
     expect_int(c, 1, "DEL", "a", NULL);
     expect_bulk(c, "1", "GET", "b", NULL);          /* reads are not changes */
-    assert_int_equal(info_field(c, "persistence", "rdb_changes_since_last_save"), 3);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_changes_since_last_save"), 3);
     expect_status(c, "OK", "SAVE", NULL);
-    assert_int_equal(info_field(c, "persistence", "rdb_changes_since_last_save"), 0);
-    assert_int_equal(info_field(c, "persistence", "rdb_saves"), 1);
-    assert_int_equal(info_field(c, "persistence", "rdb_bgsave_in_progress"), 0);
-    assert_true(info_field(c, "persistence", "rdb_last_bgsave_time_sec") >= 0);
-    long long saved_at = info_field(c, "persistence", "rdb_last_save_time");
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_changes_since_last_save"), 0);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_saves"), 1);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_bgsave_in_progress"), 0);
+    assert_true(it_info_ll(c, "persistence", "rdb_last_bgsave_time_sec") >= 0);
+    long long saved_at = it_info_ll(c, "persistence", "rdb_last_save_time");
     assert_true(saved_at >= start);
     expect_int(c, saved_at, "LASTSAVE", NULL);
     expect_error(c, "ERR syntax error", "BGSAVE", "now", NULL);
@@ -724,9 +657,9 @@ static void test_commands_and_info(void **state)
     assert_reply_type(r, KV_REPLY_STATUS);
     kv_reply_free(r);
     long long deadline = now_ms() + 10000;
-    while (info_field(c, "persistence", "rdb_saves") < 2 && now_ms() < deadline)
+    while (it_info_ll(c, "persistence", "rdb_saves") < 2 && now_ms() < deadline)
         sleep_ms(10);
-    assert_int_equal(info_field(c, "persistence", "rdb_saves"), 2);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_saves"), 2);
     conn_close(c);
     assert_int_equal(srv_stop(srv), 0);
 }
@@ -759,7 +692,7 @@ static void wait_bgsave_status(kv_conn *c, const char *status)
 static void test_stop_writes_on_bgsave_error(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = start_persistent();
     kv_conn *c = conn_open(srv_port(srv));
     expect_status(c, "OK", "SET", "before", "1", NULL);
@@ -819,26 +752,12 @@ static void write_filler(const char *path, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-/* True when the server's log so far contains needle. */
-static bool log_contains(const kv_server *srv, const char *needle)
-{
-    FILE *f = fopen(srv->log_path, "r");
-    assert_non_null(f);
-    char *buf = calloc(1, 65536);
-    size_t n = fread(buf, 1, 65535, f);
-    fclose(f);
-    buf[n] = 0;
-    bool found = strstr(buf, needle) != NULL;
-    free(buf);
-    return found;
-}
-
 /* The PATH.tmp a killed snapshot writer left behind is removed at start (and logged);
  * other files next to it, even with similar names, are left alone. */
 static void test_stale_tmp_removed_at_start(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     char dir[300], tmp[600], similar[600], other[600];
     snprintf(dir, sizeof dir, "%s/data", tmpdir);
     assert_int_equal(mkdir(dir, 0700), 0);
@@ -852,8 +771,8 @@ static void test_stale_tmp_removed_at_start(void **state)
     assert_int_equal(access(tmp, F_OK), -1);
     assert_int_equal(access(similar, F_OK), 0);
     assert_int_equal(access(other, F_OK), 0);
-    assert_true(log_contains(srv, "removed a stale temporary snapshot file"));
-    assert_true(log_contains(srv, "bytes=4096"));
+    assert_true(srv_log_contains(srv, "removed a stale temporary snapshot file"));
+    assert_true(srv_log_contains(srv, "bytes=4096"));
     kv_conn *c = conn_open(srv_port(srv));
     expect_status(c, "OK", "SET", "k", "v", NULL);
     expect_status(c, "OK", "SAVE", NULL);
@@ -868,7 +787,7 @@ static void test_stale_tmp_removed_at_start(void **state)
 static void test_no_persistence(void **state)
 {
     (void)state;
-    require_kvns();
+    it_skip_unless_kvns("snapshot persistence");
     kv_server *srv = srv_start(NULL);
     assert_non_null(srv);
     kv_conn *c = conn_open(srv_port(srv));
@@ -876,8 +795,8 @@ static void test_no_persistence(void **state)
     expect_error(c, "ERR persistence is disabled: KVNS_PERSIST_PATH is not set", "SAVE", NULL);
     expect_error(c, "ERR persistence is disabled: KVNS_PERSIST_PATH is not set", "BGSAVE", NULL);
     expect_int_range(c, now - 10, now, "LASTSAVE", NULL);
-    assert_int_equal(info_field(c, "persistence", "loading"), 0);
-    assert_int_equal(info_field(c, "persistence", "rdb_bgsave_in_progress"), 0);
+    assert_int_equal(it_info_ll(c, "persistence", "loading"), 0);
+    assert_int_equal(it_info_ll(c, "persistence", "rdb_bgsave_in_progress"), 0);
     conn_close(c);
     assert_int_equal(srv_stop(srv), 0);
 }

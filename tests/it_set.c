@@ -15,70 +15,16 @@
 #define POSITIVE  "ERR value is out of range, must be positive"
 #define RANGE_ERR "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 
-static kv_reply *run(kv_conn *c, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    kv_reply *r = conn_cmd_va(c, first, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("%s: no reply (%s)", first, conn_error(c));
-    return r;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The string elements of r (of type t) joined by commas, sorted when asked (malloc'd). */
-static char *joined(const kv_reply *r, kv_reply_type t, bool sorted)
-{
-    char got[512];
-    if (!r || r->type != t)
-        it_fail("expected a %s, got %s", kv_reply_type_name(t), kv_reply_describe(r, got, sizeof got));
-    char **v = malloc((r->count + 1) * sizeof *v);
-    size_t total = 1;
-    for (size_t i = 0; i < r->count; i++) {
-        if (r->elements[i]->type != KV_REPLY_BULK)
-            it_fail("element %zu is not a bulk string: %s", i, kv_reply_describe(r, got, sizeof got));
-        v[i] = r->elements[i]->str;
-        total += r->elements[i]->len + 1;
-    }
-    if (sorted)
-        qsort(v, r->count, sizeof *v, cmp_str);
-    char *out = calloc(1, total);
-    for (size_t i = 0; i < r->count; i++) {
-        if (i)
-            strcat(out, ",");
-        strcat(out, v[i]);
-    }
-    free(v);
-    return out;
-}
-
-/* Runs a command; its reply must be an aggregate of type t holding csv (in order, or
- * as a multiset when sorted - csv then sorted too). */
-static void expect_agg(kv_conn *c, kv_reply_type t, bool sorted, const char *csv, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    kv_reply *r = conn_cmd_va(c, first, ap);
-    va_end(ap);
-    char *got = joined(r, t, sorted);
-    if (strcmp(got, csv) != 0)
-        it_fail("%s: expected [%s], got [%s]", first, csv, got);
-    free(got);
-    kv_reply_free(r);
-}
-
 /* SMEMBERS key, sorted, must equal csv (RESP2). */
 static void expect_members(kv_conn *c, const char *key, const char *csv)
 {
-    expect_agg(c, KV_REPLY_ARRAY, true, csv, "SMEMBERS", key, NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, csv, "SMEMBERS", key, NULL);
 }
 
 static kv_conn *resp3(void)
 {
     kv_conn *c = it_connect();
-    kv_reply *r = run(c, "HELLO", "3", NULL);
+    kv_reply *r = it_run(c, "HELLO", "3", NULL);
     kv_reply_free(r);
     return c;
 }
@@ -86,7 +32,7 @@ static kv_conn *resp3(void)
 /* OBJECT ENCODING; "listpack" reads "hashtable" on a Redis without listpack sets. */
 static void expect_encoding(kv_conn *c, const char *key, const char *enc)
 {
-    kv_reply *r = run(c, "OBJECT", "ENCODING", key, NULL);
+    kv_reply *r = it_run(c, "OBJECT", "ENCODING", key, NULL);
     if (srv_target_is_redis() && strcmp(enc, "listpack") == 0 && kv_reply_is_str(r, "hashtable"))
         enc = "hashtable";
     assert_bulk(r, enc);
@@ -127,13 +73,13 @@ static void test_sadd_srem_basics(void **state)
     expect_int(c, 1, "SISMEMBER", "s", "a", NULL);
     expect_int(c, 0, "SISMEMBER", "s", "z", NULL);
     expect_int(c, 0, "SISMEMBER", "missing", "z", NULL);
-    kv_reply *r = run(c, "SMISMEMBER", "s", "a", "z", "d", NULL);
+    kv_reply *r = it_run(c, "SMISMEMBER", "s", "a", "z", "d", NULL);
     assert_array_len(r, 3);
     assert_int(r->elements[0], 1);
     assert_int(r->elements[1], 0);
     assert_int(r->elements[2], 1);
     kv_reply_free(r);
-    r = run(c, "SMISMEMBER", "missing", "a", NULL);
+    r = it_run(c, "SMISMEMBER", "missing", "a", NULL);
     assert_array_len(r, 1);
     assert_int(r->elements[0], 0);
     kv_reply_free(r);
@@ -158,28 +104,28 @@ static void test_resp3_shapes(void **state)
     expect_int(c, 3, "SADD", "s", "3", "1", "2", NULL);
     expect_int(c, 2, "SADD", "t", "x", "2", NULL);
     kv_conn *c3 = resp3();
-    expect_agg(c3, KV_REPLY_SET, false, "1,2,3", "SMEMBERS", "s", NULL);   /* intset order */
-    expect_agg(c3, KV_REPLY_SET, false, "", "SMEMBERS", "missing", NULL);
-    expect_agg(c3, KV_REPLY_SET, true, "1,2,3,x", "SUNION", "s", "t", NULL);
-    expect_agg(c3, KV_REPLY_SET, true, "2", "SINTER", "s", "t", NULL);
-    expect_agg(c3, KV_REPLY_SET, true, "1,3", "SDIFF", "s", "t", NULL);
-    expect_agg(c3, KV_REPLY_SET, false, "", "SINTER", "s", "missing", NULL);
-    expect_agg(c3, KV_REPLY_SET, false, "", "SPOP", "s", "0", NULL);
-    expect_agg(c3, KV_REPLY_SET, false, "", "SPOP", "missing", "2", NULL);
-    expect_agg(c3, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", "missing", "2", NULL);
-    expect_agg(c3, KV_REPLY_ARRAY, true, "1,2,3", "SRANDMEMBER", "s", "10", NULL);
-    kv_reply *r = run(c3, "SPOP", "missing", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, false, "1,2,3", "SMEMBERS", "s", NULL);   /* intset order */
+    it_expect_agg(c3, KV_REPLY_SET, false, "", "SMEMBERS", "missing", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, true, "1,2,3,x", "SUNION", "s", "t", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, true, "2", "SINTER", "s", "t", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, true, "1,3", "SDIFF", "s", "t", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, false, "", "SINTER", "s", "missing", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, false, "", "SPOP", "s", "0", NULL);
+    it_expect_agg(c3, KV_REPLY_SET, false, "", "SPOP", "missing", "2", NULL);
+    it_expect_agg(c3, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", "missing", "2", NULL);
+    it_expect_agg(c3, KV_REPLY_ARRAY, true, "1,2,3", "SRANDMEMBER", "s", "10", NULL);
+    kv_reply *r = it_run(c3, "SPOP", "missing", NULL);
     assert_nil(r);
     assert_true(r->prefix == '_');
     kv_reply_free(r);
-    r = run(c3, "SRANDMEMBER", "missing", NULL);
+    r = it_run(c3, "SRANDMEMBER", "missing", NULL);
     assert_nil(r);
     kv_reply_free(r);
-    r = run(c3, "SPOP", "t", "1", NULL);
+    r = it_run(c3, "SPOP", "t", "1", NULL);
     assert_reply_type(r, KV_REPLY_SET);
     assert_int_equal(r->count, 1);
     kv_reply_free(r);
-    r = run(c3, "SSCAN", "s", "0", NULL);
+    r = it_run(c3, "SSCAN", "s", "0", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "0");
     assert_array_len(r->elements[1], 3);
@@ -195,8 +141,8 @@ static void test_encodings(void **state)
     expect_int(c, 3, "SADD", "i", "5", "-1", "100000", NULL);
     expect_encoding(c, "i", "intset");
     expect_members(c, "i", "-1,100000,5");
-    kv_reply *r = run(c, "SMEMBERS", "i", NULL);      /* an intset is sorted numerically */
-    char *order = joined(r, KV_REPLY_ARRAY, false);
+    kv_reply *r = it_run(c, "SMEMBERS", "i", NULL);      /* an intset is sorted numerically */
+    char *order = it_joined(r, KV_REPLY_ARRAY, false);
     assert_string_equal(order, "-1,5,100000");
     free(order);
     kv_reply_free(r);
@@ -249,13 +195,13 @@ static void test_union_inter_diff(void **state)
     expect_int(c, 4, "SADD", "a", "1", "2", "3", "x", NULL);
     expect_int(c, 3, "SADD", "ns1/b", "2", "3", "y", NULL);
     expect_int(c, 2, "SADD", "ns2/c", "3", "x", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "1,2,3,x,y", "SUNION", "a", "ns1/b", "ns2/c", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "3", "SINTER", "a", "ns1/b", "ns2/c", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "", "SINTER", "a", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "1", "SDIFF", "a", "ns1/b", "ns2/c", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "", "SDIFF", "missing", "a", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "", "SDIFF", "a", "a", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, true, "1,2,3,x", "SINTER", "a", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "1,2,3,x,y", "SUNION", "a", "ns1/b", "ns2/c", "missing", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "3", "SINTER", "a", "ns1/b", "ns2/c", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "", "SINTER", "a", "missing", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "1", "SDIFF", "a", "ns1/b", "ns2/c", "missing", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "", "SDIFF", "missing", "a", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "", "SDIFF", "a", "a", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, true, "1,2,3,x", "SINTER", "a", NULL);
     expect_status(c, "OK", "SET", "str", "v", NULL);
     expect_error(c, WRONGTYPE, "SUNION", "a", "str", NULL);
     expect_error(c, WRONGTYPE, "SINTER", "missing", "str", NULL);    /* every key is checked */
@@ -264,13 +210,13 @@ static void test_union_inter_diff(void **state)
     /* big hashtable sets */
     sadd_range(c, "big1", "m", 0, 3000);
     sadd_range(c, "big2", "m", 2000, 5000);
-    kv_reply *r = run(c, "SINTER", "big1", "big2", NULL);
+    kv_reply *r = it_run(c, "SINTER", "big1", "big2", NULL);
     assert_array_len(r, 1000);
     kv_reply_free(r);
-    r = run(c, "SUNION", "big1", "big2", NULL);
+    r = it_run(c, "SUNION", "big1", "big2", NULL);
     assert_array_len(r, 5000);
     kv_reply_free(r);
-    r = run(c, "SDIFF", "big2", "big1", NULL);
+    r = it_run(c, "SDIFF", "big2", "big1", NULL);
     assert_array_len(r, 2000);
     kv_reply_free(r);
 }
@@ -394,7 +340,7 @@ static void test_srandmember(void **state)
 {
     kv_conn *c = *state;
     expect_nil(c, "SRANDMEMBER", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", "missing", "5", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", "missing", "5", NULL);
     const struct { const char *key, *prefix; int size; } sets[] = {
         { "ints", "", 10 }, { "lp", "m", 10 }, { "ht", "m", 500 },
     };
@@ -402,7 +348,7 @@ static void test_srandmember(void **state)
     sadd_range(c, "lp", "m", 0, 10);
     sadd_range(c, "ht", "m", 0, 500);
     for (int s = 0; s < 3; s++) {
-        kv_reply *r = run(c, "SRANDMEMBER", sets[s].key, NULL);
+        kv_reply *r = it_run(c, "SRANDMEMBER", sets[s].key, NULL);
         assert_reply_type(r, KV_REPLY_BULK);
         kv_reply_free(r);
         const long long counts[] = { 1, 3, 9, 10, 100, 200, 499, 500, 501, -1, -5, -1000 };
@@ -411,12 +357,12 @@ static void test_srandmember(void **state)
             snprintf(cnt, sizeof cnt, "%lld", counts[i]);
             size_t n = counts[i] < 0 ? (size_t)-counts[i]
                      : counts[i] < sets[s].size ? (size_t)counts[i] : (size_t)sets[s].size;
-            r = run(c, "SRANDMEMBER", sets[s].key, cnt, NULL);
+            r = it_run(c, "SRANDMEMBER", sets[s].key, cnt, NULL);
             assert_reply_type(r, KV_REPLY_ARRAY);
             check_members(r, sets[s].prefix, sets[s].size, n, counts[i] > 0, NULL);
             kv_reply_free(r);
         }
-        expect_agg(c, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", sets[s].key, "0", NULL);
+        it_expect_agg(c, KV_REPLY_ARRAY, false, "", "SRANDMEMBER", sets[s].key, "0", NULL);
     }
     expect_int(c, 500, "SCARD", "ht", NULL);                   /* nothing removed */
     expect_error(c, NOT_INT, "SRANDMEMBER", "ht", "x", NULL);
@@ -428,7 +374,7 @@ static void test_spop(void **state)
 {
     kv_conn *c = *state;
     expect_nil(c, "SPOP", "missing", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "missing", "3", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "missing", "3", NULL);
     const struct { const char *key, *prefix; int size; } sets[] = {
         { "ints", "", 300 }, { "lp", "m", 100 }, { "ht", "m", 3000 },
     };
@@ -437,7 +383,7 @@ static void test_spop(void **state)
         int size = sets[s].size;
         sadd_range(c, key, sets[s].prefix, 0, size);
         char *seen = calloc((size_t)size, 1);
-        kv_reply *r = run(c, "SPOP", key, NULL);
+        kv_reply *r = it_run(c, "SPOP", key, NULL);
         assert_reply_type(r, KV_REPLY_BULK);
         int x;
         assert_int_equal(sscanf(r->str + strlen(sets[s].prefix), "%d", &x), 1);
@@ -448,21 +394,21 @@ static void test_spop(void **state)
         for (size_t i = 0; i < 4; i++) {
             char cnt[16];
             snprintf(cnt, sizeof cnt, "%d", pops[i]);
-            r = run(c, "SPOP", key, cnt, NULL);
+            r = it_run(c, "SPOP", key, cnt, NULL);
             check_members(r, sets[s].prefix, size, (size_t)pops[i], true, seen);
             kv_reply_free(r);
             left -= pops[i];
             expect_int(c, left, "SCARD", key, NULL);
         }
         /* what is left plus what was popped is the original set, once each */
-        r = run(c, "SMEMBERS", key, NULL);
+        r = it_run(c, "SMEMBERS", key, NULL);
         check_members(r, sets[s].prefix, size, (size_t)left, true, seen);
         kv_reply_free(r);
         for (int m = 0; m < size; m++)
             if (seen[m] != 1)
                 it_fail("%s: member %d seen %d times", key, m, seen[m]);
         /* popping at least everything returns the rest and deletes the key */
-        r = run(c, "SPOP", key, "100000", NULL);
+        r = it_run(c, "SPOP", key, "100000", NULL);
         assert_int_equal(r->count, (size_t)left);
         kv_reply_free(r);
         expect_int(c, 0, "EXISTS", key, NULL);
@@ -472,7 +418,7 @@ static void test_spop(void **state)
     expect_bulk(c, "x", "SPOP", "one", NULL);
     expect_int(c, 0, "EXISTS", "one", NULL);
     expect_int(c, 1, "SADD", "s", "x", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "s", "0", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "s", "0", NULL);
     expect_error(c, POSITIVE, "SPOP", "s", "-1", NULL);
     expect_error(c, POSITIVE, "SPOP", "s", "x", NULL);
     expect_error(c, SYNTAX, "SPOP", "s", "1", "2", NULL);
@@ -481,7 +427,7 @@ static void test_spop(void **state)
     expect_error(c, WRONGTYPE, "SPOP", "str", "1", NULL);
     /* found by the differential fuzzer: a zero count does not skip the type check */
     expect_error(c, WRONGTYPE, "SPOP", "str", "0", NULL);
-    expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "missing", "0", NULL);
+    it_expect_agg(c, KV_REPLY_ARRAY, false, "", "SPOP", "missing", "0", NULL);
 }
 
 /* A pop of most of a big hashtable set (kvns rebuilds the remaining members) keeps
@@ -493,12 +439,12 @@ static void test_spop_large(void **state)
         sadd_range(c, "big", "m", i, i + 5000);
     expect_int(c, 1, "EXPIRE", "big", "1000", NULL);
     char *seen = calloc(100000, 1);
-    kv_reply *r = run(c, "SPOP", "big", "70000", NULL);
+    kv_reply *r = it_run(c, "SPOP", "big", "70000", NULL);
     check_members(r, "m", 100000, 70000, true, seen);
     kv_reply_free(r);
     expect_int(c, 30000, "SCARD", "big", NULL);
     expect_int_range(c, 990, 1000, "TTL", "big", NULL);
-    r = run(c, "SMEMBERS", "big", NULL);
+    r = it_run(c, "SMEMBERS", "big", NULL);
     check_members(r, "m", 100000, 30000, true, seen);
     kv_reply_free(r);
     for (int m = 0; m < 100000; m++)
@@ -561,7 +507,7 @@ static size_t sscan_all(kv_conn *c, const char *key, const char *prefix, char *s
 static void test_sscan(void **state)
 {
     kv_conn *c = *state;
-    kv_reply *r = run(c, "SSCAN", "missing", "0", NULL);
+    kv_reply *r = it_run(c, "SSCAN", "missing", "0", NULL);
     assert_array_len(r, 2);
     assert_bulk(r->elements[0], "0");
     assert_array_len(r->elements[1], 0);
@@ -626,7 +572,7 @@ static void test_wrongtype_and_keyspace(void **state)
     expect_int(c, 5000, "SCARD", "ns3/big", NULL);
     expect_int(c, 2, "DEL", "big", "ns3/big", NULL);
     if (!srv_target_is_redis()) {
-        kv_reply *r = run(c, "DEBUG", "CHECK", NULL);
+        kv_reply *r = it_run(c, "DEBUG", "CHECK", NULL);
         if (r->type == KV_REPLY_STATUS)
             assert_status(r, "OK");
         kv_reply_free(r);

@@ -17,42 +17,15 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-/* Runs a command (NULL-terminated arguments) and returns its reply; fails the test
- * when there is none. */
-static kv_reply *run(kv_conn *c, const char *arg0, ...)
-{
-    va_list ap;
-    va_start(ap, arg0);
-    kv_reply *r = conn_cmd_va(c, arg0, ap);
-    va_end(ap);
-    if (!r)
-        it_fail("no reply to %s: %s", arg0, conn_error(c));
-    return r;
-}
-
-/* Value of "name:<integer>" at the start of a line of an INFO text, or -1. */
-static long long info_field(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *line = text; line && *line;) {
-        if (strncmp(line, name, n) == 0 && line[n] == ':')
-            return strtoll(line + n + 1, NULL, 10);
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    return -1;
-}
-
 /* The worker slot serving c (kvns_worker_slot of INFO server; 0 for redis-server). */
 static int worker_slot_of(kv_conn *c)
 {
     if (srv_target_is_redis())
         return 0;
-    kv_reply *r = run(c, "INFO", "server", NULL);
+    kv_reply *r = it_run(c, "INFO", "server", NULL);
     if (r->type != KV_REPLY_BULK && r->type != KV_REPLY_VERBATIM)
         it_fail("INFO server did not answer a bulk string");
-    long long slot = info_field(r->str, "kvns_worker_slot");
+    long long slot = info_text_ll(r->str, "kvns_worker_slot", -1);
     kv_reply_free(r);
     if (slot < 0 || slot >= WORKERS)
         it_fail("INFO server has no kvns_worker_slot in 0..%d", WORKERS - 1);
@@ -114,7 +87,7 @@ static void fresh_slowlog(kv_conn *c, const char *slower_than)
     expect_status(c, "OK", "CONFIG", "SET", "slowlog-log-slower-than", "-1", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "slowlog-max-len", "128", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "latency-monitor-threshold", "0", NULL);
-    kv_reply_free(run(c, "LATENCY", "RESET", NULL));
+    kv_reply_free(it_run(c, "LATENCY", "RESET", NULL));
     expect_status(c, "OK", "CONFIG", "SET", "slowlog-log-slower-than", slower_than, NULL);
     expect_status(c, "OK", "SLOWLOG", "RESET", NULL);
 }
@@ -181,7 +154,7 @@ static long find_entry(const kv_reply *log, const char *first, ...)
 /* SLOWLOG GET -1, every entry shape-checked. */
 static kv_reply *slowlog_all(kv_conn *c)
 {
-    kv_reply *log = run(c, "SLOWLOG", "GET", "-1", NULL);
+    kv_reply *log = it_run(c, "SLOWLOG", "GET", "-1", NULL);
     assert_reply_type(log, KV_REPLY_ARRAY);
     for (size_t i = 0; i < log->count; i++)
         assert_entry_shape(log->elements[i]);
@@ -191,7 +164,7 @@ static kv_reply *slowlog_all(kv_conn *c)
 /* The addr=... field of CLIENT INFO into buf. */
 static void client_addr(kv_conn *c, char *buf, size_t cap)
 {
-    kv_reply *r = run(c, "CLIENT", "INFO", NULL);
+    kv_reply *r = it_run(c, "CLIENT", "INFO", NULL);
     const char *at = r->str ? strstr(r->str, "addr=") : NULL;
     if (!at)
         it_fail("CLIENT INFO has no addr= field");
@@ -207,7 +180,7 @@ static void client_addr(kv_conn *c, char *buf, size_t cap)
 /* The value CONFIG GET reports for name (into buf). */
 static void config_get(kv_conn *c, const char *name, char *buf, size_t cap)
 {
-    kv_reply *r = run(c, "CONFIG", "GET", name, NULL);
+    kv_reply *r = it_run(c, "CONFIG", "GET", name, NULL);
     const kv_reply *v = kv_reply_map_get(r, name);
     if (!v || !v->str)
         it_fail("CONFIG GET %s has no value", name);
@@ -491,7 +464,7 @@ static void test_large_entries(void **state)
         r = conn_cmdv(c, 2, (const char *[]){ "ECHO", big }, NULL);
         assert_bulk(r, big);
         kv_reply_free(r);
-        r = run(c, "MSET", "a", big, "b", big, "c", big, "d", big, "e", big, "f", big, "g", big, "h", big,
+        r = it_run(c, "MSET", "a", big, "b", big, "c", big, "d", big, "e", big, "f", big, "g", big, "h", big,
                 "i", big, "j", big, "k", big, "l", big, "m", big, "n", big, "o", big, NULL);
         assert_status(r, "OK");
         kv_reply_free(r);
@@ -529,8 +502,8 @@ static void test_secrets_redacted(void **state)
     fresh_slowlog(c, "0");
     expect_error_prefix(c, "WRONGPASS", "AUTH", "someone", "secret", NULL);
     expect_error_prefix(c, "ERR AUTH", "AUTH", "secret", NULL);
-    kv_reply_free(run(c, "HELLO", "2", "AUTH", "default", "secret", "SETNAME", "hello-name", NULL));
-    kv_reply_free(run(c, "CONFIG", "SET", "requirepass", "", NULL));
+    kv_reply_free(it_run(c, "HELLO", "2", "AUTH", "default", "secret", "SETNAME", "hello-name", NULL));
+    kv_reply_free(it_run(c, "CONFIG", "SET", "requirepass", "", NULL));
     stop_slowlog(c);
     kv_reply *log = slowlog_all(c);
     assert_true(find_entry(log, "AUTH", "(redacted)", "(redacted)", NULL) >= 0);
@@ -632,7 +605,7 @@ static void test_concurrent_writers_and_reader(void **state)
  * sample is at least latest_min ms and whose all-time high is at least max_min ms. */
 static void expect_latest_command(kv_conn *c, long long latest_min, long long max_min)
 {
-    kv_reply *r = run(c, "LATENCY", "LATEST", NULL);
+    kv_reply *r = it_run(c, "LATENCY", "LATEST", NULL);
     char got[512];
     if (r->type != KV_REPLY_ARRAY || r->count != 1 || r->elements[0]->type != KV_REPLY_ARRAY ||
         r->elements[0]->count != 4)
@@ -661,7 +634,7 @@ static void test_latency_latest_and_history(void **state)
     expect_array_len(w[1], 0, "LATENCY", "LATEST", NULL);
     expect_status(w[0], "OK", "DEBUG", "SLEEP", "0.2", NULL);
     expect_latest_command(w[1], 200, 200);
-    kv_reply *h = run(w[1], "LATENCY", "HISTORY", "command", NULL);
+    kv_reply *h = it_run(w[1], "LATENCY", "HISTORY", "command", NULL);
     assert_array_len(h, 1);
     assert_array_len(h->elements[0], 2);
     long long first_time = h->elements[0]->elements[0]->integer;
@@ -671,7 +644,7 @@ static void test_latency_latest_and_history(void **state)
     sleep_ms(1100);
     expect_status(w[1], "OK", "DEBUG", "SLEEP", "0.12", NULL);
     expect_latest_command(w[0], 120, 200);
-    h = run(w[0], "LATENCY", "HISTORY", "command", NULL);
+    h = it_run(w[0], "LATENCY", "HISTORY", "command", NULL);
     assert_array_len(h, 2);
     assert_int(h->elements[0]->elements[0], first_time);
     assert_int_range(h->elements[0]->elements[1], 200, 5000);
@@ -718,20 +691,20 @@ static void test_latency_doctor_and_graph(void **state)
 {
     kv_conn *c = *state;
     fresh_slowlog(c, "-1");
-    kv_reply *r = run(c, "LATENCY", "DOCTOR", NULL);
+    kv_reply *r = it_run(c, "LATENCY", "DOCTOR", NULL);
     assert_bulk_contains(r, "Latency monitoring is disabled");
     kv_reply_free(r);
     expect_error(c, "ERR No samples available for event 'command'", "LATENCY", "GRAPH", "command", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "latency-monitor-threshold", "100", NULL);
-    r = run(c, "LATENCY", "DOCTOR", NULL);
+    r = it_run(c, "LATENCY", "DOCTOR", NULL);
     assert_bulk_contains(r, "no latency spike was observed");
     kv_reply_free(r);
     expect_status(c, "OK", "DEBUG", "SLEEP", "0.15", NULL);
-    r = run(c, "LATENCY", "DOCTOR", NULL);
+    r = it_run(c, "LATENCY", "DOCTOR", NULL);
     assert_bulk_contains(r, "I have observed latency spikes");
     assert_bulk_contains(r, "1. command: 1 latency spikes (average 15");
     kv_reply_free(r);
-    r = run(c, "LATENCY", "GRAPH", "command", NULL);
+    r = it_run(c, "LATENCY", "GRAPH", "command", NULL);
     assert_bulk_contains(r, "command - high 15");
     assert_bulk_contains(r, "---------------------\n");
     kv_reply_free(r);

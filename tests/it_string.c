@@ -11,20 +11,6 @@
 #define NOT_FLOAT "ERR value is not a valid float"
 #define SYNTAX    "ERR syntax error"
 
-/* Skips the current test unless the server has list commands (kvns adds them later). */
-static void require_lists(void)
-{
-    if (!srv_supports("RPUSH"))
-        skip();
-}
-
-/* Formats a number as a decimal string into buf. */
-static const char *num(char *buf, size_t cap, long long v)
-{
-    snprintf(buf, cap, "%lld", v);
-    return buf;
-}
-
 /* SET stores, GET reads back, SET overwrites, GET of a missing key is nil. */
 static void test_set_get_basic(void **state)
 {
@@ -60,9 +46,9 @@ static void test_set_exat_pxat(void **state)
     kv_conn *c = *state;
     char buf[32];
     long long now = now_ms();
-    expect_status(c, "OK", "SET", "k", "v", "EXAT", num(buf, sizeof buf, now / 1000 + 100), NULL);
+    expect_status(c, "OK", "SET", "k", "v", "EXAT", fmt_ll(buf, sizeof buf, now / 1000 + 100), NULL);
     expect_int_range(c, 98, 100, "TTL", "k", NULL);
-    expect_status(c, "OK", "SET", "k", "v", "PXAT", num(buf, sizeof buf, now + 100000), NULL);
+    expect_status(c, "OK", "SET", "k", "v", "PXAT", fmt_ll(buf, sizeof buf, now + 100000), NULL);
     expect_int_range(c, 98000, 100000, "PTTL", "k", NULL);
     expect_status(c, "OK", "SET", "k", "v", "EXAT", "1", NULL);
     expect_int(c, 0, "EXISTS", "k", NULL);
@@ -128,7 +114,6 @@ static void test_set_get_option(void **state)
 static void test_set_get_option_wrongtype(void **state)
 {
     kv_conn *c = *state;
-    require_lists();
     expect_int(c, 1, "RPUSH", "l", "a", NULL);
     expect_error(c, WRONGTYPE, "SET", "l", "v", "GET", NULL);
     expect_status(c, "list", "TYPE", "l", NULL);
@@ -212,7 +197,6 @@ static void test_mset_mget(void **state)
 static void test_mget_wrong_type_is_nil(void **state)
 {
     kv_conn *c = *state;
-    require_lists();
     expect_int(c, 1, "RPUSH", "l", "x", NULL);
     expect_status(c, "OK", "SET", "s", "v", NULL);
     kv_reply *r = conn_cmd(c, "MGET", "s", "l", NULL);
@@ -313,9 +297,9 @@ static void test_getex(void **state)
     expect_int_range(c, 99, 100, "TTL", "k", NULL);
     expect_bulk(c, "v", "GETEX", "k", "PX", "5000", NULL);
     expect_int_range(c, 4000, 5000, "PTTL", "k", NULL);
-    expect_bulk(c, "v", "GETEX", "k", "EXAT", num(buf, sizeof buf, now_ms() / 1000 + 200), NULL);
+    expect_bulk(c, "v", "GETEX", "k", "EXAT", fmt_ll(buf, sizeof buf, now_ms() / 1000 + 200), NULL);
     expect_int_range(c, 198, 200, "TTL", "k", NULL);
-    expect_bulk(c, "v", "GETEX", "k", "PXAT", num(buf, sizeof buf, now_ms() + 300000), NULL);
+    expect_bulk(c, "v", "GETEX", "k", "PXAT", fmt_ll(buf, sizeof buf, now_ms() + 300000), NULL);
     expect_int_range(c, 298000, 300000, "PTTL", "k", NULL);
     expect_bulk(c, "v", "GETEX", "k", "PERSIST", NULL);
     expect_int(c, -1, "TTL", "k", NULL);
@@ -627,7 +611,6 @@ static void test_large_value_1mb(void **state)
 static void test_wrongtype_string_commands(void **state)
 {
     kv_conn *c = *state;
-    require_lists();
     expect_int(c, 1, "RPUSH", "l", "a", NULL);
     expect_error(c, WRONGTYPE, "GET", "l", NULL);
     expect_error(c, WRONGTYPE, "GETSET", "l", "x", NULL);

@@ -43,14 +43,6 @@ typedef struct notify_sock {
     int        count;
 } notify_sock;
 
-/* Monotonic clock in milliseconds. */
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Creates and binds the AF_UNIX datagram socket kvns will notify (a fresh path under
  * /tmp). Fails the test when it cannot. */
 static void notify_open(notify_sock *ns)
@@ -172,20 +164,13 @@ static bool answers_ping(const kv_server *srv)
     return ok;
 }
 
-/* Skips the test against redis-server (it speaks no sd_notify here). */
-static void require_kvns(void)
-{
-    if (srv_target_is_redis())
-        skip();
-}
-
 /* ---- sd_notify ------------------------------------------------------------------------ */
 
 /* READY=1 comes once, in one datagram with a STATUS= line, when connections are
  * accepted; no WATCHDOG=1 without WATCHDOG_USEC. */
 static void test_ready_with_status(void **state)
 {
-    require_kvns();
+    it_skip_unless_kvns("sd_notify and the systemd unit");
     notify_sock ns;
     notify_open(&ns);
     kv_server *srv = start_notified(&ns, NULL);     /* returns once PING answers */
@@ -216,7 +201,7 @@ static void test_ready_with_status(void **state)
  * so the check is on the count and the average interval over one second. */
 static void test_watchdog(void **state)
 {
-    require_kvns();
+    it_skip_unless_kvns("sd_notify and the systemd unit");
     notify_sock ns;
     notify_open(&ns);
     kv_server *srv = start_notified(&ns, "WATCHDOG_USEC=200000");
@@ -247,7 +232,7 @@ static void test_watchdog(void **state)
 /* SIGTERM to the supervisor: STOPPING=1 arrives (after READY=1) and kvns exits 0. */
 static void test_stopping_on_sigterm(void **state)
 {
-    require_kvns();
+    it_skip_unless_kvns("sd_notify and the systemd unit");
     notify_sock ns;
     notify_open(&ns);
     kv_server *srv = start_notified(&ns, NULL);
@@ -266,13 +251,11 @@ static void test_stopping_on_sigterm(void **state)
 
 /* ---- files: the unit and make install ---------------------------------------------------- */
 
-/* The kvns binary under test as an absolute path (KVNS_BIN, else build/kvns). */
+/* The kvns binary under test (srv_kvns_binary) as an absolute path. */
 static void kvns_binary(char *out, size_t cap)
 {
-    const char *bin = getenv("KVNS_BIN");
-    if (!bin || !*bin)
-        bin = "build/kvns";
-    char resolved[PATH_MAX];
+    char bin[PATH_MAX], resolved[PATH_MAX];
+    srv_kvns_binary(bin, sizeof bin);
     if (!realpath(bin, resolved))
         it_fail("cannot resolve the kvns binary '%s': %s", bin, strerror(errno));
     snprintf(out, cap, "%s", resolved);
@@ -431,8 +414,7 @@ static bool in_path(const char *program)
 static void test_unit_verifies(void **state)
 {
     if (!in_path("systemd-analyze")) {
-        fprintf(stderr, "it_systemd: systemd-analyze is not installed: unit verification skipped\n");
-        skip();
+        it_skip("systemd-analyze is not installed");
     }
     char root[PATH_MAX], bin[PATH_MAX], unit_path[PATH_MAX + 64];
     repo_root(root, sizeof root);
@@ -507,8 +489,7 @@ static void expect_installed(const char *path, mode_t mode, const char *want)
 static void test_make_install(void **state)
 {
     if (!in_path("make")) {
-        fprintf(stderr, "it_systemd: make is not installed: install check skipped\n");
-        skip();
+        it_skip("make is not installed");
     }
     char root[PATH_MAX], bin[PATH_MAX], build[PATH_MAX];
     repo_root(root, sizeof root);

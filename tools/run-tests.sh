@@ -8,15 +8,18 @@
 #       BUILD_DIR/test-logs/NAME.log. Counts come from cmocka's summary lines
 #       ("[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s), listed below:");
 #       a binary that crashes, times out or exits non-zero without reporting a
-#       failed test counts as 1 failed. Writes "P F" to BUILD_DIR/test-summary.txt,
-#       prints "N passed, N failed" as its last line, exits 1 if anything failed.
+#       failed test counts as 1 failed. Skipped cases (cmocka's "[  SKIPPED ]") are
+#       counted apart, with the reasons the harness prints ("harness: N case(s)
+#       skipped: ..."; harness.h, "skipped cases"). Writes "P F S" to
+#       BUILD_DIR/test-summary.txt, prints the skipped cases and their reasons, then
+#       "N passed, N failed" as its last line; exits 1 if anything failed.
 #       KVNS_TESTS="it_zset unit_list" runs only those binaries (a name with no binary
 #       counts as 1 failed); KVNS_TEST_FILTER='*zadd*' (read by the harness) runs only
 #       the matching cases of each.
 #
 #   sh tools/run-tests.sh --summary DIR1 [DIR2 ...]
 #       Adds up DIR/test-summary.txt of each build and prints the combined
-#       "N passed, N failed" line last; exits 1 if any test failed or a summary
+#       "N passed, N failed" line last (after "N skipped" when any were); exits 1 if any test failed or a summary
 #       is missing.
 set -u
 
@@ -29,7 +32,7 @@ usage() {
 if [ "${1:-}" = "--summary" ]; then
     shift
     [ $# -ge 1 ] || usage
-    total_p=0 total_f=0 bad=0
+    total_p=0 total_f=0 total_s=0 bad=0
     for dir in "$@"; do
         f="$dir/test-summary.txt"
         if [ ! -r "$f" ]; then
@@ -37,18 +40,26 @@ if [ "${1:-}" = "--summary" ]; then
             bad=1
             continue
         fi
-        p="" f_=""
-        read -r p f_ _rest <"$f" || true
-        case "$p$f_" in
+        p="" f_="" s=""
+        read -r p f_ s _rest <"$f" || true
+        s=${s:-0}
+        case "$p$f_$s" in
             ''|*[!0-9]*)
                 echo "run-tests: $f is malformed: '$(cat "$f")'" >&2
                 bad=1
                 continue ;;
         esac
-        echo "$dir: $p passed, $f_ failed"
+        echo "$dir: $p passed, $f_ failed, $s skipped"
         total_p=$((total_p + p))
         total_f=$((total_f + f_))
+        total_s=$((total_s + s))
     done
+    if [ "$total_s" -gt 0 ]; then
+        echo "$total_s skipped:"
+        for dir in "$@"; do
+            [ -r "$dir/test-skips.txt" ] && sed "s|^|  $dir: |" "$dir/test-skips.txt"
+        done
+    fi
     echo "$total_p passed, $total_f failed"
     [ "$bad" -eq 0 ] && [ "$total_f" -eq 0 ]
     exit $?
@@ -63,10 +74,12 @@ build_abs=$(cd "$build" && pwd)
 tests_dir="$build_abs/tests"
 logs="$build_abs/test-logs"
 summary="$build_abs/test-summary.txt"
+skips="$build_abs/test-skips.txt"
 limit=${KVNS_TEST_TIMEOUT:-300}
 
 mkdir -p "$logs"
 rm -f "$summary"   # never leave a stale summary behind if this run is cut short
+: >"$skips"
 
 export KVNS_BIN="$build_abs/kvns"
 # Sanitizer settings (harmless for non-sanitized binaries); caller's options win.
@@ -94,7 +107,7 @@ sum_matches() {
         END { print n + 0 }' "$1"
 }
 
-total_p=0 total_f=0 nbin=0 failed_bins=""
+total_p=0 total_f=0 total_s=0 nbin=0 failed_bins=""
 for name in ${KVNS_TESTS:-}; do
     if [ ! -x "$tests_dir/$name" ]; then
         echo "--- FAIL $name: no such test binary in $tests_dir"
@@ -147,16 +160,25 @@ for kind in unit it; do
         status=PASS
         [ "$f" -gt 0 ] && { status=FAIL; failed_bins="$failed_bins $name"; }
         extra=""
-        [ "$s" -gt 0 ] && extra=", $s skipped"
+        if [ "$s" -gt 0 ]; then
+            extra=", $s skipped"
+            why=$(sed -n 's/^harness: [0-9]* case(s) skipped: //p' "$log" | tail -n 1)
+            echo "$name: $s skipped: ${why:-(no reason printed)}" >>"$skips"
+        fi
         echo "--- $status $name: $p passed, $f failed$extra (${secs}s${note:+; $note}) log: $log"
         total_p=$((total_p + p))
         total_f=$((total_f + f))
+        total_s=$((total_s + s))
     done
 done
 
 [ "$nbin" -eq 0 ] && echo "run-tests: warning: no test binaries in $tests_dir" >&2
-echo "$total_p $total_f" >"$summary"
+echo "$total_p $total_f $total_s" >"$summary"
 echo
 echo "$build: $nbin test binaries${failed_bins:+, failing:$failed_bins}"
+if [ "$total_s" -gt 0 ]; then
+    echo "$total_s skipped:"
+    sed 's/^/  /' "$skips"
+fi
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]
