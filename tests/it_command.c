@@ -248,8 +248,7 @@ static void test_movable_across_shards(void **state)
 static void test_movable_waits_for_busy_shard(void **state)
 {
     kv_conn *c = *state;
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("DEBUG LOCKSHARD holds a shard");
     expect_int(c, 1, "RPUSH", "busy", "x", NULL);
     kv_conn *holder = it_connect();
     long long start = now_ms();

@@ -230,8 +230,7 @@ static void expect_b_intact(const char *after)
 static void test_every_denyoom_command_evicts_in_its_namespace(void **state)
 {
     (void)state;
-    if (srv_target_is_redis())
-        skip();
+    it_skip_unless_kvns("namespace-scoped eviction");
     const char *env[] = { "KVNS_MEMORY_LIMIT=2m", "KVNS_EVICTION_POLICY=lru", "KVNS_NS_EVICTION=src:none", NULL };
     g_srv = srv_start(env);
     if (!g_srv)
