@@ -161,6 +161,7 @@ typedef struct client {
     uint32_t  last_cmd_idx;      /* index + 1 in the command table, 0 = none */
     uint64_t  commands;
     int       slot;              /* this client's entry in the shared registry, or -1 */
+    uint32_t  epoll_events;      /* the events its fd is registered for (client_update_events) */
 } client;
 
 /* Looks up a command by name (any case). */
