@@ -352,26 +352,41 @@ static inline void memo_record(const kv_txn *t, const kv_key *k, const table_pos
     memo.pos = *pos;
 }
 
-/* Walks k's chains (one probe); fills pos and returns the entry, or NULL. */
-static inline kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
+/* Walks the chain at l (in table tbl) for k; fills pos and returns the entry, or
+ * NULL. */
+static inline kv_entry *chain_find(aref *l, int tbl, const kv_key *k, table_pos *pos)
+{
+    while (*l) {
+        kv_entry *e = ref_ptr(*l);
+        if (entry_matches(e, k)) {
+            pos->e = e;
+            pos->link = l;
+            pos->tbl = tbl;
+            return e;
+        }
+        l = &e->next;
+    }
+    return NULL;
+}
+
+/* Walks k's chains (one probe); fills pos and returns the entry, or NULL. The common
+ * case - no rehash running - is spelt out on its own so it stays a single chain walk
+ * with everything in registers. */
+static inline __attribute__((always_inline)) kv_entry *
+table_find(shard *sh, const kv_key *k, table_pos *pos)
 {
     probe_count++;
-    for (int tbl = 0; tbl <= htable_last_table(&sh->ht); tbl++) {
-        aref *l = htable_chain(&sh->ht, tbl, k->hash);
-        if (!l)
-            continue;
-        while (*l) {
-            kv_entry *e = ref_ptr(*l);
-            if (entry_matches(e, k)) {
-                pos->e = e;
-                pos->link = l;
-                pos->tbl = tbl;
-                return e;
-            }
-            l = &e->next;
-        }
-    }
+    const htable *ht = &sh->ht;
     pos->e = NULL;
+    if (!htable_rehashing(ht))
+        return ht->size[0] ? chain_find(htable_bucket(ht, 0, k->hash & (ht->size[0] - 1)), 0, k, pos)
+                           : NULL;
+    for (int tbl = 0; tbl <= 1; tbl++) {
+        aref *l = htable_chain(ht, tbl, k->hash);
+        kv_entry *e = l ? chain_find(l, tbl, k, pos) : NULL;
+        if (e)
+            return e;
+    }
     return NULL;
 }
 
