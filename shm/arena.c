@@ -164,7 +164,7 @@ int arena_create(const arena_params *p, int *fd_out)
         memset(sh, 0, sizeof *sh);
         robust_mutex_init(&sh->lock);
         sh->id = i;
-        sh->rehash_idx = -1;
+        sh->ht.rehash_idx = -1;
     }
     uint64_t held_words = lane_held_words(p->shard_count);
     uint64_t lane_area = align_up(held_words * 8 + p->undo_bytes, ARENA_PAGE);

@@ -339,7 +339,7 @@ long long set_add(kv_txn *t, uint32_t s, const kv_entry *e, aoff obj, const hs_s
 {
     set_obj *o = set_at(obj);
     long long added = 0;
-    if (o->enc == SET_HT && (adict_len(&o->dict) || o->dict.size[0])) {
+    if (o->enc == SET_HT && (adict_len(&o->dict) || adict_has_table(&o->dict))) {
         uint64_t before = o->dict.bytes;
         for (size_t i = 0; i < n && !t->failed; i++)
             if (!adict_find(&o->dict, m[i].p, m[i].len) &&

@@ -1,4 +1,5 @@
-/* store.c - shards' hash tables, entries, namespaces and expiry (see store.h). */
+/* store.c - the keyspace (see store.h): entries, their shard tables (an htable of
+ * kv_entry chains, htable.h) with the remembered lookup position, and expiry. */
 #include "kvns/store.h"
 #include "kvns/rng.h"
 #include "kvns/alloc.h"
@@ -6,6 +7,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 #define ENTRY_HDR        ((size_t)sizeof(kv_entry))
 #define INLINE_MAX       512          /* entries larger than this keep strings outside */
 #define TABLE_MIN        4
-#define REHASH_EMPTY_MAX 10
+#define RANDOM_TRIES     100          /* random picks before giving up on expired ones */
 
 static const type_ops *type_table[8];
 
@@ -287,6 +289,32 @@ static bool entry_matches(const kv_entry *e, const kv_key *k)
     return e->klen == k->len && memcmp(entry_key(e), k->ptr, k->len) == 0;
 }
 
+/* The key bytes of an entry (htable_type.key). */
+static const char *entry_key_bytes(const void *node, size_t *len)
+{
+    const kv_entry *e = node;
+    *len = e->klen;
+    return entry_key(e);
+}
+
+/* The keyspace hash of key bytes (htable_type.hash). */
+static uint64_t keyspace_hash(const void *key, size_t len)
+{
+    return kv_hash_bytes(key, len, arena_hdr()->hash_seed);
+}
+
+/* The shards' tables: kv_entry chains; their bucket arrays are charged to the shard's
+ * mem_used by shard_alloc itself, so the type counts no bytes. */
+const htable_type store_table_type = {
+    .next_off = offsetof(kv_entry, next),
+    .min_size = TABLE_MIN,
+    .shrink_ratio = 8,
+    .bytes_off = 0,
+    .key = entry_key_bytes,
+    .hash = keyspace_hash,
+    .node_free = NULL,
+};
+
 /* Where a key was found in a shard's table: the entry (NULL when absent), the aref
  * pointing at it and the table holding it (during a rehash new keys sit in table 1
  * whatever their table-0 index, so the table cannot be derived from the hash). */
@@ -324,29 +352,41 @@ static inline void memo_record(const kv_txn *t, const kv_key *k, const table_pos
     memo.pos = *pos;
 }
 
-/* Walks k's chains (one probe); fills pos and returns the entry, or NULL. */
-static inline kv_entry *table_find(shard *sh, const kv_key *k, table_pos *pos)
+/* Walks the chain at l (in table tbl) for k; fills pos and returns the entry, or
+ * NULL. */
+static inline kv_entry *chain_find(aref *l, int tbl, const kv_key *k, table_pos *pos)
+{
+    while (*l) {
+        kv_entry *e = ref_ptr(*l);
+        if (entry_matches(e, k)) {
+            pos->e = e;
+            pos->link = l;
+            pos->tbl = tbl;
+            return e;
+        }
+        l = &e->next;
+    }
+    return NULL;
+}
+
+/* Walks k's chains (one probe); fills pos and returns the entry, or NULL. The common
+ * case - no rehash running - is spelt out on its own so it stays a single chain walk
+ * with everything in registers. */
+static inline __attribute__((always_inline)) kv_entry *
+table_find(shard *sh, const kv_key *k, table_pos *pos)
 {
     probe_count++;
-    for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++) {
-        if (!sh->size[tbl])
-            continue;
-        uint64_t idx = k->hash & (sh->size[tbl] - 1);
-        if (tbl == 0 && rehashing(sh) && idx < (uint64_t)sh->rehash_idx)
-            continue;
-        aref *l = bucket_at(sh, tbl, idx);
-        while (*l) {
-            kv_entry *e = ref_ptr(*l);
-            if (entry_matches(e, k)) {
-                pos->e = e;
-                pos->link = l;
-                pos->tbl = tbl;
-                return e;
-            }
-            l = &e->next;
-        }
-    }
+    const htable *ht = &sh->ht;
     pos->e = NULL;
+    if (!htable_rehashing(ht))
+        return ht->size[0] ? chain_find(htable_bucket(ht, 0, k->hash & (ht->size[0] - 1)), 0, k, pos)
+                           : NULL;
+    for (int tbl = 0; tbl <= 1; tbl++) {
+        aref *l = htable_chain(ht, tbl, k->hash);
+        kv_entry *e = l ? chain_find(l, tbl, k, pos) : NULL;
+        if (e)
+            return e;
+    }
     return NULL;
 }
 
@@ -362,109 +402,27 @@ table_locate(const kv_txn *t, shard *sh, const kv_key *k, table_pos *pos)
     return table_find(sh, k, pos);
 }
 
-/* Allocates a zeroed bucket array (fresh memory, no undo). */
-static aoff table_alloc(kv_txn *t, uint32_t s, uint64_t size)
-{
-    aoff off = shard_alloc(t, s, size * sizeof(aref));
-    if (off)
-        memset(arena_ptr(off), 0, size * sizeof(aref));
-    return off;
-}
-
-/* Starts an incremental rehash into a table of new_size buckets. */
-static void rehash_start(kv_txn *t, shard *sh, uint64_t new_size)
-{
-    aoff tbl = table_alloc(t, sh->id, new_size);
-    if (!tbl)
-        return;
-    memo_forget();
-    tx_store64(t, sh->id, &sh->table[1], tbl);
-    tx_store64(t, sh->id, &sh->size[1], new_size);
-    tx_store64(t, sh->id, &sh->used[1], 0);
-    tx_store64(t, sh->id, (uint64_t *)&sh->rehash_idx, 0);
-}
-
-static void table_resize_if_needed(kv_txn *t, shard *sh, uint64_t keys_after);
-
 void store_rehash_step(kv_txn *t, uint32_t s, unsigned buckets)
 {
     shard *sh = shard_at(s);
-    unsigned empty = 0;
-    if (rehashing(sh))
-        memo_forget();
-    while (buckets > 0 && rehashing(sh) && !t->failed) {
-        uint64_t b = (uint64_t)sh->rehash_idx;
-        aref *src = bucket_at(sh, 0, b);
-        if (!*src && ++empty < REHASH_EMPTY_MAX * buckets) {
-            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, b + 1);
-        } else {
-            aref r = *src;
-            uint64_t moved = 0;
-            while (r) {
-                kv_entry *e = ref_ptr(r);
-                aref next = e->next;
-                kv_key k = { entry_key(e), e->klen, s, 0 };
-                k.hash = kv_hash_bytes(k.ptr, k.len, arena_hdr()->hash_seed);
-                aref *dst = bucket_at(sh, 1, k.hash & (sh->size[1] - 1));
-                tx_store32(t, s, &e->next, *dst);
-                tx_store32(t, s, dst, r);
-                moved++;
-                r = next;
-            }
-            if (*src)
-                tx_store32(t, s, src, 0);
-            tx_add64(t, s, &sh->used[0], -(int64_t)moved);
-            tx_add64(t, s, &sh->used[1], (int64_t)moved);
-            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, b + 1);
-            buckets--;
-        }
-        if ((uint64_t)sh->rehash_idx >= sh->size[0]) {
-            shard_free(t, s, sh->table[0], sh->size[0] * sizeof(aref));
-            tx_store64(t, s, &sh->table[0], sh->table[1]);
-            tx_store64(t, s, &sh->size[0], sh->size[1]);
-            tx_store64(t, s, &sh->used[0], sh->used[1]);
-            tx_store64(t, s, &sh->table[1], 0);
-            tx_store64(t, s, &sh->size[1], 0);
-            tx_store64(t, s, &sh->used[1], 0);
-            tx_store64(t, s, (uint64_t *)&sh->rehash_idx, (uint64_t)-1);
-            table_resize_if_needed(t, sh, sh->keys);   /* keys may have left meanwhile */
-        }
-    }
+    if (!htable_rehashing(&sh->ht))
+        return;
+    memo_forget();
+    htable_rehash_step(t, s, &store_table_type, &sh->ht, buckets);
 }
 
 /* Keeps the load factor between 1/8 and 1: grows or shrinks incrementally. */
 static void table_resize_if_needed(kv_txn *t, shard *sh, uint64_t keys_after)
 {
-    if (rehashing(sh))
-        return;
-    if (sh->size[0] == 0) {
-        aoff tbl = table_alloc(t, sh->id, TABLE_MIN);
-        if (!tbl)
-            return;
-        memo_forget();
-        tx_store64(t, sh->id, &sh->table[0], tbl);
-        tx_store64(t, sh->id, &sh->size[0], TABLE_MIN);
-        return;
-    }
-    if (keys_after > sh->size[0]) {
-        rehash_start(t, sh, sh->size[0] * 2);
-    } else if (sh->size[0] > TABLE_MIN && keys_after < sh->size[0] / 8) {
-        uint64_t n = TABLE_MIN;
-        while (n < keys_after * 2)
-            n *= 2;
-        rehash_start(t, sh, n);
-    }
+    memo_forget();
+    htable_resize_if_needed(t, sh->id, &store_table_type, &sh->ht, keys_after);
 }
 
 /* Links a new entry into the table new keys go to. */
-static void table_insert(kv_txn *t, shard *sh, kv_entry *e, uint64_t hash)
+static inline void table_insert(kv_txn *t, shard *sh, kv_entry *e, uint64_t hash)
 {
-    int tbl = rehashing(sh) ? 1 : 0;
-    aref *head = bucket_at(sh, tbl, hash & (sh->size[tbl] - 1));
     memo_forget();
-    e->next = *head;                       /* e is fresh: no undo */
-    tx_store32(t, sh->id, head, ptr_ref(e));
-    tx_add64(t, sh->id, &sh->used[tbl], 1);
+    htable_insert(t, sh->id, &store_table_type, &sh->ht, e, hash);
 }
 
 /* Accounting for an entry entering (sign 1) or leaving (sign -1) shard s. */
@@ -483,8 +441,7 @@ static void entry_unlink_free(kv_txn *t, shard *sh, aref *link, kv_entry *e, int
 {
     memo_forget();
     account_entry(t, sh->id, e, -1);
-    tx_store32(t, sh->id, link, e->next);
-    tx_add64(t, sh->id, &sh->used[tbl], -1);
+    htable_unlink(t, sh->id, &store_table_type, &sh->ht, link, e, tbl);
     entry_release(t, sh->id, e);
 }
 
@@ -495,8 +452,7 @@ static void entry_replace(kv_txn *t, shard *sh, aref *link, kv_entry *old, kv_en
 {
     memo_forget();
     account_entry(t, sh->id, old, -1);
-    nw->next = old->next;                  /* nw is fresh */
-    tx_store32(t, sh->id, link, ptr_ref(nw));
+    htable_replace(t, sh->id, &store_table_type, link, old, nw);
     if (keep_obj)
         shard_free(t, sh->id, arena_off(old), entry_block_size(old));
     else
@@ -762,140 +718,88 @@ void store_flush_shard(kv_txn *t, uint32_t s)
     shard_release_all(t, s);
     tx_store64(t, s, &sh->lazyfree, 0);
     tx_store64(t, s, &sh->lazy_bytes, 0);
-    tx_store64(t, s, &sh->table[0], 0);
-    tx_store64(t, s, &sh->table[1], 0);
-    tx_store64(t, s, &sh->size[0], 0);
-    tx_store64(t, s, &sh->size[1], 0);
-    tx_store64(t, s, &sh->used[0], 0);
-    tx_store64(t, s, &sh->used[1], 0);
-    tx_store64(t, s, (uint64_t *)&sh->rehash_idx, (uint64_t)-1);
+    tx_store64(t, s, &sh->ht.table[0], 0);
+    tx_store64(t, s, &sh->ht.table[1], 0);
+    tx_store64(t, s, &sh->ht.size[0], 0);
+    tx_store64(t, s, &sh->ht.size[1], 0);
+    tx_store64(t, s, &sh->ht.used[0], 0);
+    tx_store64(t, s, &sh->ht.used[1], 0);
+    tx_store64(t, s, (uint64_t *)&sh->ht.rehash_idx, (uint64_t)-1);
     tx_store64(t, s, &sh->keys, 0);
     tx_store64(t, s, &sh->expires, 0);
+}
+
+/* What store_expire_scan's bucket walk needs. */
+struct expire_ctx {
+    kv_txn  *t;
+    shard   *sh;
+    unsigned deleted;
+};
+
+/* htable_walk visitor of active expiry: deletes e when it is expired. */
+static int expire_visit(aref *link, void *node, void *ctx)
+{
+    struct expire_ctx *c = ctx;
+    kv_entry *e = node;
+    if (c->t->failed)
+        return HTABLE_STOP;
+    if (!entry_expired(c->t, e))
+        return HTABLE_NEXT;
+    entry_unlink_free(c->t, c->sh, link, e, 0);      /* not rehashing: one table */
+    c->deleted++;
+    return HTABLE_UNLINKED;
 }
 
 unsigned store_expire_scan(kv_txn *t, uint32_t s, unsigned buckets)
 {
     shard *sh = shard_at(s);
-    if (rehashing(sh))
-        store_rehash_step(t, s, buckets);
-    if (!sh->expires || !sh->size[0] || rehashing(sh))
+    store_rehash_step(t, s, buckets);
+    if (!sh->expires || !sh->ht.size[0] || htable_rehashing(&sh->ht))
         return 0;
-    unsigned deleted = 0;
-    uint64_t mask = sh->size[0] - 1;
-    uint64_t b = sh->expire_cursor & mask;
-    for (unsigned i = 0; i < buckets && !t->failed; i++, b = (b + 1) & mask) {
-        aref *link = bucket_at(sh, 0, b);
-        while (*link) {
-            kv_entry *e = ref_ptr(*link);
-            if (entry_expired(t, e)) {
-                entry_unlink_free(t, sh, link, e, 0);   /* not rehashing: one table */
-                deleted++;
-            } else {
-                link = &e->next;
-            }
-        }
-    }
-    sh->expire_cursor = b;      /* a hint only: no undo */
-    if (deleted) {
-        __atomic_add_fetch(&sh->stat_expired, deleted, __ATOMIC_RELAXED);
+    struct expire_ctx c = { t, sh, 0 };
+    /* the cursor is a hint only: no undo */
+    sh->expire_cursor = htable_walk(&sh->ht, &store_table_type, 0, sh->expire_cursor, buckets,
+                                    expire_visit, &c);
+    if (c.deleted) {
+        __atomic_add_fetch(&sh->stat_expired, c.deleted, __ATOMIC_RELAXED);
         table_resize_if_needed(t, sh, sh->keys);
     }
-    return deleted;
+    return c.deleted;
 }
 
-static uint64_t rev64(uint64_t v)
+/* A store entry callback carried through the htable's untyped one, with the
+ * transaction deciding which entries are expired. */
+struct visit_ctx {
+    const kv_txn *t;
+    entry_fn      fn;
+    void         *ctx;
+};
+
+/* htable visitor calling the entry callback for live entries only. */
+static void visit_live(void *node, void *ctx)
 {
-    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
-    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
-    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
-    return __builtin_bswap64(v);
+    struct visit_ctx *c = ctx;
+    if (!entry_expired(c->t, node))
+        c->fn(node, c->ctx);
 }
 
-static void scan_bucket(kv_txn *t, shard *sh, int tbl, uint64_t idx, entry_fn fn, void *ctx)
-{
-    for (aref r = *bucket_at(sh, tbl, idx); r;) {
-        kv_entry *e = ref_ptr(r);
-        r = e->next;
-        if (!entry_expired(t, e))
-            fn(e, ctx);
-    }
-}
-
-/* One step of Redis's dictScan over shard s (see dict.c for why the reverse-binary
- * increment visits every bucket present for the whole scan despite resizes). */
 uint64_t store_scan_step(kv_txn *t, uint32_t s, uint64_t v, entry_fn fn, void *ctx)
 {
-    shard *sh = shard_at(s);
-    if (!sh->size[0])
-        return 0;
-    if (!rehashing(sh)) {
-        uint64_t m0 = sh->size[0] - 1;
-        scan_bucket(t, sh, 0, v & m0, fn, ctx);
-        v |= ~m0;
-        v = rev64(v);
-        v++;
-        v = rev64(v);
-        return v;
-    }
-    int small = sh->size[0] <= sh->size[1] ? 0 : 1, large = 1 - small;
-    uint64_t m0 = sh->size[small] - 1, m1 = sh->size[large] - 1;
-    uint64_t b0 = v & m0;
-    if (!(small == 0 && b0 < (uint64_t)sh->rehash_idx))
-        scan_bucket(t, sh, small, b0, fn, ctx);
-    do {
-        uint64_t b1 = v & m1;
-        if (!(large == 0 && b1 < (uint64_t)sh->rehash_idx))
-            scan_bucket(t, sh, large, b1, fn, ctx);
-        v |= ~m1;
-        v = rev64(v);
-        v++;
-        v = rev64(v);
-    } while (v & (m0 ^ m1));
-    return v;
+    struct visit_ctx c = { t, fn, ctx };
+    return htable_scan(&shard_at(s)->ht, &store_table_type, v, visit_live, &c);
 }
 
 void store_foreach(kv_txn *t, uint32_t s, entry_fn fn, void *ctx)
 {
-    shard *sh = shard_at(s);
-    for (int tbl = 0; tbl <= (rehashing(sh) ? 1 : 0); tbl++)
-        for (uint64_t b = 0; b < sh->size[tbl]; b++)
-            if (!(tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx))
-                scan_bucket(t, sh, tbl, b, fn, ctx);
-}
-
-/* The table a random pick should look in: during a rehash, table 1 with probability
- * used[1] / keys. (Half and half would over-sample table 1, which holds the newest
- * keys, and make eviction prefer them.) */
-static int random_table(const shard *sh)
-{
-    if (!rehashing(sh) || !sh->keys)
-        return 0;
-    uint64_t r = rng_u64() % sh->keys;
-    return r < sh->used[1] ? 1 : 0;
+    struct visit_ctx c = { t, fn, ctx };
+    htable_foreach(&shard_at(s)->ht, &store_table_type, visit_live, &c);
 }
 
 kv_entry *store_random(kv_txn *t, uint32_t s)
 {
     shard *sh = shard_at(s);
-    if (!sh->keys)
-        return NULL;
-    for (int tries = 0; tries < 1000; tries++) {
-        int tbl = random_table(sh);
-        if (!sh->size[tbl])
-            continue;
-        uint64_t b = rng_u64() & (sh->size[tbl] - 1);
-        if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
-            continue;
-        aref r = *bucket_at(sh, tbl, b);
-        unsigned n = 0;
-        for (aref x = r; x; x = ((kv_entry *)ref_ptr(x))->next)
-            n++;
-        if (!n)
-            continue;
-        unsigned pick = (unsigned)rng_u64() % n;
-        while (pick--)
-            r = ((kv_entry *)ref_ptr(r))->next;
-        kv_entry *e = ref_ptr(r);
+    for (int tries = 0; tries < RANDOM_TRIES && sh->keys; tries++) {
+        kv_entry *e = htable_random(&sh->ht, &store_table_type);
         if (!entry_expired(t, e))
             return e;
     }
@@ -956,25 +860,32 @@ uint64_t store_ns_keys(uint32_t nsid)
 
 size_t store_entry_bytes(const kv_entry *e) { return entry_charge(e); }
 
+/* What store_sample_ns's bucket walk needs. */
+struct sample_ctx {
+    const kv_txn *t;
+    uint32_t      nsid;
+    kv_entry    **out;
+    size_t        n, max;
+};
+
+/* htable_walk visitor of eviction sampling: keeps live entries of the namespace. */
+static int sample_visit(aref *link, void *node, void *ctx)
+{
+    struct sample_ctx *c = ctx;
+    kv_entry *e = node;
+    if (e->nsid == c->nsid && !entry_expired(c->t, e))
+        c->out[c->n++] = e;
+    return c->n < c->max ? HTABLE_NEXT : HTABLE_STOP;
+}
+
 size_t store_sample_ns(kv_txn *t, uint32_t s, uint32_t nsid, kv_entry **out, size_t max,
                        unsigned budget)
 {
     shard *sh = shard_at(s);
-    size_t n = 0;
-    if (!sh->size[0])
+    if (!sh->ht.size[0] || !max)
         return 0;
-    int tbl = random_table(sh);
-    uint64_t mask = sh->size[tbl] - 1;
-    uint64_t b = rng_u64() & mask;
-    for (unsigned i = 0; i < budget && n < max; i++, b = (b + 1) & mask) {
-        if (tbl == 0 && rehashing(sh) && b < (uint64_t)sh->rehash_idx)
-            continue;
-        for (aref r = *bucket_at(sh, tbl, b); r && n < max;) {
-            kv_entry *e = ref_ptr(r);
-            r = e->next;
-            if (e->nsid == nsid && !entry_expired(t, e))
-                out[n++] = e;
-        }
-    }
-    return n;
+    struct sample_ctx c = { t, nsid, out, 0, max };
+    int tbl = htable_random_table(&sh->ht);
+    htable_walk(&sh->ht, &store_table_type, tbl, rng_u64(), budget, sample_visit, &c);
+    return c.n;
 }

@@ -1,5 +1,5 @@
-/* store_internal.h - helpers shared by the store's own files (store.c and
- * store_check.c): bucket and per-namespace counter addressing. Not for callers of
+/* store_internal.h - what the store's own files (store.c and store_check.c) share:
+ * the shard tables' htable type and per-namespace counter addressing. Not for callers of
  * the store: they use kvns/store.h. */
 #ifndef KVNS_STORE_INTERNAL_H
 #define KVNS_STORE_INTERNAL_H
@@ -21,11 +21,7 @@ static inline uint64_t *ns_keys_slot(uint32_t s, uint32_t nsid)
  * limit, live names inside the names region and unique. Returns 0 or -1 with err. */
 int ns_registry_check(char *err, size_t errlen);
 
-static inline aref *bucket_at(const shard *sh, int tbl, uint64_t idx)
-{
-    return (aref *)arena_ptr(sh->table[tbl]) + idx;
-}
-
-static inline bool rehashing(const shard *sh) { return sh->rehash_idx >= 0; }
+/* The htable type of the shards' tables (kv_entry chains). */
+extern const htable_type store_table_type;
 
 #endif

@@ -73,7 +73,7 @@ static uint64_t expire_cycle(kv_txn *t)
             txn_commit(t);
         }
         for (int rounds = 0; rounds < 16; rounds++) {
-            if (!__atomic_load_n(&sh->expires, __ATOMIC_RELAXED) && sh->rehash_idx < 0)
+            if (!__atomic_load_n(&sh->expires, __ATOMIC_RELAXED) && sh->ht.rehash_idx < 0)
                 break;
             txn_begin(t);
             txn_lock(t, s);

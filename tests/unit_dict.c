@@ -169,7 +169,7 @@ static void test_insert_find_delete_100k(void **state)
     begin();
     adict_rehash_step(&txn, S, D(), 1u << 30);
     commit();
-    assert_true(D()->size[0] <= 8);
+    assert_true(D()->ht.size[0] <= 8);
     free_all(1000);
     check_alloc();
 }
@@ -183,10 +183,10 @@ static void test_growth_and_shrink_incremental(void **state)
     for (int i = 0; i < 5000; i++) {
         snprintf(k, sizeof k, "%d", i);
         ins(k, "");
-        if (D()->rehash_idx >= 0)
+        if (D()->ht.rehash_idx >= 0)
             saw_rehash = true;
-        if (D()->size[0] > max_size)
-            max_size = D()->size[0];
+        if (D()->ht.size[0] > max_size)
+            max_size = D()->ht.size[0];
         /* both tables are reachable while rehashing: every key stays findable */
         if (i % 250 == 0) {
             for (int j = 0; j <= i; j++) {
@@ -198,7 +198,7 @@ static void test_growth_and_shrink_incremental(void **state)
     }
     assert_true(saw_rehash);
     assert_true(max_size >= 4096);
-    assert_true(D()->size[0] <= 8192);
+    assert_true(D()->ht.size[0] <= 8192);
     uint64_t big = D()->bytes;
     for (int i = 0; i < 4990; i++) {
         snprintf(k, sizeof k, "%d", i);
@@ -210,7 +210,7 @@ static void test_growth_and_shrink_incremental(void **state)
     begin();
     adict_rehash_step(&txn, S, D(), 1u << 30);
     commit();
-    assert_true(D()->size[0] <= 64);
+    assert_true(D()->ht.size[0] <= 64);
     assert_true(D()->bytes < big / 10);
     for (int i = 4990; i < 5000; i++) {
         snprintf(k, sizeof k, "%d", i);
@@ -353,9 +353,9 @@ static void test_free_step_bounded(void **state)
         adict_insert(&txn, S, D(), k, strlen(k), k, strlen(k));
         commit();
         if (i == 16385)
-            assert_true(D()->rehash_idx >= 0);   /* free in the middle of a rehash */
+            assert_true(D()->ht.rehash_idx >= 0);   /* free in the middle of a rehash */
     }
-    assert_true(D()->rehash_idx >= 0);
+    assert_true(D()->ht.rehash_idx >= 0);
     int steps = 0;
     bool done = false;
     uint64_t last = D()->bytes;
@@ -385,7 +385,7 @@ static void test_copy(void **state)
         snprintf(k, sizeof k, "c%d", i);
         ins(k, k + 1);
     }
-    assert_true(D()->rehash_idx >= 0 || D()->size[0] >= 2048);
+    assert_true(D()->ht.rehash_idx >= 0 || D()->ht.size[0] >= 2048);
     uint32_t ds = 2;
     uint64_t mem2 = shard_at(ds)->mem_used;
     txn_begin(&txn);
@@ -527,14 +527,14 @@ static void test_crash_insert_rehash_and_delete(void **state)
     char k[32];
     /* fill to exactly the table size: the next insert starts a rehash */
     int n = 0;
-    while (!(adict_len(D()) >= 64 && adict_len(D()) == D()->size[0] && D()->rehash_idx < 0)) {
+    while (!(adict_len(D()) >= 64 && adict_len(D()) == D()->ht.size[0] && D()->ht.rehash_idx < 0)) {
         ukey(k, sizeof k, n++);
         ins(k, "val:1234");
         assert_true(n < 100);
     }
     int i1[] = { n, n + 1, n + 2 }, d1[] = { 0, 3 };
     crash_every_record(i1, 3, d1, 2);          /* rehash start + bucket moves + delete */
-    assert_true(D()->rehash_idx >= 0);
+    assert_true(D()->ht.rehash_idx >= 0);
     int i2[] = { n + 3 }, d2[] = { 5 };
     crash_every_record(i2, 1, d2, 1);          /* during a rehash */
     /* finish the rehash inside a crashing transaction: many inserts */
@@ -542,7 +542,7 @@ static void test_crash_insert_rehash_and_delete(void **state)
     for (int i = 0; i < 80; i++)
         i3[i] = n + 4 + i;
     crash_every_record(i3, 80, d3, 1);
-    assert_true(D()->size[0] >= 128);          /* the first rehash completed */
+    assert_true(D()->ht.size[0] >= 128);          /* the first rehash completed */
     /* a delete that triggers a shrink, then a delete of the last keys */
     int total = n + 84;
     int live = 0, dl[UNIVERSE];
@@ -555,7 +555,7 @@ static void test_crash_insert_rehash_and_delete(void **state)
     begin();
     adict_rehash_step(&txn, S, D(), 1u << 30);
     commit();
-    uint64_t size = D()->size[0];
+    uint64_t size = D()->ht.size[0];
     int keep = (int)(size / 8);
     for (int i = keep; i < live; i++) {
         ukey(k, sizeof k, dl[i]);
@@ -564,10 +564,10 @@ static void test_crash_insert_rehash_and_delete(void **state)
         adict_rehash_step(&txn, S, D(), 1u << 30);
         commit();
     }
-    assert_true(D()->rehash_idx < 0);
+    assert_true(D()->ht.rehash_idx < 0);
     int d4[] = { dl[keep - 1] };
     crash_every_record(NULL, 0, d4, 1);        /* the shrinking delete */
-    assert_true(D()->rehash_idx >= 0 && D()->size[1] < size);
+    assert_true(D()->ht.rehash_idx >= 0 && D()->ht.size[1] < size);
     crash_every_record(NULL, 0, dl, keep - 1); /* delete everything */
     assert_int_equal(adict_len(D()), 0);
     check_alloc();

@@ -1,6 +1,7 @@
 /* unit_store.c - the arena store: allocator, hash table growth and shrink, SCAN's
- * guarantee, namespaces and accounting, and crash atomicity (a child killed at every
- * undo record and at the commit point, then recovery and the checker). */
+ * guarantee, random picks and the checker mid-rehash, namespaces and accounting, and
+ * crash atomicity (a child killed at every undo record and at the commit point, then
+ * recovery and the checker). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +182,48 @@ static void test_table_growth_and_shrink(void **state)
     check_store();
     /* only the minimal bucket arrays remain charged */
     assert_true(store_used_memory() <= base + SHARDS * 64);
+}
+
+/* The keyspace's random pick and checker are the shared table core's: in the middle of
+ * a rehash store_random reaches keys of both tables, and DEBUG CHECK notices a shard
+ * table whose counter disagrees with its chains. */
+static void test_random_and_check_mid_rehash(void **state)
+{
+    (void)state;
+    enum { MAXKEYS = 4096 };
+    char key[32];
+    int ids[MAXKEYS], n = 0;
+    shard *sh = shard_at(0);
+    for (int i = 0; n < MAXKEYS && !(n >= 64 && htable_rehashing(&sh->ht)); i++) {
+        kv_key k;
+        snprintf(key, sizeof key, "r:%d", i);
+        key_init(&k, key, strlen(key));
+        if (k.shard != 0)
+            continue;
+        put(key, "v", -1);
+        ids[n++] = i;
+    }
+    assert_true(htable_rehashing(&sh->ht) && sh->ht.used[0] > 0 && sh->ht.used[1] > 0);
+    uint8_t *hit = calloc((size_t)ids[n - 1] + 1, 1);
+    txn_begin(&txn);
+    txn_lock(&txn, 0);
+    for (int i = 0; i < n * 200; i++) {
+        kv_entry *e = store_random(&txn, 0);
+        assert_non_null(e);
+        snprintf(key, sizeof key, "%.*s", (int)e->klen, entry_key(e));
+        hit[atoi(key + 2)] = 1;
+    }
+    txn_commit(&txn);
+    for (int i = 0; i < n; i++)
+        if (!hit[ids[i]])
+            fail_msg("store_random never picked r:%d", ids[i]);
+    free(hit);
+    char err[256] = "";
+    sh->ht.used[1]++;
+    assert_int_equal(store_check(&txn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "shard 0 table 1 holds"));
+    sh->ht.used[1]--;
+    check_store();
 }
 
 static void collect(kv_entry *e, void *ctx)
@@ -577,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup(test_expiry_is_lazy_and_exact, setup),
         cmocka_unit_test_setup(test_table_growth_and_shrink, setup),
         cmocka_unit_test_setup(test_scan_survives_growth, setup),
+        cmocka_unit_test_setup(test_random_and_check_mid_rehash, setup),
         cmocka_unit_test_setup(test_crash_at_every_step, setup),
         cmocka_unit_test_setup(test_recovery_by_next_locker, setup),
         cmocka_unit_test_setup(test_overwrite_in_place, setup),

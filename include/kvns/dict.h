@@ -3,9 +3,10 @@
  *
  * An adict lives inside some root object of one shard; every node and bucket array is
  * allocated in that shard and every change to existing memory is undo-logged, so the
- * caller only needs the shard locked in its transaction. Like the shard tables of
- * store.c it keeps two bucket arrays while it rehashes incrementally (one bucket step
- * per mutation), so no single command rewrites O(n) existing memory.
+ * caller only needs the shard locked in its transaction. It is an htable (htable.h,
+ * the same core as the shard tables of store.c): two bucket arrays while it rehashes
+ * incrementally (one bucket step per mutation), so no single command rewrites O(n)
+ * existing memory.
  *
  * Nodes are [adict_node header][klen key bytes][vlen value bytes]; the value is not
  * aligned (memcpy numbers in and out). d->bytes is the sum of alloc_real_size of the
@@ -15,13 +16,10 @@
 #ifndef KVNS_DICT_H
 #define KVNS_DICT_H
 
-#include "kvns/txn.h"
+#include "kvns/htable.h"
 
 typedef struct adict {
-    aoff     table[2];        /* bucket arrays of aref */
-    uint64_t size[2];         /* bucket counts (powers of two) or 0 */
-    uint64_t used[2];         /* nodes in each table */
-    int64_t  rehash_idx;      /* next bucket of table[0] to move, -1 when not rehashing */
+    htable   ht;              /* chains of adict_node */
     uint64_t bytes;           /* alloc_real_size of tables + nodes */
 } adict;
 
@@ -35,7 +33,9 @@ typedef struct adict_node {
 
 /* Zeroes d (fresh memory, no undo): an empty dict without tables. */
 void adict_init(adict *d);
-uint64_t adict_len(const adict *d);
+static inline uint64_t adict_len(const adict *d) { return htable_len(&d->ht); }
+/* True when d has a bucket array (possibly empty of nodes). */
+static inline bool adict_has_table(const adict *d) { return d->ht.size[0] != 0; }
 /* The node holding key, or NULL. */
 adict_node *adict_find(const adict *d, const void *key, size_t klen);
 static inline const char *adict_node_key(const adict_node *n) { return (const char *)(n + 1); }

@@ -6,16 +6,13 @@
 #define KVNS_SHARD_H
 
 #include "kvns/arena.h"
+#include "kvns/htable.h"
 
 typedef struct shard {
     pthread_mutex_t lock;
     uint32_t id;
     uint32_t poisoned;
-    /* hash table: two bucket arrays of aref while rehashing incrementally */
-    aoff     table[2];
-    uint64_t size[2];          /* bucket count, a power of two, or 0 */
-    uint64_t used[2];
-    int64_t  rehash_idx;       /* next bucket of table[0] to move, -1 when not rehashing */
+    htable   ht;               /* the keyspace: chains of kv_entry (store.c) */
     uint64_t keys;
     uint64_t expires;          /* keys carrying a TTL */
     uint64_t mem_used;         /* arena bytes charged to this shard (keys + tables) */
