@@ -13,61 +13,13 @@
 #include <cmocka.h>
 
 #include "kvns/command.h"
+#include "harness_cmd.h"
 
-static worker_ctx wctx;
-static client cl;
-
-/* Runs one command (NULL-terminated words) and returns its raw RESP reply, valid until
- * the next call. */
-static const char *run(const char *first, ...)
-{
-    static resp_arg argv[64];
-    static char *copies[64];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *w = first; w && n < 64; w = va_arg(ap, const char *)) {
-        copies[n] = strdup(w);
-        argv[n].ptr = copies[n];
-        argv[n].len = strlen(w);
-        n++;
-    }
-    va_end(ap);
-    cl.argv = argv;
-    cl.argc = n;
-    reply_truncate(&cl.out, 0);
-    command_exec(&cl);
-    for (size_t i = 0; i < n; i++)
-        free(copies[i]);
-    static char text[64 * 1024];
-    struct iovec pieces[8];
-    int count = reply_iov(&cl.out, pieces, 8);
-    size_t len = 0;
-    for (int i = 0; i < count; i++) {
-        assert_true(len + pieces[i].iov_len < sizeof text);
-        memcpy(text + len, pieces[i].iov_base, pieces[i].iov_len);
-        len += pieces[i].iov_len;
-    }
-    assert_int_equal(len, reply_len(&cl.out));
-    text[len] = '\0';
-    return text;
-}
-
-#define EXPECT(want, ...) assert_string_equal(run(__VA_ARGS__, NULL), want)
+#define EXPECT(want, ...) assert_string_equal(cmd_fixture_run(__VA_ARGS__, NULL), want)
 
 static int group_setup(void **state)
 {
-    arena_params p = { .memory_limit = 64u << 20, .shard_count = 4, .lane_count = 2,
-                       .undo_bytes = 4u << 20 };
-    int fd;
-    if (arena_create(&p, &fd) != 0)
-        return -1;
-    txn_init(&wctx.txn, 0);
-    command_table_init();
-    cl.w = &wctx;
-    cl.proto = 2;
-    reply_init(&cl.out);
-    return 0;
+    return cmd_fixture_init();
 }
 
 static int test_setup(void **state)
@@ -226,10 +178,10 @@ static void test_scan_guarantee(void **state)
         int calls = 0, extra = 0;
         do {
             snprintf(cur, sizeof cur, "%llu", c);
-            c = scan_parse(run("SCAN", cur, "COUNT", "3", NULL), seen, N);
+            c = scan_parse(cmd_fixture_run("SCAN", cur, "COUNT", "3", NULL), seen, N);
             for (int j = 0; j < 40 && extra < EXTRA; j++, extra++) {
                 snprintf(key, sizeof key, "e%d", extra);
-                run(round == 0 ? "SET" : "DEL", key, "v", NULL);
+                cmd_fixture_run(round == 0 ? "SET" : "DEL", key, "v", NULL);
             }
             calls++;
         } while (c != 0);

@@ -13,45 +13,8 @@
 #include <cmocka.h>
 
 #include "kvns/command.h"
+#include "harness_cmd.h"
 #include "kvns/store.h"
-
-static worker_ctx wctx;
-static client cl;
-
-/* Runs one command (NULL-terminated words) and returns its raw RESP reply, valid until
- * the next call. */
-static const char *run(const char *first, ...)
-{
-    static resp_arg argv[16];
-    static char *copies[16];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *w = first; w && n < 16; w = va_arg(ap, const char *)) {
-        copies[n] = strdup(w);
-        argv[n].ptr = copies[n];
-        argv[n].len = strlen(w);
-        n++;
-    }
-    va_end(ap);
-    cl.argv = argv;
-    cl.argc = n;
-    reply_truncate(&cl.out, 0);
-    command_exec(&cl);
-    for (size_t i = 0; i < n; i++)
-        free(copies[i]);
-    static char text[4096];
-    struct iovec pieces[8];
-    int count = reply_iov(&cl.out, pieces, 8);
-    size_t len = 0;
-    for (int i = 0; i < count; i++) {
-        assert_true(len + pieces[i].iov_len < sizeof text);
-        memcpy(text + len, pieces[i].iov_base, pieces[i].iov_len);
-        len += pieces[i].iov_len;
-    }
-    text[len] = '\0';
-    return text;
-}
 
 /* Runs the command, checks its reply, and returns the table probes it made. */
 static uint64_t probes_of(const char *want, const char *first, ...)
@@ -60,37 +23,26 @@ static uint64_t probes_of(const char *want, const char *first, ...)
     size_t n = 0;
     va_list ap;
     va_start(ap, first);
-    for (const char *x = first; x && n < 15; x = va_arg(ap, const char *))
+    for (const char *x = first; x; x = va_arg(ap, const char *)) {
+        assert_true(n < 16);
         w[n++] = x;
+    }
     va_end(ap);
-    while (n < 16)
-        w[n++] = NULL;
     uint64_t before = store_probes();
-    assert_string_equal(run(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9],
-                            w[10], w[11], w[12], w[13], w[14], NULL), want);
+    assert_string_equal(cmd_fixture_runv(w, n), want);
     return store_probes() - before;
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    arena_params p = { .memory_limit = 64u << 20, .shard_count = 4, .lane_count = 2,
-                       .undo_bytes = 4u << 20 };
-    int fd;
-    if (arena_create(&p, &fd) != 0)
-        return -1;
-    txn_init(&wctx.txn, 0);
-    command_table_init();
-    cl.w = &wctx;
-    cl.proto = 2;
-    reply_init(&cl.out);
-    return 0;
+    return cmd_fixture_init();
 }
 
 static int test_setup(void **state)
 {
     (void)state;
-    assert_string_equal(run("FLUSHALL", NULL), "+OK\r\n");
+    assert_string_equal(cmd_fixture_run("FLUSHALL", NULL), "+OK\r\n");
     return 0;
 }
 
