@@ -520,7 +520,10 @@ static void accept_clients(worker_ctx *w)
             continue;
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            client_free(c);                  /* never polled: it would hang unserved */
+            continue;
+        }
         c->epoll_events = EPOLLIN;
     }
 }
