@@ -187,6 +187,27 @@ static inline bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
 
 void txn_lock(kv_txn *t, uint32_t lock_id) { lock_take(t, lock_id, false); }
 
+bool txn_trylock_unordered(kv_txn *t, uint32_t lock_id)
+{
+    if (txn_holds(t, lock_id))
+        return true;
+    uint64_t *held = lane_held(t->ln);
+    uint64_t bit = 1ULL << (lock_id % 64);
+    __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
+    if (!arena_mutex_acquire(lock_mutex(lock_id), true, recover_lock_id, &lock_id)) {
+        __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
+        return false;
+    }
+    /* keep locked[] ascending: lock_order_check reads its last entry */
+    uint32_t i = t->nlocked++;
+    while (i > 0 && t->locked[i - 1] > lock_id) {
+        t->locked[i] = t->locked[i - 1];
+        i--;
+    }
+    t->locked[i] = lock_id;
+    return true;
+}
+
 bool txn_trylock(kv_txn *t, uint32_t lock_id) { return lock_take(t, lock_id, true); }
 
 static int cmp_u32(const void *a, const void *b)
@@ -307,8 +328,9 @@ void txn_defer_free(kv_txn *t, uint32_t shard_id, aoff off, uint32_t size)
     t->frees[t->nfrees++] = (txn_free){ off, size, shard_id };
 }
 
-/* Rolls back this lane's whole undo log, newest first (we hold every lock it names). */
-static void txn_rollback(kv_txn *t)
+/* Undoes this lane's undo entries from byte `from` of the log on, newest first (we
+ * hold every lock they name), then shortens the log to `from`. */
+static void undo_apply_from(kv_txn *t, uint64_t from)
 {
     lane *ln = t->ln;
     char *base = arena_ptr(ln->undo_off);
@@ -317,7 +339,7 @@ static void txn_rollback(kv_txn *t)
     uint64_t *pos = malloc(cap * sizeof *pos);
     if (!pos)
         abort();
-    for (uint64_t at = 0; at < used;) {
+    for (uint64_t at = from; at < used;) {
         undo_entry *e = (undo_entry *)(base + at);
         if (n == cap) {
             cap *= 2;
@@ -333,6 +355,25 @@ static void txn_rollback(kv_txn *t)
         memcpy(arena_base + e->off, (char *)(e + 1), e->len);
     }
     free(pos);
+    /* only now: a crash before this store finds the entries and undoes them again */
+    __atomic_store_n(&ln->undo_used, from, __ATOMIC_RELEASE);
+}
+
+static void txn_rollback(kv_txn *t) { undo_apply_from(t, 0); }
+
+txn_savepoint txn_savepoint_take(kv_txn *t)
+{
+    t->dedup_gen++;
+    return (txn_savepoint){ t->ln->undo_used, t->nfrees, t->grow };
+}
+
+void txn_rollback_to(kv_txn *t, const txn_savepoint *sp)
+{
+    undo_apply_from(t, sp->undo_used);
+    t->nfrees = sp->nfrees;
+    t->grow = sp->grow;
+    t->failed = TXN_OK;
+    t->dedup_gen++;      /* words first logged after sp are no longer in the log */
 }
 
 /* Ends the transaction: lane idle, undo emptied, locks released. */

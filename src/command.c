@@ -121,7 +121,10 @@ void cmd_abort(client *c, const char *err)
 {
     if (!c->aborted) {
         int failed = c->w->txn.failed;
-        txn_abort(&c->w->txn);
+        if (c->w->nested)
+            txn_rollback_to(&c->w->txn, &c->w->nest_sp);
+        else
+            txn_abort(&c->w->txn);
         c->w->txn.failed = failed;
     }
     reply_truncate(&c->out, c->reply_mark);
@@ -333,8 +336,25 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* cmd_txn_begin inside command_call: the caller's transaction is open; take what
+ * it does not hold yet without waiting. */
+static bool nested_txn_begin(client *c, const uint32_t *ids, size_t n)
+{
+    kv_txn *t = &c->w->txn;
+    for (size_t i = 0; i < n; i++) {
+        if (!txn_trylock_unordered(t, ids[i])) {
+            c->w->nest_relock = true;
+            c->lock_busy = true;
+            return false;
+        }
+    }
+    return true;
+}
+
 bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
 {
+    if (c->w->nested)
+        return nested_txn_begin(c, ids, n);
     kv_txn *t = &c->w->txn;
     txn_begin(t);
     if (txn_trylock_many(t, ids, n))
@@ -349,6 +369,13 @@ bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
     txn_abort(t);
     c->lock_busy = true;
     return false;
+}
+
+int cmd_commit(client *c)
+{
+    if (c->w->nested)
+        return c->w->txn.failed;
+    return txn_commit(&c->w->txn);
 }
 
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
@@ -404,6 +431,21 @@ static int metrics_key_pos(const command *cmd)
     return s && s->begin == KS_INDEX && s->find == KS_RANGE ? s->pos : 0;
 }
 
+/* Records one run of cmd (table index idx) in the latency metrics, under the
+ * namespace of its first fixed-position key. */
+static void command_observe(client *c, const command *cmd, int idx, uint64_t elapsed_ns)
+{
+    uint32_t nsid = METRICS_NO_NS;
+    int first = metrics_key_pos(cmd);
+    if (first > 0 && (int)c->argc > first) {
+        /* key_nsid reads only the bytes before the first '/': no hash needed */
+        kv_key k = { c->argv[first].ptr, (uint32_t)c->argv[first].len, 0, 0 };
+        int id = key_nsid_existing(&k);
+        nsid = id < 0 ? METRICS_NO_NS : (uint32_t)id;
+    }
+    metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, elapsed_ns);
+}
+
 bool command_exec(client *c)
 {
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
@@ -425,15 +467,7 @@ bool command_exec(client *c)
         lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
     if (cmd) {
         uint64_t elapsed_ns = clock_mono_ns() - start;
-        uint32_t nsid = METRICS_NO_NS;
-        int first = metrics_key_pos(cmd);
-        if (first > 0 && (int)c->argc > first) {
-            /* key_nsid reads only the bytes before the first '/': no hash needed */
-            kv_key k = { c->argv[first].ptr, (uint32_t)c->argv[first].len, 0, 0 };
-            int id = key_nsid_existing(&k);
-            nsid = id < 0 ? METRICS_NO_NS : (uint32_t)id;
-        }
-        metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, elapsed_ns);
+        command_observe(c, cmd, idx, elapsed_ns);
         slowlog_observe(c, cmd, elapsed_ns);     /* slowlog: a threshold test unless slow */
     }
     return true;
@@ -508,4 +542,80 @@ static void command_run(client *c, const command *cmd)
         free(refs);
         free(ids);
     }
+}
+
+/* command_call's body once argv is in place: resolve, lock, run, OOM check. */
+static int call_nested(client *c, const command *cmd)
+{
+    worker_ctx *w = c->w;
+    kv_txn *t = &w->txn;
+    w->nest_sp = txn_savepoint_take(t);
+    w->nest_relock = false;
+    c->lock_busy = false;
+    c->reply_mark = reply_len(&c->out);
+    c->aborted = false;
+    if (!cmd) {
+        reply_unknown_command(c);
+        return CALL_DONE;
+    }
+    c->last_cmd = cmd;
+    if (persist_refuse_write(c, cmd))
+        return CALL_DONE;
+    if (cmd->key_specs && !(cmd->flags & CMD_NOLOCK)) {
+        size_t cap = c->argc > arena_hdr()->shard_count ? c->argc : arena_hdr()->shard_count;
+        cmd_key_ref *refs = malloc(cap * sizeof *refs);
+        uint32_t *ids = malloc(cap * sizeof *ids);
+        if (!refs || !ids)
+            abort();
+        int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
+        bool locked = true;
+        if (n > 0) {
+            bind_keys(c, refs, n, ids);
+            locked = nested_txn_begin(c, ids, (size_t)n);
+        }
+        free(refs);
+        free(ids);
+        if (!locked)
+            return CALL_RELOCK;
+    }
+    cmd->proc(c);
+    if (c->lock_busy) {
+        txn_rollback_to(t, &w->nest_sp);
+        reply_truncate(&c->out, c->reply_mark);
+        c->lock_busy = false;
+        return w->nest_relock ? CALL_RELOCK : CALL_DONE;
+    }
+    if (c->aborted)
+        return CALL_DONE;
+    if (t->failed) {
+        reply_store_error(c, t->failed);
+        return CALL_DONE;
+    }
+    if ((cmd->flags & CMD_DENYOOM) && t->grow > w->nest_sp.grow &&
+        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+        txn_rollback_to(t, &w->nest_sp);
+        reply_truncate(&c->out, c->reply_mark);
+        lane_stat_add(t->ln, STAT_OOM, 1);
+        reply_error(&c->out, ERR_OOM);
+    }
+    return CALL_DONE;
+}
+
+int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc)
+{
+    resp_arg *saved_argv = c->argv;
+    size_t saved_argc = c->argc;
+    c->argv = argv;
+    c->argc = argc;
+    c->w->nested++;
+    uint64_t start = clock_mono_ns();
+    int rc = call_nested(c, cmd);
+    c->w->nested--;
+    if (rc == CALL_DONE && cmd) {
+        lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
+        command_observe(c, cmd, command_index(cmd->name, strlen(cmd->name)), clock_mono_ns() - start);
+    }
+    c->argv = saved_argv;
+    c->argc = saved_argc;
+    return rc;
 }

@@ -70,7 +70,7 @@ static void reply_err_arg(client *c, const char *prefix, const resp_arg *a, size
  * reads) the reply written so far is replaced by the error; returns false then. */
 static bool shard_commit(client *c)
 {
-    int rc = txn_commit(&c->w->txn);
+    int rc = cmd_commit(c);
     if (rc == TXN_OK)
         return true;
     c->aborted = true;                   /* the commit rolled back already */

@@ -32,7 +32,7 @@ static void memory_usage(client *c)
         return;
     kv_entry *e = store_find(t, &k);
     size_t bytes = e ? store_entry_bytes(e) : 0;
-    txn_commit(t);
+    cmd_commit(c);
     if (e)
         reply_int(&c->out, (long long)bytes);
     else

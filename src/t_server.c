@@ -351,7 +351,7 @@ static void debug_lockshard(client *c)
     if (!cmd_txn_begin(c, &k.shard, 1))
         return;
     sleep_until_or_stop((int64_t)clock_mono_ns() + ms * 1000000LL);
-    txn_commit(&c->w->txn);
+    cmd_commit(c);
     c->w->txn.batch_clock_ms = clock_wall_ms();
     reply_ok(&c->out);
 }

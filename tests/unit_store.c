@@ -611,6 +611,56 @@ static void test_ns_reuse_starts_clean(void **state)
     check_store();
 }
 
+/* A savepoint inside one transaction undoes only what came after it: an overwrite,
+ * an insert and a delete across two shards, then a later write still commits; the
+ * words logged after the savepoint are logged again when written once more. */
+static void test_savepoint_rolls_back_only_after_it(void **state)
+{
+    (void)state;
+    put("sp/a", "1", -1);
+    put("sp/b", "2", -1);
+    kv_key a, b, c;
+    key_init(&a, "sp/a", 4);
+    key_init(&b, "sp/b", 4);
+    key_init(&c, "sp/c", 4);
+    uint32_t ids[3] = { a.shard, b.shard, c.shard };
+    txn_begin(&txn);
+    txn_lock_many(&txn, ids, 3);
+    assert_int_equal(store_put_string(&txn, &a, "10", 2, -1, NULL), STORE_OK);
+    txn_savepoint sp = txn_savepoint_take(&txn);
+    assert_int_equal(store_put_string(&txn, &a, "11", 2, -1, NULL), STORE_OK);
+    assert_int_equal(store_put_string(&txn, &c, "3", 1, -1, NULL), STORE_OK);
+    assert_int_equal(store_delete(&txn, &b), 1);
+    txn_rollback_to(&txn, &sp);
+    assert_int_equal(txn_holds(&txn, a.shard), true);
+    assert_non_null(store_find(&txn, &b));
+    assert_null(store_find(&txn, &c));
+    kv_entry *e = store_find(&txn, &a);
+    assert_non_null(e);
+    assert_memory_equal(entry_str(e), "10", 2);
+    /* after the rollback the same words change again: they must be logged again,
+     * so a full abort still returns to the state before the transaction */
+    assert_int_equal(store_put_string(&txn, &c, "4", 1, -1, NULL), STORE_OK);
+    txn_abort(&txn);
+    char *v = get("sp/a");
+    assert_string_equal(v, "1");
+    free(v);
+    assert_null(get("sp/c"));
+    check_store();
+    /* and a savepoint rollback followed by commit keeps what preceded it */
+    txn_begin(&txn);
+    txn_lock_many(&txn, ids, 3);
+    assert_int_equal(store_put_string(&txn, &a, "20", 2, -1, NULL), STORE_OK);
+    sp = txn_savepoint_take(&txn);
+    assert_int_equal(store_delete(&txn, &a), 1);
+    txn_rollback_to(&txn, &sp);
+    assert_int_equal(txn_commit(&txn), TXN_OK);
+    v = get("sp/a");
+    assert_string_equal(v, "20");
+    free(v);
+    check_store();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +677,7 @@ int main(void)
         cmocka_unit_test_setup(test_ns_reclaim_crash_at_every_step, setup),
         cmocka_unit_test_setup(test_ns_register_crash_at_every_step, setup),
         cmocka_unit_test_setup(test_ns_reuse_starts_clean, setup),
+        cmocka_unit_test_setup(test_savepoint_rolls_back_only_after_it, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

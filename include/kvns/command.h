@@ -124,6 +124,10 @@ typedef struct worker_ctx {
     struct client *parked_head;  /* clients waiting for a busy shard, oldest first */
     struct client *parked_tail;
     uint64_t parked_retry_ns;    /* when parked clients were last retried (clock_mono_ns) */
+    /* command_call: EXEC or a script runs commands inside its one open transaction */
+    int      nested;             /* > 0 while it does */
+    txn_savepoint nest_sp;       /* where the nested command began: cmd_abort's target */
+    bool     nest_relock;        /* a nested command met a shard another thread holds */
 } worker_ctx;
 
 typedef struct client {
@@ -200,8 +204,32 @@ bool command_exec(client *c);
  * transaction with this, never with txn_lock. */
 bool cmd_txn_begin(client *c, uint32_t *ids, size_t n);
 
-/* Rolls back the current command's transaction and replaces its reply by err. */
+/* Commits the transaction a CMD_NOLOCK handler opened with cmd_txn_begin. Inside
+ * command_call the caller's transaction commits once at its end instead: a no-op
+ * then. Returns TXN_OK or the failure code (the writes were rolled back). */
+int cmd_commit(client *c);
+
+/* Rolls back the current command's transaction and replaces its reply by err.
+ * Inside command_call only the current command is rolled back. */
 void cmd_abort(client *c, const char *err);
+
+/* How a command run by command_call ended. */
+enum call_result {
+    CALL_DONE = 0,     /* ran (or was refused); its reply is in c->out */
+    CALL_RELOCK = 1,   /* it needed a shard the transaction does not hold and another
+                          thread does: it was rolled back, nothing replied. The caller
+                          must roll back the whole transaction and run again holding
+                          txn.locked plus more (worker_ctx.nest_relock is set) */
+};
+
+/* Runs argv[0..argc) as one command inside the caller's open transaction (EXEC's
+ * queued commands, a script's redis.call), appending its reply to c->out. The
+ * transaction is neither begun nor committed here: the caller holds the locks of
+ * the keys it declared, and commits once when everything has run. Shards it lacks
+ * are tried without waiting (see CALL_RELOCK). A command that fails rolls back only
+ * itself; a DENYOOM command that leaves memory over the limit is rolled back and
+ * answers OOM. cmd may be NULL (unknown command). Arity is the caller's to check. */
+int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc);
 
 /* Common replies. */
 extern const char *const ERR_WRONGTYPE;   /* "WRONGTYPE Operation against a key holding the wrong kind of value" */

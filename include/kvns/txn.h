@@ -89,6 +89,28 @@ int txn_commit(kv_txn *t);
 /* Rolls back every write of the transaction and releases its locks. */
 void txn_abort(kv_txn *t);
 
+/* A point inside an open transaction that it can be rolled back to, keeping its
+ * locks: EXEC and scripts take one before each command they run, so a command that
+ * fails undoes only itself. */
+typedef struct txn_savepoint {
+    uint64_t undo_used;
+    size_t   nfrees;
+    int64_t  grow;
+} txn_savepoint;
+
+/* Also starts a new dedup generation: a word logged before sp and changed after it
+ * must be logged again, or rolling back to sp could not restore it. */
+txn_savepoint txn_savepoint_take(kv_txn *t);
+/* Undoes every write logged after sp (newest first), drops the frees queued after
+ * it and clears t->failed. Locks taken since stay held. Crash-safe at any point: the
+ * entries stay in the log until the last one is undone. */
+void txn_rollback_to(kv_txn *t, const txn_savepoint *sp);
+
+/* Takes lock_id now if it is free (or recovers it), outside the ascending order:
+ * for a script that reaches a shard it did not declare. Never waits, so it cannot
+ * deadlock; false when another thread holds it. */
+bool txn_trylock_unordered(kv_txn *t, uint32_t lock_id);
+
 /* The one checked way to take any process-shared robust mutex of the arena (shard,
  * heap and namespace locks). When the previous owner died, recover(arg) runs with m
  * held, before m is marked consistent. A mutex that cannot be recovered
