@@ -605,12 +605,14 @@ int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc)
 {
     resp_arg *saved_argv = c->argv;
     size_t saved_argc = c->argc;
+    txn_savepoint outer_sp = c->w->nest_sp;     /* a script run by EXEC nests twice */
     c->argv = argv;
     c->argc = argc;
     c->w->nested++;
     uint64_t start = clock_mono_ns();
     int rc = call_nested(c, cmd);
     c->w->nested--;
+    c->w->nest_sp = outer_sp;
     if (rc == CALL_DONE && cmd) {
         lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
         command_observe(c, cmd, command_index(cmd->name, strlen(cmd->name)), clock_mono_ns() - start);
