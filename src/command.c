@@ -9,6 +9,7 @@
 #include "kvns/set.h"
 #include "kvns/latency.h"
 #include "kvns/zset.h"
+#include "kvns/watch.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -74,6 +75,7 @@ void command_table_init(void)
     table_add(hash_commands);
     table_add(set_commands);
     table_add(zset_commands);
+    table_add(multi_commands);
     store_register_type(KV_HASH, &hash_type_ops);
     store_register_type(KV_SET, &set_type_ops);
     store_register_type(KV_ZSET, &zset_type_ops);
@@ -378,6 +380,19 @@ int cmd_commit(client *c)
     return txn_commit(&c->w->txn);
 }
 
+/* WATCH: bumps the version of every key cmd writes (its RW/OW/RM key specs) when
+ * it logged changes since undo byte `since`: the one place both top-level and
+ * nested (EXEC, script) commands pass after running. */
+static void touch_written_keys(client *c, const command *cmd, const cmd_key_ref *refs, int n, uint64_t since)
+{
+    kv_txn *t = &c->w->txn;
+    if (!(cmd->flags & CMD_WRITE) || t->ln->undo_used <= since || t->failed)
+        return;
+    for (int i = 0; i < n; i++)
+        if (refs[i].flags & (KS_RW | KS_OW | KS_RM))
+            watch_touch_locked(t, &c->keys[refs[i].pos]);
+}
+
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
 #define MAX_OOM_RETRIES 64   /* evict-and-retry rounds before a write gets OOM anyway */
 
@@ -385,7 +400,8 @@ enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
  * would have grown memory past the limit and was rolled back (c->last_grow says by
  * how much); the caller may evict and retry. RUN_BUSY: a shard stayed busy, nothing
  * ran. */
-static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
+static int run_locked(client *c, const command *cmd, kv_txn *t, const cmd_key_ref *refs, uint32_t *ids,
+                      size_t n)
 {
     reply_truncate(&c->out, c->reply_mark);
     c->aborted = false;
@@ -394,6 +410,7 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     cmd->proc(c);
     if (c->aborted)
         return RUN_DONE;
+    touch_written_keys(c, cmd, refs, (int)n, 0);
     if ((cmd->flags & CMD_DENYOOM) && t->grow > 0 &&
         store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
         c->last_grow = t->grow;
@@ -483,7 +500,7 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     if (cmd->flags & CMD_DENYOOM)
         evict_before_write(c, refs, n, estimate_growth(c), t, NULL);
     for (int attempt = 0;; attempt++) {
-        int rc = run_locked(c, cmd, t, ids, (size_t)n);
+        int rc = run_locked(c, cmd, t, refs, ids, (size_t)n);
         if (rc != RUN_OOM)
             break;                               /* done, or parked (c->lock_busy) */
         /* it did not fit: the transaction was rolled back; free what it measured
@@ -514,13 +531,24 @@ static void command_run(client *c, const command *cmd)
     c->aborted = false;
     if (!cmd) {
         reply_unknown_command(c);
+        multi_flag_error(c);
         return;
     }
     c->last_cmd = cmd;
     if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
+        if (multi_is_exec(cmd)) {
+            /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
+            multi_discard(c);
+            reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
+                                 "'exec' command");
+            return;
+        }
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+        multi_flag_error(c);
         return;
     }
+    if (c->multi && multi_intercept(c, cmd))
+        return;
     if (persist_refuse_write(c, cmd))
         return;
     if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
@@ -561,24 +589,30 @@ static int call_nested(client *c, const command *cmd)
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;
+    cmd_key_ref *refs = NULL;
+    int nrefs = 0;
     if (cmd->key_specs && !(cmd->flags & CMD_NOLOCK)) {
         size_t cap = c->argc > arena_hdr()->shard_count ? c->argc : arena_hdr()->shard_count;
-        cmd_key_ref *refs = malloc(cap * sizeof *refs);
+        refs = malloc(cap * sizeof *refs);
         uint32_t *ids = malloc(cap * sizeof *ids);
         if (!refs || !ids)
             abort();
-        int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
+        nrefs = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
         bool locked = true;
-        if (n > 0) {
-            bind_keys(c, refs, n, ids);
-            locked = nested_txn_begin(c, ids, (size_t)n);
+        if (nrefs > 0) {
+            bind_keys(c, refs, nrefs, ids);
+            locked = nested_txn_begin(c, ids, (size_t)nrefs);
         }
-        free(refs);
         free(ids);
-        if (!locked)
+        if (!locked) {
+            free(refs);
             return CALL_RELOCK;
+        }
     }
     cmd->proc(c);
+    if (!c->lock_busy && !c->aborted && nrefs > 0)
+        touch_written_keys(c, cmd, refs, nrefs, w->nest_sp.undo_used);
+    free(refs);
     if (c->lock_busy) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);

@@ -1,0 +1,32 @@
+/* watch.c - key versions for WATCH (see watch.h). */
+#include "kvns/watch.h"
+#include "kvns/shard.h"
+
+_Static_assert(sizeof(((shard *)0)->watch_ver) / sizeof(uint64_t) == WATCH_SLOTS, "watch slots");
+
+/* k's slot: the hash bits below the ones that chose the shard. */
+static uint64_t *watch_slot(const kv_key *k)
+{
+    return &shard_at(k->shard)->watch_ver[k->hash % WATCH_SLOTS];
+}
+
+uint64_t watch_version_locked(const kv_key *k)
+{
+    return *watch_slot(k);
+}
+
+void watch_touch_locked(kv_txn *t, const kv_key *k)
+{
+    if (__atomic_load_n(&arena_hdr()->watchers, __ATOMIC_ACQUIRE) == 0)
+        return;
+    tx_add64(t, k->shard, watch_slot(k), 1);
+}
+
+void watch_watchers_add(int delta)
+{
+    uint64_t *n = &arena_hdr()->watchers;
+    if (delta > 0)
+        __atomic_add_fetch(n, (uint64_t)delta, __ATOMIC_SEQ_CST);
+    else if (__atomic_load_n(n, __ATOMIC_RELAXED) >= (uint64_t)-delta)
+        __atomic_sub_fetch(n, (uint64_t)-delta, __ATOMIC_SEQ_CST);
+}

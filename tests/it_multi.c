@@ -1,0 +1,203 @@
+/* it_multi.c - MULTI/EXEC/DISCARD/WATCH/UNWATCH as Redis 7 answers them:
+ *   - the queue runs in order with run-time errors inside EXEC's array;
+ *   - a command refused while queueing (unknown, wrong arity) makes EXEC answer
+ *     EXECABORT and run nothing; DISCARD drops the queue;
+ *   - the error texts of nested MULTI, WATCH inside MULTI, EXEC/DISCARD without MULTI;
+ *   - WATCH from another connection (often another worker): a write, a create-then-
+ *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
+ *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not.
+ * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs a command and returns its reply, failing on no reply. */
+static kv_reply *run(kv_conn *c, const char *arg0, const char *arg1, const char *arg2)
+{
+    kv_reply *r = conn_cmd(c, arg0, arg1, arg2, NULL);
+    if (!r)
+        it_fail("%s: no reply (%s)", arg0, conn_error(c));
+    return r;
+}
+
+static void test_exec_runs_queue_in_order(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "1", NULL);
+    expect_status(c, "QUEUED", "INCR", "a", NULL);
+    expect_status(c, "QUEUED", "LPUSH", "a", "x", NULL);
+    expect_status(c, "QUEUED", "GET", "a", NULL);
+    kv_reply *r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 4);
+    assert_status(r->elements[0], "OK");
+    assert_int(r->elements[1], 2);
+    assert_error_prefix(r->elements[2], "WRONGTYPE");
+    assert_bulk(r->elements[3], "2");
+    kv_reply_free(r);
+    expect_bulk(c, "2", "GET", "a", NULL);
+    /* an empty transaction answers an empty array */
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_array_len(c, 0, "EXEC", NULL);
+}
+
+static void test_refused_command_aborts_exec(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "1", NULL);
+    expect_error_prefix(c, "ERR unknown command 'NOPE'", "NOPE", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_nil(c, "GET", "a", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'get' command", "GET", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "1", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_nil(c, "GET", "a", NULL);
+}
+
+static void test_control_errors_and_discard(void **state)
+{
+    kv_conn *c = *state;
+    expect_error(c, "ERR EXEC without MULTI", "EXEC", NULL);
+    expect_error(c, "ERR DISCARD without MULTI", "DISCARD", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_error(c, "ERR MULTI calls can not be nested", "MULTI", NULL);
+    expect_error(c, "ERR WATCH inside MULTI is not allowed", "WATCH", "a", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "1", NULL);
+    expect_status(c, "OK", "DISCARD", NULL);
+    expect_nil(c, "GET", "a", NULL);
+    expect_error(c, "ERR EXEC without MULTI", "EXEC", NULL);
+}
+
+/* Runs MULTI; SET key mine; EXEC on c and returns EXEC's reply. */
+static kv_reply *exec_set(kv_conn *c, const char *key)
+{
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", key, "mine", NULL);
+    return run(c, "EXEC", NULL, NULL);
+}
+
+static void test_watch_sees_other_connection(void **state)
+{
+    kv_conn *c = *state, *other = it_connect();
+    expect_status(c, "OK", "WATCH", "w", NULL);
+    expect_status(other, "OK", "SET", "w", "other", NULL);
+    kv_reply *r = exec_set(c, "w");
+    if (r->type != KV_REPLY_NIL)
+        it_fail("EXEC after a watched key changed: want a null reply");
+    kv_reply_free(r);
+    expect_bulk(c, "other", "GET", "w", NULL);
+    /* EXEC unwatched: the next transaction goes through */
+    expect_status(other, "OK", "SET", "w", "again", NULL);
+    r = exec_set(c, "w");
+    assert_array_len(r, 1);
+    kv_reply_free(r);
+    /* an untouched watched key, and UNWATCH, let EXEC run */
+    expect_status(c, "OK", "WATCH", "w", "unrelated", NULL);
+    expect_status(other, "OK", "SET", "unrelated-2", "x", NULL);
+    r = exec_set(c, "w");
+    assert_array_len(r, 1);
+    kv_reply_free(r);
+    expect_status(c, "OK", "WATCH", "w", NULL);
+    expect_status(c, "OK", "UNWATCH", NULL);
+    expect_status(other, "OK", "SET", "w", "later", NULL);
+    r = exec_set(c, "w");
+    assert_array_len(r, 1);
+    kv_reply_free(r);
+    conn_close(other);
+}
+
+static void test_watch_missing_key_created_and_deleted(void **state)
+{
+    kv_conn *c = *state, *other = it_connect();
+    expect_status(c, "OK", "WATCH", "ghost", NULL);
+    expect_status(other, "OK", "SET", "ghost", "1", NULL);
+    expect_int(other, 1, "DEL", "ghost", NULL);
+    kv_reply *r = exec_set(c, "ghost");
+    if (r->type != KV_REPLY_NIL)
+        it_fail("EXEC after a watched missing key was created and deleted: want a null reply");
+    kv_reply_free(r);
+    expect_nil(c, "GET", "ghost", NULL);
+    conn_close(other);
+}
+
+static void test_watch_expired_key_aborts(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "SET", "e", "1", "PX", "50", NULL);
+    expect_status(c, "OK", "WATCH", "e", NULL);
+    sleep_ms(120);
+    kv_reply *r = exec_set(c, "e");
+    if (r->type != KV_REPLY_NIL)
+        it_fail("EXEC after a watched key expired: want a null reply");
+    kv_reply_free(r);
+}
+
+static void test_flushall_touches_only_live_watched_keys(void **state)
+{
+    kv_conn *c = *state, *other = it_connect();
+    expect_status(c, "OK", "WATCH", "never", NULL);
+    expect_status(other, "OK", "SET", "somekey", "1", NULL);
+    expect_status(other, "OK", "FLUSHALL", NULL);
+    kv_reply *r = exec_set(c, "never");
+    assert_array_len(r, 1);
+    kv_reply_free(r);
+    expect_status(c, "OK", "SET", "live", "1", NULL);
+    expect_status(c, "OK", "WATCH", "live", NULL);
+    expect_status(other, "OK", "FLUSHALL", NULL);
+    r = exec_set(c, "live");
+    if (r->type != KV_REPLY_NIL)
+        it_fail("EXEC after FLUSHALL removed a watched key: want a null reply");
+    kv_reply_free(r);
+    conn_close(other);
+}
+
+/* A transaction over keys of many shards commits as a whole: every key was written,
+ * and FLUSHALL queued in it runs in the same transaction. */
+static void test_exec_over_many_shards(void **state)
+{
+    kv_conn *c = *state;
+    char key[32];
+    expect_status(c, "OK", "MULTI", NULL);
+    for (int i = 0; i < 64; i++) {
+        snprintf(key, sizeof key, "ns%d/k%d", i % 4, i);
+        expect_status(c, "QUEUED", "INCRBY", key, "5", NULL);
+    }
+    expect_status(c, "QUEUED", "DBSIZE", NULL);
+    kv_reply *r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 65);
+    assert_int(r->elements[64], 64);
+    kv_reply_free(r);
+    for (int i = 0; i < 64; i++) {
+        snprintf(key, sizeof key, "ns%d/k%d", i % 4, i);
+        expect_bulk(c, "5", "GET", key, NULL);
+    }
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "FLUSHALL", NULL);
+    expect_status(c, "QUEUED", "SET", "after", "1", NULL);
+    expect_status(c, "QUEUED", "DBSIZE", NULL);
+    r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 3);
+    assert_int(r->elements[2], 1);
+    kv_reply_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exec_runs_queue_in_order, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_command_aborts_exec, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_control_errors_and_discard, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_sees_other_connection, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_missing_key_created_and_deleted, it_test_setup,
+                                        it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_expired_key_aborts, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_flushall_touches_only_live_watched_keys, it_test_setup,
+                                        it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_over_many_shards, it_test_setup, it_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
+}
