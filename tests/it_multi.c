@@ -5,13 +5,17 @@
  *   - the error texts of nested MULTI, WATCH inside MULTI, EXEC/DISCARD without MULTI;
  *   - WATCH from another connection (often another worker): a write, a create-then-
  *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
- *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not.
+ *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not;
+ *   - no reader on another connection ever sees part of an EXEC over many shards.
  * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too. */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Runs a command and returns its reply, failing on no reply. */
 static kv_reply *run(kv_conn *c, const char *arg0, const char *arg1, const char *arg2)
@@ -185,6 +189,68 @@ static void test_exec_over_many_shards(void **state)
     kv_reply_free(r);
 }
 
+#define ATOMIC_KEYS   8
+#define ATOMIC_ROUNDS 300
+
+/* The child of test_no_reader_sees_part_of_exec: ATOMIC_ROUNDS transactions each
+ * incrementing every key; exits 0 when each EXEC answered its full array. */
+static void exec_increments(const char *const *keys)
+{
+    kv_conn *c = it_connect();
+    for (int round = 0; round < ATOMIC_ROUNDS; round++) {
+        kv_reply *r = conn_cmd(c, "MULTI", NULL);
+        kv_reply_free(r);
+        for (int i = 0; i < ATOMIC_KEYS; i++)
+            kv_reply_free(conn_cmd(c, "INCR", keys[i], NULL));
+        r = conn_cmd(c, "EXEC", NULL);
+        if (!r || r->type != KV_REPLY_ARRAY || r->count != ATOMIC_KEYS)
+            _exit(1);
+        kv_reply_free(r);
+    }
+    conn_close(c);
+    _exit(0);
+}
+
+/* One connection runs EXECs of INCRs over keys of different namespaces and shards
+ * while another reads them all with MGET (one transaction too): every read must see
+ * the same count on every key, and at the end all of them are ATOMIC_ROUNDS. */
+static void test_no_reader_sees_part_of_exec(void **state)
+{
+    kv_conn *c = *state;
+    const char *keys[ATOMIC_KEYS] = { "a/n", "b/n", "c/n", "d/n", "e/n", "f/n", "g/n", "h/n" };
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        exec_increments(keys);
+    int status = 0, reads = 0;
+    pid_t done = 0;
+    while (done == 0) {
+        kv_reply *r = conn_cmd(c, "MGET", keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7],
+                               NULL);
+        assert_array_len(r, ATOMIC_KEYS);
+        for (int i = 1; i < ATOMIC_KEYS; i++) {
+            const char *a = r->elements[0]->str, *b = r->elements[i]->str;
+            if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0)) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                it_fail("read %d saw part of an EXEC: %s=%s but %s=%s", reads, keys[0], a ? a : "(nil)", keys[i],
+                        b ? b : "(nil)");
+            }
+        }
+        kv_reply_free(r);
+        reads++;
+        done = waitpid(pid, &status, WNOHANG);
+        if (reads > 200000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            it_fail("the EXEC client did not finish");
+        }
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < ATOMIC_KEYS; i++)
+        expect_bulk(c, "300", "GET", keys[i], NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flushall_touches_only_live_watched_keys, it_test_setup,
                                         it_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_over_many_shards, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_reader_sees_part_of_exec, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
