@@ -24,9 +24,5 @@ void watch_touch_locked(kv_txn *t, const kv_key *k)
 
 void watch_watchers_add(int delta)
 {
-    uint64_t *n = &arena_hdr()->watchers;
-    if (delta > 0)
-        __atomic_add_fetch(n, (uint64_t)delta, __ATOMIC_SEQ_CST);
-    else if (__atomic_load_n(n, __ATOMIC_RELAXED) >= (uint64_t)-delta)
-        __atomic_sub_fetch(n, (uint64_t)-delta, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&arena_hdr()->watchers, (uint64_t)(int64_t)delta, __ATOMIC_SEQ_CST);
 }

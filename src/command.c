@@ -393,6 +393,14 @@ static void touch_written_keys(client *c, const command *cmd, const cmd_key_ref 
             watch_touch_locked(t, &c->keys[refs[i].pos]);
 }
 
+/* True when cmd (a DENYOOM one) grew memory beyond grow_before and used memory is now
+ * over the limit: it must be rolled back and answer OOM (or evict and retry). */
+static bool over_limit_after(const command *cmd, const kv_txn *t, int64_t grow_before)
+{
+    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before &&
+           store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+}
+
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
 #define MAX_OOM_RETRIES 64   /* evict-and-retry rounds before a write gets OOM anyway */
 
@@ -411,8 +419,7 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, const cmd_key_re
     if (c->aborted)
         return RUN_DONE;
     touch_written_keys(c, cmd, refs, (int)n, 0);
-    if ((cmd->flags & CMD_DENYOOM) && t->grow > 0 &&
-        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+    if (over_limit_after(cmd, t, 0)) {
         c->last_grow = t->grow;
         txn_abort(t);
         reply_truncate(&c->out, c->reply_mark);
@@ -524,6 +531,31 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     }
 }
 
+/* Room for the resolved keys and shard ids of an argv: on the stack up to 32
+ * arguments, else on the heap. */
+typedef struct key_room {
+    cmd_key_ref *refs;
+    uint32_t    *ids;
+    cmd_key_ref  stack_refs[32];
+    uint32_t     stack_ids[32];
+} key_room;
+
+static void key_room_init(key_room *r, size_t argc)
+{
+    r->refs = argc <= 32 ? r->stack_refs : malloc(argc * sizeof *r->refs);
+    r->ids = argc <= 32 ? r->stack_ids : malloc(argc * sizeof *r->ids);
+    if (!r->refs || !r->ids)
+        abort();
+}
+
+static void key_room_free(key_room *r)
+{
+    if (r->refs != r->stack_refs) {
+        free(r->refs);
+        free(r->ids);
+    }
+}
+
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
@@ -555,21 +587,16 @@ static void command_run(client *c, const command *cmd)
         cmd->proc(c);
         return;
     }
-    cmd_key_ref stack_refs[32];
-    uint32_t stack_ids[32];
-    cmd_key_ref *refs = c->argc <= 32 ? stack_refs : malloc(c->argc * sizeof *refs);
-    uint32_t *ids = c->argc <= 32 ? stack_ids : malloc(c->argc * sizeof *ids);
-    if (!refs || !ids)
-        abort();
+    key_room room;
+    key_room_init(&room, c->argc);
+    cmd_key_ref *refs = room.refs;
+    uint32_t *ids = room.ids;
     int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
     if (n <= 0)
         cmd->proc(c);                            /* a bad numkeys: the handler says why */
     else
         run_with_keys(c, cmd, refs, n, ids);
-    if (refs != stack_refs) {
-        free(refs);
-        free(ids);
-    }
+    key_room_free(&room);
 }
 
 /* command_call's body once argv is in place: resolve, lock, run, OOM check. */
@@ -589,30 +616,21 @@ static int call_nested(client *c, const command *cmd)
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;
-    cmd_key_ref *refs = NULL;
-    int nrefs = 0;
-    if (cmd->key_specs && !(cmd->flags & CMD_NOLOCK)) {
-        size_t cap = c->argc > arena_hdr()->shard_count ? c->argc : arena_hdr()->shard_count;
-        refs = malloc(cap * sizeof *refs);
-        uint32_t *ids = malloc(cap * sizeof *ids);
-        if (!refs || !ids)
-            abort();
-        nrefs = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
-        bool locked = true;
-        if (nrefs > 0) {
-            bind_keys(c, refs, nrefs, ids);
-            locked = nested_txn_begin(c, ids, (size_t)nrefs);
-        }
-        free(ids);
-        if (!locked) {
-            free(refs);
-            return CALL_RELOCK;
-        }
+    key_room room;
+    key_room_init(&room, c->argc);
+    cmd_key_ref *refs = room.refs;
+    uint32_t *ids = room.ids;
+    int nrefs = cmd->key_specs && !(cmd->flags & CMD_NOLOCK) ? command_resolve_keys(cmd, c->argv, (int)c->argc, refs)
+                                                             : 0;
+    if (nrefs > 0)
+        bind_keys(c, refs, nrefs, ids);
+    bool locked = nrefs <= 0 || nested_txn_begin(c, ids, (size_t)nrefs);
+    if (locked) {
+        cmd->proc(c);
+        if (!c->lock_busy && !c->aborted && nrefs > 0)
+            touch_written_keys(c, cmd, refs, nrefs, w->nest_sp.undo_used);
     }
-    cmd->proc(c);
-    if (!c->lock_busy && !c->aborted && nrefs > 0)
-        touch_written_keys(c, cmd, refs, nrefs, w->nest_sp.undo_used);
-    free(refs);
+    key_room_free(&room);
     if (c->lock_busy) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
@@ -625,8 +643,7 @@ static int call_nested(client *c, const command *cmd)
         reply_store_error(c, t->failed);
         return CALL_DONE;
     }
-    if ((cmd->flags & CMD_DENYOOM) && t->grow > w->nest_sp.grow &&
-        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+    if (over_limit_after(cmd, t, w->nest_sp.grow)) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
         lane_stat_add(t->ln, STAT_OOM, 1);

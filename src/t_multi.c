@@ -24,7 +24,7 @@
 
 typedef struct multi_cmd {
     const command *cmd;
-    resp_arg *argv;          /* one malloc'd block per argument */
+    resp_arg *argv;          /* one malloc'd block: the array, then the bytes */
     size_t argc;
 } multi_cmd;
 
@@ -70,11 +70,8 @@ void multi_discard(client *c)
     struct multi_state *m = c->multi;
     if (!m)
         return;
-    for (size_t i = 0; i < m->n; i++) {
-        for (size_t j = 0; j < m->queue[i].argc; j++)
-            free(m->queue[i].argv[j].ptr);
+    for (size_t i = 0; i < m->n; i++)
         free(m->queue[i].argv);
-    }
     free(m->queue);
     free(m);
     c->multi = NULL;
@@ -99,14 +96,23 @@ static bool multi_runs_now(const command *cmd)
     return false;
 }
 
-/* Copies one argument into its own block (NUL-terminated like the read buffer's). */
-static resp_arg multi_copy_arg(const resp_arg *a)
+/* Copies argv[0..argc) into one block: the resp_arg array, then each argument's bytes
+ * NUL-terminated like the read buffer's. */
+static resp_arg *multi_copy_argv(const resp_arg *argv, size_t argc)
 {
-    resp_arg out = { malloc(a->len + 1), a->len };
-    if (!out.ptr)
+    size_t bytes = argc * sizeof(resp_arg);
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len + 1;
+    resp_arg *out = malloc(bytes);
+    if (!out)
         abort();
-    memcpy(out.ptr, a->ptr, a->len);
-    out.ptr[a->len] = 0;
+    char *p = (char *)(out + argc);
+    for (size_t i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        p[argv[i].len] = 0;
+        out[i] = (resp_arg){ p, argv[i].len };
+        p += argv[i].len + 1;
+    }
     return out;
 }
 
@@ -127,11 +133,7 @@ bool multi_intercept(client *c, const command *cmd)
     multi_cmd *q = &m->queue[m->n++];
     q->cmd = cmd;
     q->argc = c->argc;
-    q->argv = malloc(c->argc * sizeof *q->argv);
-    if (!q->argv)
-        abort();
-    for (size_t i = 0; i < c->argc; i++)
-        q->argv[i] = multi_copy_arg(&c->argv[i]);
+    q->argv = multi_copy_argv(c->argv, c->argc);
     reply_simple(&c->out, "QUEUED");
     return true;
 }
@@ -158,22 +160,13 @@ static void cmd_discard(client *c)
     reply_ok(&c->out);
 }
 
-/* Whether a queued command makes EXEC hold every shard: it locks for itself and
- * visits the keyspace (FLUSHALL, KEYS, SCAN, DBSIZE, ...); connection commands
- * (PING, ECHO, CLIENT ...) touch no shard. */
-static bool multi_needs_all_shards(const command *cmd)
-{
-    return (cmd->flags & CMD_NOLOCK) && !(cmd->group && strcmp(cmd->group, "connection") == 0);
-}
-
-/* Writes to ids[] the shards EXEC must hold for the queue and the WATCHed keys
- * (every one when `all` or a queued command needs them all). Returns how many. */
+/* Writes to ids[] the shards EXEC must hold for the queue's keys and the WATCHed
+ * keys (every one when `all`). Returns how many. Commands that visit shards for
+ * themselves (FLUSHALL, KEYS, ...) take theirs when they run (command_call). */
 static size_t multi_shards(const struct multi_state *m, const struct watch_list *c_watched, bool all,
                            uint32_t *ids)
 {
     uint32_t nshards = arena_hdr()->shard_count;
-    for (size_t i = 0; i < m->n && !all; i++)
-        all = multi_needs_all_shards(m->queue[i].cmd);
     if (all) {
         for (uint32_t s = 0; s < nshards; s++)
             ids[s] = s;
@@ -185,7 +178,7 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
         abort();
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
-        if (!q->cmd->key_specs)
+        if (!q->cmd->key_specs || (q->cmd->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);
         if (!refs)
@@ -317,13 +310,11 @@ static void cmd_exec(client *c)
             break;
         txn_abort(t);
         reply_truncate(&c->out, mark);
-        c->lock_busy = false;
     }
     free(ids);
     int rc = txn_commit(t);
     multi_discard(c);
     if (rc != TXN_OK) {
-        reply_truncate(&c->out, mark);
         c->reply_mark = mark;
         c->aborted = true;                       /* the commit rolled back already */
         reply_store_error(c, rc);
