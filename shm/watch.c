@@ -17,7 +17,7 @@ uint64_t watch_version_locked(const kv_key *k)
 
 void watch_touch_locked(kv_txn *t, const kv_key *k)
 {
-    if (__atomic_load_n(&arena_hdr()->watchers, __ATOMIC_ACQUIRE) == 0)
+    if (!watch_anyone())
         return;
     tx_add64(t, k->shard, watch_slot(k), 1);
 }

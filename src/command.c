@@ -266,7 +266,7 @@ static void reply_unknown_command(client *c)
 
 /* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
  * shard ids to shards[]. */
-static void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
+static inline void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
 {
     if (c->keys_cap < c->argc) {
         c->keys_cap = c->argc + 8;
@@ -383,10 +383,11 @@ int cmd_commit(client *c)
 /* WATCH: bumps the version of every key cmd writes (its RW/OW/RM key specs) when
  * it logged changes since undo byte `since`: the one place both top-level and
  * nested (EXEC, script) commands pass after running. */
-static void touch_written_keys(client *c, const command *cmd, const cmd_key_ref *refs, int n, uint64_t since)
+static inline void touch_written_keys(client *c, const command *cmd, const cmd_key_ref *refs, int n,
+                                      uint64_t since)
 {
     kv_txn *t = &c->w->txn;
-    if (!(cmd->flags & CMD_WRITE) || t->ln->undo_used <= since || t->failed)
+    if (!watch_anyone() || !(cmd->flags & CMD_WRITE) || t->ln->undo_used <= since || t->failed)
         return;
     for (int i = 0; i < n; i++)
         if (refs[i].flags & (KS_RW | KS_OW | KS_RM))
@@ -457,7 +458,7 @@ static int metrics_key_pos(const command *cmd)
 
 /* Records one run of cmd (table index idx) in the latency metrics, under the
  * namespace of its first fixed-position key. */
-static void command_observe(client *c, const command *cmd, int idx, uint64_t elapsed_ns)
+static inline void command_observe(client *c, const command *cmd, int idx, uint64_t elapsed_ns)
 {
     uint32_t nsid = METRICS_NO_NS;
     int first = metrics_key_pos(cmd);
@@ -540,7 +541,7 @@ typedef struct key_room {
     uint32_t     stack_ids[32];
 } key_room;
 
-static void key_room_init(key_room *r, size_t argc)
+static inline void key_room_init(key_room *r, size_t argc)
 {
     r->refs = argc <= 32 ? r->stack_refs : malloc(argc * sizeof *r->refs);
     r->ids = argc <= 32 ? r->stack_ids : malloc(argc * sizeof *r->ids);
@@ -548,7 +549,7 @@ static void key_room_init(key_room *r, size_t argc)
         abort();
 }
 
-static void key_room_free(key_room *r)
+static inline void key_room_free(key_room *r)
 {
     if (r->refs != r->stack_refs) {
         free(r->refs);

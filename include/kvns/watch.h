@@ -14,12 +14,19 @@
 #ifndef KVNS_WATCH_H
 #define KVNS_WATCH_H
 
+#include "kvns/arena.h"
 #include "kvns/store.h"
 
 #define WATCH_SLOTS 64   /* == the size of shard.watch_ver */
 
 /* The version of k's slot. Caller holds k's shard lock. */
 uint64_t watch_version_locked(const kv_key *k);
+/* True while some client watches keys: only then do writes bump versions. Read it
+ * with the written key's shard lock held (see the ordering above). */
+static inline bool watch_anyone(void)
+{
+    return __atomic_load_n(&arena_hdr()->watchers, __ATOMIC_ACQUIRE) != 0;
+}
 /* Bumps k's version inside t when anyone watches. Caller holds k's shard lock. */
 void watch_touch_locked(kv_txn *t, const kv_key *k);
 /* Counts a client starting (+1) or stopping (-1) to watch keys. */
