@@ -6,7 +6,8 @@
  *   - WATCH from another connection (often another worker): a write, a create-then-
  *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
  *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not;
- *   - no reader on another connection ever sees part of an EXEC over many shards.
+ *   - no reader on another connection ever sees part of an EXEC over many shards;
+ *   - RESP3 (a watched abort is the null `_`), long keys and values.
  * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too. */
 #include "harness.h"
 
@@ -189,6 +190,41 @@ static void test_exec_over_many_shards(void **state)
     kv_reply_free(r);
 }
 
+/* Under RESP3 EXEC's array and its aborted null; keys and values far longer than
+ * fit inline in an entry, copied through the queue intact. */
+static void test_resp3_and_long_arguments(void **state)
+{
+    kv_conn *c = *state, *other = it_connect();
+    kv_reply_free(run(c, "HELLO", "3", NULL));
+    size_t klen = 1000, vlen = 100000;
+    char *key = malloc(klen + 1), *val = malloc(vlen + 1);
+    assert_non_null(key);
+    assert_non_null(val);
+    memset(key, 'k', klen);
+    key[klen] = 0;
+    for (size_t i = 0; i < vlen; i++)
+        val[i] = (char)('a' + i % 26);
+    val[vlen] = 0;
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", key, val, NULL);
+    expect_status(c, "QUEUED", "STRLEN", key, NULL);
+    kv_reply *r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 2);
+    assert_status(r->elements[0], "OK");
+    assert_int(r->elements[1], (long long)vlen);
+    kv_reply_free(r);
+    expect_bulk(other, val, "GET", key, NULL);
+    expect_status(c, "OK", "WATCH", key, NULL);
+    expect_int(other, (long long)vlen + 1, "APPEND", key, "x", NULL);
+    r = exec_set(c, key);
+    if (r->type != KV_REPLY_NIL)
+        it_fail("RESP3 EXEC after a watched key changed: want the null reply, got %s", kv_reply_type_name(r->type));
+    kv_reply_free(r);
+    free(key);
+    free(val);
+    conn_close(other);
+}
+
 #define ATOMIC_KEYS   8
 #define ATOMIC_ROUNDS 300
 
@@ -265,6 +301,7 @@ int main(void)
                                         it_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_over_many_shards, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_reader_sees_part_of_exec, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_resp3_and_long_arguments, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
