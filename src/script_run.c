@@ -45,14 +45,24 @@ int script_error_handler(lua_State *L)
     return 1;
 }
 
-/* The count hook: stops a script that KILL asked to stop, or that must be run again
+static const char BUSY_EVAL[] =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+static const char BUSY_FUNCTION[] =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/* The count hook. Past busy-reply-threshold it serves the thread's other clients
+ * (-BUSY); it stops a script that KILL asked to stop, or that must be run again
  * holding more shards, by raising an error on every line until it returns. */
 static void script_hook(lua_State *L, lua_Debug *ar)
 {
     script_engine *e = script_engine_of(L);
     if (e->relock)
         script_unwind(L);
-    if (!e->killed && __atomic_load_n(&e->c->w->txn.ln->script_kill, __ATOMIC_RELAXED) && !e->wrote) {
+    lane *ln = e->c->w->txn.ln;
+    int64_t limit = __atomic_load_n(&arena_hdr()->busy_reply_threshold_ms, __ATOMIC_RELAXED);
+    if (!e->killed && limit > 0 && clock_mono_ms() - ln->script_since_ms >= limit)
+        worker_serve_busy(e->c->w, e->c, e->sc->is_function ? BUSY_FUNCTION : BUSY_EVAL);
+    if (!e->killed && __atomic_load_n(&ln->script_kill, __ATOMIC_RELAXED) && !e->wrote) {
         e->killed = true;
         lua_sethook(L, script_hook, LUA_MASKLINE, 0);
     }
@@ -138,7 +148,6 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     __atomic_store_n(&ln->script_kill, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&ln->script_since_ms, clock_mono_ms(), __ATOMIC_RELEASE);
     lua_sethook(L, script_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
-    c->w->nest_allow_oom = true;
     int err = lua_pcall(L, nargs, 1, base + 1);
     c->w->nest_allow_oom = false;
     lua_sethook(L, NULL, 0, 0);
@@ -257,10 +266,7 @@ const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n
             continue;
         for (size_t k = 0; k < n; k++)
             if (lane_holds(ln, ids[k]))
-                return ln->script_is_function ? "BUSY Redis is busy running a script. You can only call "
-                                                "FUNCTION KILL or SHUTDOWN NOSAVE."
-                                              : "BUSY Redis is busy running a script. You can only call "
-                                                "SCRIPT KILL or SHUTDOWN NOSAVE.";
+                return ln->script_is_function ? BUSY_FUNCTION : BUSY_EVAL;
     }
     return NULL;
 }
@@ -285,10 +291,7 @@ void script_kill(client *c, bool functions)
             __atomic_store_n(&ln->script_kill, 1, __ATOMIC_RELAXED);
     }
     if (!found && wrong_kind)
-        reply_error(&c->out, functions ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-                                         "SHUTDOWN NOSAVE."
-                                       : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                                         "SHUTDOWN NOSAVE.");
+        reply_error(&c->out, functions ? BUSY_EVAL : BUSY_FUNCTION);
     else if (!found)
         reply_error(&c->out, "NOTBUSY No scripts in execution right now.");
     else if (unkillable)
