@@ -117,6 +117,32 @@ static void test_libs_present(void **state)
     run_cases(libs_present_cases, sizeof libs_present_cases / sizeof libs_present_cases[0]);
 }
 
+/* Bit.tohex is kvns's: Debian's overruns its buffer for n = -2^31 (CVE-2024-31449). */
+static const lua_case bit_tohex_cases[] = {
+    {"return bit.tohex(255), bit.tohex(-1), bit.tohex(255, -4), bit.tohex(255, 0), bit.tohex(255, 20), bit.tohex(255, 2), bit.tohex(0x12345678, -3)",
+     "7:\"000000ff\" \"ffffffff\" \"00FF\" \"\" \"000000ff\" \"ff\" \"678\""},
+    {"return bit.tohex(2^32 + 5), bit.tohex(1.5), bit.tohex(2.5), bit.tohex(-2.5), bit.tohex('0x10'), bit.tohex('17', '2'), bit.tohex(1e300)",
+     "7:\"00000005\" \"00000002\" \"00000002\" \"fffffffe\" \"00000010\" \"11\" \"8800759c\""},
+    {"return bit.tohex(65, 2^31), bit.tohex(65, -2^31), bit.tohex(65, -2^31 + 2^32 * 3), bit.tohex(0xabcdef, -2^31), bit.tohex(65, -2^31 + 1)",
+     "5:\"00000041\" \"00000041\" \"00000041\" \"00ABCDEF\" \"00000041\""},
+    {"return bit.tohex(0/0), bit.tohex(1/0), bit.tohex(0, 5), bit.tohex(2^52, -8)",
+     "4:\"00000000\" \"00000000\" \"00000\" \"00000000\""},
+    {"return (bit.tohex('x'))",
+     "E:user_script:1: bad argument #1 to 'tohex' (number expected, got string)"},
+    {"return (bit.tohex(255, nil))",
+     "E:user_script:1: bad argument #2 to 'tohex' (number expected, got nil)"},
+    {"return (bit.tohex())",
+     "E:user_script:1: bad argument #1 to 'tohex' (number expected, got no value)"},
+    {"return (bit.tohex(0, {}))",
+     "E:user_script:1: bad argument #2 to 'tohex' (number expected, got table)"},
+};
+
+static void test_bit_tohex(void **state)
+{
+    (void)state;
+    run_cases(bit_tohex_cases, sizeof bit_tohex_cases / sizeof bit_tohex_cases[0]);
+}
+
 /* Integers take the smallest encoding of their sign at every width boundary, and decode back. */
 static const lua_case cmsgpack_ints_cases[] = {
     {"return hex(cmsgpack.pack(0)), hex(cmsgpack.pack(1)), hex(cmsgpack.pack(127)), hex(cmsgpack.pack(128))",
@@ -526,6 +552,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_globals),
         cmocka_unit_test(test_libs_present),
+        cmocka_unit_test(test_bit_tohex),
         cmocka_unit_test(test_cmsgpack_ints),
         cmocka_unit_test(test_cmsgpack_floats),
         cmocka_unit_test(test_cmsgpack_strings),
