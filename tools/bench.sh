@@ -17,20 +17,31 @@
 #   BENCH_ROUNDS [3]          rounds; each profile runs once per server per round
 #   BENCH_N_P1 [200000]       requests per run at pipeline 1
 #   BENCH_N_P16 [1000000]     requests per run at pipeline > 1
-#   BENCH_CLIENTS [50]        redis-benchmark -c
+#   BENCH_CLIENTS [50]        redis-benchmark -c (connections; txn_client -c too)
 #   BENCH_KEYSPACE [100000]   redis-benchmark -r
 #   BENCH_PROFILES            space-separated "name:test:pipeline[:requests]" entries
-#                             (test = a redis-benchmark -t name), replacing the default
-#                             SET/GET/INCR at P1 and P16
-#   BENCH_EXTRA [0]           1 adds list/set/hash/zset profiles at P16 (EXTRA_PROFILES)
+#                             (test = a redis-benchmark -t name or one of the tests
+#                             below), replacing the default SET/GET/INCR at P1 and P16
+#   BENCH_EXTRA [0]           1 adds list/set/hash/zset, EVALSHA and MULTI/EXEC profiles
+#                             at P16 (EXTRA_PROFILES)
 #   BENCH_MEM_KEYS [1000000]  keys for the memory test; 0 skips it
 #   BENCH_RUN_TIMEOUT [300]   seconds before one redis-benchmark run is abandoned
 #   BENCH_START_TIMEOUT [20]  seconds a server gets to answer PING after start
 #   BENCH_KVNS_BIN [build/kvns]   kvns binary
+#   BENCH_TXN_CLIENT [build/txn_client]  the multi3 load generator (make build/txn_client)
 #   BENCH_REDIS_SERVER [redis-server]  redis binary; BENCH_NO_REDIS=1 skips redis
 #   BENCH_OUT [build/bench]   output directory
 #   KVNS_WORKERS, KVNS_THREADS, KVNS_SHARD_COUNT, KVNS_MEMORY_LIMIT, KVNS_LOG_LEVEL
 #                             passed through to kvns (KVNS_PERSIST_PATH is removed)
+#
+# Tests besides redis-benchmark's -t names:
+#   evalsha2  redis-benchmark with the command EVALSHA <sha> 2 k1:__rand_int__ k2:__rand_int__
+#             of a script doing INCR KEYS[1] and returning INCR KEYS[2], SCRIPT LOADed into
+#             each server before the first round (COMMAND_TESTS, TEST_SCRIPTS)
+#   multi3    tools/txn_client.c: MULTI, INCR tx:a:<r>, INCR tx:b:<r>, GET tx:a:<r>, EXEC;
+#             pipeline = transactions in flight per connection, requests = transactions,
+#             so rps is transactions/s and CPU is per transaction; any EXEC reply that is
+#             not an array of 3 without errors fails the run
 
 # `make bench` runs this with sh: continue in bash.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -42,7 +53,18 @@ cd "$ROOT"
 # ---------------------------------------------------------------- settings
 BASE_PROFILES="set_p1:set:1 get_p1:get:1 incr_p1:incr:1 set_p16:set:16 get_p16:get:16 incr_p16:incr:16"
 # Enabled with BENCH_EXTRA=1 (redis-benchmark -t names; lrange_100 runs its own LPUSH first).
-EXTRA_PROFILES="lpush_p16:lpush:16 lpop_p16:lpop:16 lrange_100_p16:lrange_100:16 sadd_p16:sadd:16 spop_p16:spop:16 hset_p16:hset:16 zadd_p16:zadd:16 zpopmin_p16:zpopmin:16"
+EXTRA_PROFILES="lpush_p16:lpush:16 lpop_p16:lpop:16 lrange_100_p16:lrange_100:16 sadd_p16:sadd:16 spop_p16:spop:16 hset_p16:hset:16 zadd_p16:zadd:16 zpopmin_p16:zpopmin:16 evalsha2_p16:evalsha2:16:200000 multi3_p16:multi3:16:200000"
+
+# Tests run as a redis-benchmark command line (words split on spaces), and the script
+# each needs in the servers' script cache (its SHA1 is computed here and checked
+# against SCRIPT LOAD's reply).
+SCRIPT_INCR2="redis.call('INCR', KEYS[1]) return redis.call('INCR', KEYS[2])"
+declare -A TEST_SCRIPTS=([evalsha2]=$SCRIPT_INCR2)
+declare -A COMMAND_TESTS=(
+    [evalsha2]="EVALSHA $(printf %s "$SCRIPT_INCR2" | sha1sum | cut -d' ' -f1) 2 k1:__rand_int__ k2:__rand_int__"
+)
+# Tests run by a load generator of tools/ (built by the GNUmakefile).
+TXN_TEST=multi3
 
 ROUNDS=${BENCH_ROUNDS:-3}
 N_P1=${BENCH_N_P1:-200000}
@@ -54,6 +76,7 @@ RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-20}
 KVNS_EXE=${BENCH_KVNS_BIN:-build/kvns}
 REDIS_EXE=${BENCH_REDIS_SERVER:-redis-server}
+TXN_CLIENT=${BENCH_TXN_CLIENT:-build/txn_client}
 OUT=${BENCH_OUT:-build/bench}
 
 PROFILES=${BENCH_PROFILES:-$BASE_PROFILES}
@@ -76,6 +99,9 @@ if ! command -v redis-benchmark >/dev/null || ! command -v redis-cli >/dev/null;
     sh tools/ensure-packages.sh redis-tools || die "redis-benchmark and redis-cli (Debian package redis-tools) are required"
 fi
 [ -x "$KVNS_EXE" ] || die "$KVNS_EXE not found or not executable (run make first)"
+if [[ " $PROFILES" == *":$TXN_TEST:"* ]]; then
+    [ -x "$TXN_CLIENT" ] || die "$TXN_CLIENT not found or not executable (run make build/txn_client)"
+fi
 HAVE_REDIS=0
 if [ "${BENCH_NO_REDIS:-0}" != 1 ] && command -v "$REDIS_EXE" >/dev/null; then HAVE_REDIS=1; fi
 
@@ -244,15 +270,46 @@ fmt() {   # fmt PRINTF_FORMAT VALUE: "-" for missing values
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
+# SCRIPT LOADs into server $1 the scripts the profiles' tests call; dies when one fails
+# or its SHA1 is not the one the test's command line uses.
+load_scripts() {
+    local s=$1 p test sha want
+    for p in $PROFILES; do
+        test=$(cut -d: -f2 <<<"$p")
+        [ -n "${TEST_SCRIPTS[$test]:-}" ] || continue
+        sha=$(rcli "$s" SCRIPT LOAD "${TEST_SCRIPTS[$test]}" 2>&1 | tr -d '\r')
+        want=$(printf %s "${TEST_SCRIPTS[$test]}" | sha1sum | cut -d' ' -f1)
+        [ "$sha" = "$want" ] || die "$s: SCRIPT LOAD for $test answered '$sha', expected $want"
+    done
+}
+
+# Sets BENCH_CMD to the client command line of one run: test $1 at pipeline $2, $3
+# requests, against server $4.
+BENCH_CMD=()
+bench_command() {
+    local test=$1 pipe=$2 n=$3 port=${PORT[$4]} words
+    if [ "$test" = "$TXN_TEST" ]; then
+        BENCH_CMD=("$TXN_CLIENT" -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -P "$pipe")
+        return 0
+    fi
+    BENCH_CMD=(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -P "$pipe" --csv)
+    if [ -n "${COMMAND_TESTS[$test]:-}" ]; then
+        read -r -a words <<<"${COMMAND_TESTS[$test]}"
+        BENCH_CMD+=("${words[@]}")
+    else
+        BENCH_CMD+=(-t "$test")
+    fi
+}
+
 # ---------------------------------------------------------------- one benchmark run
 run_one() {   # $1 server, $2 profile entry, $3 round
     local s=$1 name test pipe n extra out rc before after lines rps cpu_us
     IFS=: read -r name test pipe extra <<<"$2"
     if [ -n "$extra" ]; then n=$extra; elif (( pipe > 1 )); then n=$N_PIPE; else n=$N_P1; fi
+    bench_command "$test" "$pipe" "$n" "$s"
     before=$(cpu_ticks "${PID[$s]}")
     # In the background + wait, so a signal to this script is handled at once (cleanup kills BG_PID).
-    timeout --foreground -k 5 "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${PORT[$s]}" \
-        -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -P "$pipe" -t "$test" --csv \
+    timeout --foreground -k 5 "$RUN_TIMEOUT" "${BENCH_CMD[@]}" \
         </dev/null >"$OUT/run.csv" 2>>"$OUT/redis-benchmark.err" &
     BG_PID=$!
     rc=0
@@ -320,7 +377,7 @@ if (( HAVE_REDIS )); then
 else
     log "redis-server is not installed (or BENCH_NO_REDIS=1): reporting kvns figures alone"
 fi
-for s in "${SERVERS[@]}"; do start_server "$s"; done
+for s in "${SERVERS[@]}"; do start_server "$s"; load_scripts "$s"; done
 
 start_ts=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -363,6 +420,12 @@ TXT="$OUT/results.txt" MD="$OUT/results.md"
     fi
     echo "redis-benchmark -c $CLIENTS -r $KEYSPACE, -n $N_P1 at P1 and $N_PIPE pipelined; median of $ROUNDS round(s)$( ((HAVE_REDIS)) && echo ", servers alternating"); ${elapsed}s."
     echo "CPU = utime+stime (+ reaped children) of all server processes per request; ratio = kvns/redis (rps: higher is better for kvns; cpu: lower is better)."
+    for t in "${!COMMAND_TESTS[@]}"; do
+        if [[ " $PROFILES" == *":$t:"* ]]; then echo "$t: \`redis-benchmark ... ${COMMAND_TESTS[$t]}\`${TEST_SCRIPTS[$t]:+, script \`${TEST_SCRIPTS[$t]}\` loaded first}."; fi
+    done
+    if [[ " $PROFILES" == *":$TXN_TEST:"* ]]; then
+        echo "$TXN_TEST: \`$TXN_CLIENT\` (tools/txn_client.c), transactions MULTI, INCR tx:a:<r>, INCR tx:b:<r>, GET tx:a:<r>, EXEC; pipeline = transactions per batch per connection; a request is a transaction (5 commands): rps = transactions/s, CPU per transaction."
+    fi
     echo
     if (( HAVE_REDIS )); then
         echo "| profile | kvns rps | redis rps | ratio | kvns cpu us/req | redis cpu us/req | cpu ratio |"
