@@ -85,15 +85,20 @@ void multi_flag_error(client *c)
         c->multi->dirty = true;
 }
 
+static void cmd_multi(client *c);
+static void cmd_exec(client *c);
+static void cmd_discard(client *c);
+static void cmd_watch(client *c);
+
 /* Whether cmd runs at once even inside MULTI (Redis's exception list in
- * processCommand): the commands that end or refuse the transaction. */
+ * processCommand): the commands that end or refuse the transaction. Asked for every
+ * queued command, so this file's own are told by their function and only QUIT and
+ * RESET (t_server.c) by name. */
 static bool multi_runs_now(const command *cmd)
 {
-    static const char *const names[] = { "exec", "discard", "multi", "watch", "quit", "reset" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(cmd->name, names[i]) == 0)
-            return true;
-    return false;
+    if (cmd->proc == cmd_exec || cmd->proc == cmd_discard || cmd->proc == cmd_multi || cmd->proc == cmd_watch)
+        return true;
+    return strcmp(cmd->name, "quit") == 0 || strcmp(cmd->name, "reset") == 0;
 }
 
 /* Copies argv[0..argc) into one block: the resp_arg array, then each argument's bytes

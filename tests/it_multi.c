@@ -3,6 +3,7 @@
  *   - a command refused while queueing (unknown, wrong arity) makes EXEC answer
  *     EXECABORT and run nothing; DISCARD drops the queue;
  *   - the error texts of nested MULTI, WATCH inside MULTI, EXEC/DISCARD without MULTI;
+ *     RESET and QUIT inside MULTI run at once;
  *   - WATCH from another connection (often another worker): a write, a create-then-
  *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
  *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not;
@@ -75,6 +76,20 @@ static void test_control_errors_and_discard(void **state)
     expect_status(c, "OK", "DISCARD", NULL);
     expect_nil(c, "GET", "a", NULL);
     expect_error(c, "ERR EXEC without MULTI", "EXEC", NULL);
+    /* RESET runs at once and drops the queue; SLOWLOG RESET is only queued */
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "1", NULL);
+    expect_status(c, "QUEUED", "SLOWLOG", "RESET", NULL);
+    expect_status(c, "RESET", "RESET", NULL);
+    expect_error(c, "ERR EXEC without MULTI", "EXEC", NULL);
+    expect_nil(c, "GET", "a", NULL);
+    /* QUIT runs at once too: +OK, then the server closes the connection */
+    kv_conn *q = it_connect();
+    expect_status(q, "OK", "MULTI", NULL);
+    expect_status(q, "OK", "QUIT", NULL);
+    assert_null(conn_read_reply(q));
+    assert_true(conn_is_closed(q));
+    conn_close(q);
 }
 
 /* Runs MULTI; SET key mine; EXEC on c and returns EXEC's reply. */
