@@ -340,11 +340,11 @@ int main(int argc, char **argv)
             pfds[i].revents = 0;
         }
         errno = 0;
-        int ready = poll(pfds, clients, 10000);
+        int ready = poll(pfds, clients, 60000);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready <= 0)
-            tc_die(ready < 0 ? "poll" : "no reply for 10 s");
+            tc_die(ready < 0 ? "poll" : "no reply for 60 s");
         double now = tc_now();
         for (unsigned i = 0; i < clients; i++) {
             struct tc_conn *c = &conns[i];
