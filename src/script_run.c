@@ -168,10 +168,10 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
         rc = RUN_RELOCK;
     else if (err)
         reply_run_error(c, L, sc);
-    if (e->stopping)
-        rc = RUN_STOPPED;
     else
         script_lua_to_reply(c, L, e->resp);
+    if (e->stopping)
+        rc = RUN_STOPPED;
     lua_settop(L, base);
     if (sc->eval) {
         lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_GLOBALS);

@@ -475,8 +475,8 @@ static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
  * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL and SHUTDOWN, which
- * run (they only flag the script or signal the supervisor). Nothing here touches the store or the thread's open
- * transaction. */
+ * run (they only flag the script or signal the supervisor). Nothing here touches
+ * the store or the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
