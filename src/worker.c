@@ -474,8 +474,8 @@ static void client_on_event(client *c, uint32_t events)
 static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
- * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL and SHUTDOWN, which
- * run (they only flag the script or signal the supervisor). Nothing here touches
+ * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE,
+ * which run (they only flag the script or signal the supervisor). Nothing here touches
  * the store or the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
@@ -499,7 +499,7 @@ static void client_process_busy(client *c, const char *busy)
             script_kill(c, false);
         else if (kill && arg_is(&c->argv[0], "function"))
             script_kill(c, true);
-        else if (arg_is(&c->argv[0], "shutdown"))
+        else if (c->argc == 2 && arg_is(&c->argv[0], "shutdown") && arg_is(&c->argv[1], "nosave"))
             command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
         else
             reply_error(&c->out, busy);
