@@ -105,7 +105,7 @@ static void cmd_lastsave(client *c)
 #define PERSIST_FLAGS (CMD_NOLOCK | CMD_ADMIN | CMD_NOSCRIPT)
 
 const command persist_commands[] = {
-    { "save", 1, PERSIST_FLAGS, NULL, cmd_save, "server",
+    { "save", 1, PERSIST_FLAGS | CMD_NOMULTI, NULL, cmd_save, "server",
       "Synchronously saves the database(s) to disk.", "1.0.0",
       "O(N) where N is the total number of keys in all databases" },
     { "bgsave", -1, PERSIST_FLAGS, NULL, cmd_bgsave, "server",

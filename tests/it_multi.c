@@ -225,6 +225,160 @@ static void test_resp3_and_long_arguments(void **state)
     conn_close(other);
 }
 
+/* SAVE (no-multi) is refused inside MULTI with Redis's text and makes EXEC abort. */
+static void test_no_multi_command_refused(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "foo", "bar", NULL);
+    expect_error(c, "ERR Command not allowed inside a transaction", "SAVE", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_nil(c, "GET", "foo", NULL);
+}
+
+static const char OOM_TEXT[] = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/* Sets maxmemory (and, when policy is not NULL, maxmemory-policy) from conn c. */
+static void set_memory(kv_conn *c, const char *maxmemory, const char *policy)
+{
+    expect_status(c, "OK", "CONFIG", "SET", "maxmemory", maxmemory, NULL);
+    if (policy)
+        expect_status(c, "OK", "CONFIG", "SET", "maxmemory-policy", policy, NULL);
+}
+
+/* Teardown of the memory tests: the limit and policy back to the defaults, whatever
+ * the test left. */
+static int memory_teardown(void **state)
+{
+    kv_conn *c = it_connect();
+    kv_reply_free(conn_cmd(c, "CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction", NULL));
+    conn_close(c);
+    return it_test_teardown(state);
+}
+
+/* Redis's processCommand while used memory is over maxmemory (noeviction): inside
+ * MULTI every command but EXEC/DISCARD is refused with OOM and flags the transaction;
+ * an EXEC whose queue holds a DENYOOM command answers EXECABORT with the OOM text and
+ * runs nothing; an EXEC of reads runs; DISCARD works. The limit is set from a second
+ * connection, as Redis's own unit does. */
+static void test_oom_while_queueing_and_at_exec(void **state)
+{
+    kv_conn *c = *state, *admin = it_connect();
+    expect_status(c, "OK", "SET", "seed", "value", NULL);   /* kvns counts data only */
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "foo1", "bar1", NULL);
+    set_memory(admin, "1", NULL);
+    expect_error(c, OOM_TEXT, "LPUSH", "mylist", "v", NULL);
+    expect_error(c, OOM_TEXT, "GET", "seed", NULL);
+    set_memory(admin, "0", NULL);
+    expect_status(c, "QUEUED", "SET", "foo2", "bar2", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_int(c, 0, "EXISTS", "foo1", "foo2", "mylist", NULL);
+
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "GET", "seed", NULL);
+    expect_status(c, "QUEUED", "PING", NULL);
+    set_memory(admin, "1", NULL);
+    kv_reply *r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 2);
+    assert_bulk(r->elements[0], "value");
+    assert_status(r->elements[1], "PONG");
+    kv_reply_free(r);
+    set_memory(admin, "0", NULL);
+
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "x", "1", NULL);
+    expect_status(c, "QUEUED", "GET", "x", NULL);
+    set_memory(admin, "1", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > "
+                    "'maxmemory'.", "EXEC", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_error(c, OOM_TEXT, "SET", "x", "1", NULL);
+    expect_status(c, "OK", "DISCARD", NULL);
+    set_memory(admin, "0", NULL);
+    expect_nil(c, "GET", "x", NULL);
+    conn_close(admin);
+}
+
+#define FILL_KEYS 200
+#define FILL_LEN  1000
+#define BIG_LEN   50000
+
+/* Bytes INFO memory reports as used_memory. */
+static long long used_memory(kv_conn *c)
+{
+    return it_info_ll(c, "memory", "used_memory");
+}
+
+/* Writes FILL_KEYS keys fill/k<i> of FILL_LEN bytes. */
+static void fill_namespace(kv_conn *c)
+{
+    char key[32], *val = malloc(FILL_LEN + 1);
+    assert_non_null(val);
+    memset(val, 'f', FILL_LEN);
+    val[FILL_LEN] = 0;
+    for (int i = 0; i < FILL_KEYS; i++) {
+        snprintf(key, sizeof key, "fill/k%d", i);
+        expect_status(c, "OK", "SET", key, val, NULL);
+    }
+    free(val);
+}
+
+/* Runs MULTI; SET fill/big <BIG_LEN bytes>; INCR fill/n; EXEC and returns EXEC's reply. */
+static kv_reply *exec_big_write(kv_conn *c)
+{
+    char *big = malloc(BIG_LEN + 1);
+    assert_non_null(big);
+    memset(big, 'b', BIG_LEN);
+    big[BIG_LEN] = 0;
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "fill/big", big, NULL);
+    expect_status(c, "QUEUED", "INCR", "fill/n", NULL);
+    free(big);
+    return run(c, "EXEC", NULL, NULL);
+}
+
+/* Memory just under a limit the queued writes do not fit in: under noeviction the
+ * write that does not fit answers OOM inside EXEC's array (the rest runs); under lru
+ * EXEC first evicts in the queued writes' namespace and the whole EXEC succeeds. With
+ * memory over the limit, a command queued under lru evicts instead of being refused. */
+static void test_exec_evicts_for_its_writes(void **state)
+{
+    it_skip_unless_kvns("kvns's lru policy name and namespaced eviction");
+    kv_conn *c = *state;
+    char limit[32];
+    fill_namespace(c);
+    snprintf(limit, sizeof limit, "%lld", used_memory(c) + BIG_LEN / 5);
+    set_memory(c, limit, "noeviction");
+    kv_reply *r = exec_big_write(c);
+    assert_array_len(r, 2);
+    assert_error(r->elements[0], OOM_TEXT);
+    assert_int(r->elements[1], 1);
+    kv_reply_free(r);
+    expect_int(c, 0, "EXISTS", "fill/big", NULL);
+
+    set_memory(c, limit, "lru");
+    r = exec_big_write(c);
+    assert_array_len(r, 2);
+    assert_status(r->elements[0], "OK");
+    assert_int(r->elements[1], 2);
+    kv_reply_free(r);
+    expect_int(c, BIG_LEN, "STRLEN", "fill/big", NULL);
+    if (it_info_ll(c, "stats", "evicted_keys") == 0)
+        it_fail("EXEC fit without evicting: the test's limit is too loose");
+
+    snprintf(limit, sizeof limit, "%lld", used_memory(c) / 2);
+    set_memory(c, limit, NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "fill/small", "1", NULL);
+    r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 1);
+    assert_status(r->elements[0], "OK");
+    kv_reply_free(r);
+    if (used_memory(c) > atoll(limit))
+        it_fail("used_memory %lld over the limit %s after a queued write evicted", used_memory(c), limit);
+}
+
 #define ATOMIC_KEYS   8
 #define ATOMIC_ROUNDS 300
 
@@ -302,6 +456,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_over_many_shards, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_reader_sees_part_of_exec, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_resp3_and_long_arguments, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_multi_command_refused, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_oom_while_queueing_and_at_exec, it_test_setup, memory_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_evicts_for_its_writes, it_test_setup, memory_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
