@@ -7,7 +7,12 @@
  *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
  *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not;
  *   - no reader on another connection ever sees part of an EXEC over many shards;
- *   - RESP3 (a watched abort is the null `_`), long keys and values.
+ *   - RESP3 (a watched abort is the null `_`), long keys and values;
+ *   - SAVE (no-multi) refused in MULTI; while over maxmemory every queued command is
+ *     refused with OOM and an EXEC holding a write answers EXECABORT ... OOM; EXEC
+ *     evicts for its writes under lru (kvns only: its policy names and namespaces);
+ *   - the WATCH drill: hundreds of rounds of a watched key changed from the other
+ *     worker in eleven ways, and optimistic increments racing another worker's INCRs.
  * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too. */
 #include "harness.h"
 
@@ -441,6 +446,179 @@ static void test_no_reader_sees_part_of_exec(void **state)
         expect_bulk(c, "300", "GET", keys[i], NULL);
 }
 
+/* The pid of the process serving c (kvns: one of its workers). */
+static long long serving_pid(kv_conn *c)
+{
+    return info_ll_or(c, "server", "process_id", -1);
+}
+
+/* Opens a connection served by another worker than pid: a lone new connection goes to
+ * the first idle worker, so connections are opened in bursts of 8 and one served
+ * elsewhere is kept. NULL after 50 bursts. Against redis-server any connection. */
+static kv_conn *connect_elsewhere(long long pid)
+{
+    if (srv_target_is_redis())
+        return conn_open(it_port());
+    for (int attempt = 0; attempt < 50; attempt++) {
+        kv_conn *burst[8];
+        kv_conn *found = NULL;
+        for (int i = 0; i < 8; i++)
+            burst[i] = conn_open(it_port());
+        for (int i = 0; i < 8; i++) {
+            if (!found && burst[i] && serving_pid(burst[i]) != pid)
+                found = burst[i];
+            else if (burst[i])
+                conn_close(burst[i]);
+        }
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
+/* How the other worker changes the watched key "@" in a round of the WATCH drill
+ * ("@moved", "@2": other keys of the round). */
+static const char *const watch_changes[][5] = {
+    { "SET", "@", "changed" },      { "DEL", "@" },           { "INCR", "@" },
+    { "APPEND", "@", "x" },         { "EXPIRE", "@", "100" }, { "RENAME", "@", "@moved" },
+    { "LPUSH", "@", "x" },          { "SETRANGE", "@", "0", "y" }, { "MSET", "@", "1", "@2", "2" },
+    { "PERSIST", "@" },             { "FLUSHALL" },           { NULL },
+};
+
+/* Sends the change of a WATCH drill round from conn other (its reply is not checked:
+ * only EXEC's outcome is). */
+static void watch_change(kv_conn *other, const char *const *change, const char *key)
+{
+    char moved[48], second[48];
+    snprintf(moved, sizeof moved, "%smoved", key);
+    snprintf(second, sizeof second, "%s2", key);
+    const char *argv[5];
+    int argc = 0;
+    for (; argc < 5 && change[argc]; argc++)
+        argv[argc] = strcmp(change[argc], "@") == 0       ? key
+                   : strcmp(change[argc], "@moved") == 0  ? moved
+                   : strcmp(change[argc], "@2") == 0      ? second
+                                                          : change[argc];
+    kv_reply *r = conn_cmdv(other, argc, argv, NULL);
+    if (!r)
+        it_fail("%s from the other worker: no reply (%s)", argv[0], conn_error(other));
+    kv_reply_free(r);
+}
+
+#define WATCH_ROUNDS 600
+
+/* The WATCH drill, part 1: over WATCH_ROUNDS rounds on keys of many shards and
+ * namespaces, a key WATCHed on one worker and changed in one of the ways above by a
+ * client of the other worker (KVNS_WORKERS=2) - before MULTI or while the transaction
+ * is queued - always makes EXEC answer nil and write nothing (LPUSH creates the key,
+ * which was missing when WATCHed); a round where nothing changed it (the last kind,
+ * and PERSIST of a key without TTL) runs EXEC. */
+static void test_watch_drill_rounds(void **state)
+{
+    kv_conn *c = *state, *other = connect_elsewhere(serving_pid(*state));
+    if (!other)
+        it_fail("no connection landed on the second worker in 50 bursts");
+    size_t kinds = sizeof watch_changes / sizeof watch_changes[0];
+    int aborted = 0, ran = 0;
+    for (int round = 0; round < WATCH_ROUNDS; round++) {
+        const char *const *change = watch_changes[round % kinds];
+        bool touches = change[0] && strcmp(change[0], "PERSIST") != 0;
+        bool while_queued = round % 2 == 1;
+        char key[32];
+        snprintf(key, sizeof key, "ns%d/w%d", round % 7, round);
+        if (!change[0] || strcmp(change[0], "LPUSH") != 0)
+            expect_status(c, "OK", "SET", key, "1", NULL);
+        expect_status(c, "OK", "WATCH", key, NULL);
+        if (!while_queued && change[0])
+            watch_change(other, change, key);
+        expect_status(c, "OK", "MULTI", NULL);
+        expect_status(c, "QUEUED", "SET", key, "mine", NULL);
+        if (while_queued && change[0])
+            watch_change(other, change, key);
+        kv_reply *r = run(c, "EXEC", NULL, NULL);
+        if (touches && r->type != KV_REPLY_NIL)
+            it_fail("round %d: %s of %s from the other worker %s, yet EXEC ran", round, change[0], key,
+                    while_queued ? "while the transaction was queued" : "after WATCH");
+        if (!touches && !(r->type == KV_REPLY_ARRAY && r->count == 1))
+            it_fail("round %d: nothing changed %s, yet EXEC did not run", round, key);
+        kv_reply *v = run(c, "GET", key, NULL);
+        if (touches && kv_reply_is_str(v, "mine"))
+            it_fail("round %d: the aborted EXEC wrote %s", round, key);
+        kv_reply_free(v);
+        aborted += r->type == KV_REPLY_NIL;
+        ran += r->type == KV_REPLY_ARRAY;
+        kv_reply_free(r);
+    }
+    print_message("WATCH drill: %d EXECs aborted by a change from the other worker, %d ran untouched\n",
+                  aborted, ran);
+    conn_close(other);
+}
+
+#define CAS_CHILD_INCRS 3000
+#define CAS_MAX_ROUNDS  100000
+
+/* The child of test_watch_drill_cas: CAS_CHILD_INCRS INCRs of key from a worker other
+ * than pid; exits 0 when each answered. */
+static void cas_increments(const char *key, long long pid)
+{
+    kv_conn *c = connect_elsewhere(pid);
+    if (!c)
+        _exit(2);
+    for (int i = 0; i < CAS_CHILD_INCRS; i++) {
+        kv_reply *r = conn_cmd(c, "INCR", key, NULL);
+        if (!r || r->type != KV_REPLY_INTEGER)
+            _exit(1);
+        kv_reply_free(r);
+        usleep(200);             /* about one optimistic round: both outcomes are common */
+    }
+    conn_close(c);
+    _exit(0);
+}
+
+/* The WATCH drill, part 2: optimistic increments (WATCH, GET, MULTI, SET value+1,
+ * EXEC) on one worker race plain INCRs from the other. An EXEC that ran although the
+ * key changed after its WATCH would lose an increment: the final value must be the
+ * child's INCRs plus exactly the EXECs that ran. */
+static void test_watch_drill_cas(void **state)
+{
+    kv_conn *c = *state;
+    const char *key = "cas/counter";
+    expect_status(c, "OK", "SET", key, "0", NULL);
+    long long mine = serving_pid(c);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        cas_increments(key, mine);
+    long long ran = 0, aborted = 0;
+    int status = 0;
+    pid_t done = 0;
+    char next[32];
+    for (int round = 0; done == 0 && round < CAS_MAX_ROUNDS; round++) {
+        expect_status(c, "OK", "WATCH", key, NULL);
+        kv_reply *v = run(c, "GET", key, NULL);
+        snprintf(next, sizeof next, "%lld", atoll(v->str ? v->str : "0") + 1);
+        kv_reply_free(v);
+        expect_status(c, "OK", "MULTI", NULL);
+        expect_status(c, "QUEUED", "SET", key, next, NULL);
+        kv_reply *r = run(c, "EXEC", NULL, NULL);
+        ran += r->type == KV_REPLY_ARRAY;
+        aborted += r->type == KV_REPLY_NIL;
+        kv_reply_free(r);
+        done = waitpid(pid, &status, WNOHANG);
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        it_fail("the INCR child did not finish within %d rounds", CAS_MAX_ROUNDS);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char want[32];
+    snprintf(want, sizeof want, "%lld", CAS_CHILD_INCRS + ran);
+    expect_bulk(c, want, "GET", key, NULL);
+    print_message("WATCH drill: %lld optimistic increments ran, %lld aborted by the other worker's INCRs\n",
+                  ran, aborted);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +637,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_multi_command_refused, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_oom_while_queueing_and_at_exec, it_test_setup, memory_teardown),
         cmocka_unit_test_setup_teardown(test_exec_evicts_for_its_writes, it_test_setup, memory_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_drill_rounds, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_drill_cas, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
