@@ -3,17 +3,21 @@
  * While a client is in MULTI, command_run hands every command but the ones that
  * control the transaction to multi_intercept, which queues a copy of its argv (the
  * read buffer is reused) with +QUEUED - or refuses it as Redis's processCommand
- * does, flagging the transaction: a no-multi command (SAVE), or any command while
- * memory is over the limit after eviction in its keys' namespaces. An EXEC whose
- * queue holds a DENYOOM command first evicts for the queue's estimated growth and is
- * refused (EXECABORT ... OOM) when memory stays over the limit; a queued write that
- * still does not fit makes EXEC evict for the whole transaction and run again, and
- * where nothing can be evicted it answers OOM inside EXEC's array. EXEC resolves the keys of every queued
- * command, opens ONE transaction holding the union of their shards (every shard when
- * a queued command locks for itself, e.g. FLUSHALL or KEYS), runs each queued command
- * with command_call and commits once: no client on any worker sees part of an EXEC,
- * and a worker killed mid-EXEC leaves none of it (the undo log rolls it back). When a
- * shard is busy nothing has run: EXEC is parked and run again later, queue intact.
+ * does, flagging the transaction: a no-multi command (SAVE), any command while
+ * memory is over the limit after eviction in its keys' namespaces, a write or PING
+ * while snapshots fail (MISCONF).
+ *
+ * EXEC resolves the keys of every queued command, opens ONE transaction holding the
+ * union of their shards (every shard when a queued command locks for itself, e.g.
+ * FLUSHALL or KEYS), runs each queued command with command_call and commits once: no
+ * client on any worker sees part of an EXEC, and a worker killed mid-EXEC leaves none
+ * of it (the undo log rolls it back). When a shard is busy nothing has run: EXEC is
+ * parked and run again later, queue intact. With a write queued, EXEC is refused
+ * while snapshots fail; with a DENYOOM command queued it first evicts for the
+ * queue's estimated growth and is refused (EXECABORT ... OOM) when memory stays over
+ * the limit. A queued write that still does not fit makes EXEC evict for the whole
+ * transaction and run again; where nothing can be evicted it answers OOM inside
+ * EXEC's array.
  *
  * WATCH records, under each key's shard lock, the key's version (watch.h) and
  * whether it was live. EXEC holds the watched keys' shards too and aborts (a null
@@ -25,6 +29,7 @@
 
 #include "kvns/command.h"
 #include "kvns/arena.h"
+#include "kvns/persist.h"
 #include "kvns/txn.h"
 #include "kvns/watch.h"
 
@@ -145,9 +150,9 @@ static bool multi_over_memory(client *c, const command *cmd)
 }
 
 /* Refuses cmd inside MULTI as Redis's processCommand does before queueing: a
- * no-multi command, or any command while memory stays over the limit after evicting
- * in its keys' namespaces. Returns true when it did (replied and flagged the
- * transaction). */
+ * no-multi command, any command while memory stays over the limit after evicting in
+ * its keys' namespaces, a write or PING while snapshots fail (MISCONF). Returns true
+ * when it did (replied and flagged the transaction). */
 static bool multi_refuse(client *c, const command *cmd)
 {
     if (cmd->flags & CMD_NOMULTI) {
@@ -155,7 +160,7 @@ static bool multi_refuse(client *c, const command *cmd)
     } else if (multi_over_memory(c, cmd)) {
         lane_stat_add(c->w->txn.ln, STAT_OOM, 1);
         reply_error(&c->out, ERR_OOM);
-    } else {
+    } else if (!persist_refuse_write(c, cmd)) {  /* which replied MISCONF if it refused */
         return false;
     }
     c->multi->dirty = true;
@@ -352,6 +357,15 @@ static bool multi_out_of_memory(client *c, const struct multi_state *m)
     return command_memory_over_limit();
 }
 
+/* True when a queued command has flag (CMD_WRITE, ...): EXEC counts as one then. */
+static bool multi_queue_has(const struct multi_state *m, uint32_t flag)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->queue[i].cmd->flags & flag)
+            return true;
+    return false;
+}
+
 #define MULTI_EVICT_ROUNDS 16   /* evict-and-run-again rounds when a queued write did not fit */
 
 static void cmd_exec(client *c)
@@ -371,6 +385,11 @@ static void cmd_exec(client *c)
         multi_discard(c);
         lane_stat_add(t->ln, STAT_OOM, 1);
         reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", ERR_OOM);
+        return;
+    }
+    if (persist_writes_refused() && multi_queue_has(m, CMD_WRITE)) {
+        multi_discard(c);
+        reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", ERR_MISCONF);
         return;
     }
     uint32_t *ids = malloc((arena_hdr()->shard_count + 1) * sizeof *ids);

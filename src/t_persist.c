@@ -9,11 +9,11 @@
 
 #define ERR_SAVE_RUNNING "ERR Background save already in progress"
 #define ERR_NO_PERSIST   "ERR persistence is disabled: KVNS_PERSIST_PATH is not set"
-#define ERR_MISCONF      "MISCONF Redis is configured to save RDB snapshots, but it's currently " \
-    "unable to persist to disk. Commands that may modify the data set are disabled, because " \
-    "this instance is configured to report errors during writes if RDB snapshotting fails " \
-    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about " \
-    "the RDB error."
+const char *const ERR_MISCONF = "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+    "unable to persist to disk. Commands that may modify the data set are disabled, because "
+    "this instance is configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
+    "the RDB error.";
 
 /* Redis 7.0's processCommand refuses write commands and PING while the last snapshot
  * failed (and stop-writes-on-bgsave-error is on); reads, SAVE and BGSAVE still run. */

@@ -718,13 +718,26 @@ static void test_stop_writes_on_bgsave_error(void **state)
     assert_non_null(strstr(r->str, "Is a directory"));
     kv_reply_free(r);
     expect_error(c, MISCONF, "INCR", "n", NULL);
+    /* inside MULTI a write or PING is refused while queueing, failing the EXEC */
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "GET", "before", NULL);
+    expect_error(c, MISCONF, "SET", "after", "1", NULL);
+    expect_error(c, MISCONF, "PING", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
 
     expect_error(c, "ERR CONFIG SET failed (possibly related to argument 'stop-writes-on-bgsave-error') - "
                  "argument must be 'yes' or 'no'", "CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "no", NULL);
     expect_status(c, "OK", "SET", "after", "1", NULL);
     expect_status(c, "PONG", "PING", NULL);
-    expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", NULL);
+    /* a write queued before the refusal began makes EXEC itself refused */
+    kv_conn *admin = conn_open(srv_port(srv));
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "after", "queued", NULL);
+    expect_status(admin, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", NULL);
+    conn_close(admin);
+    expect_error(c, "EXECABORT Transaction discarded because of: " MISCONF, "EXEC", NULL);
+    expect_bulk(c, "1", "GET", "after", NULL);
     expect_error(c, MISCONF, "SET", "after", "2", NULL);
 
     assert_int_equal(rmdir(tmp), 0);

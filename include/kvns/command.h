@@ -312,6 +312,7 @@ extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_pers
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);
+extern const char *const ERR_MISCONF;     /* "MISCONF Redis is configured to save RDB snapshots, ..." */
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {
