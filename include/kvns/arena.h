@@ -155,7 +155,8 @@ typedef struct arena_header {
     volatile int32_t shutting_down;
     uint32_t workers;
     uint32_t threads;
-    uint32_t pad2;
+    int32_t  no_final_snapshot; /* atomic: the housekeeper stops without the final snapshot
+                                   (SHUTDOWN NOSAVE, or a stop that is not clean) */
     uint64_t worker_restarts;
     uint64_t next_client_id;    /* atomic: client ids are unique across workers */
     uint64_t ns_evictions[NS_MAX]; /* atomic: keys evicted per namespace */

@@ -36,6 +36,7 @@ enum cmd_flags {
     CMD_LOADING  = 1 << 7,
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
+    CMD_NOMULTI  = 1 << 10,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN, ...) */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
@@ -233,8 +234,21 @@ enum call_result {
  * the keys it declared, and commits once when everything has run. Shards it lacks
  * are tried without waiting (see CALL_RELOCK). A command that fails rolls back only
  * itself; a DENYOOM command that leaves memory over the limit is rolled back and
- * answers OOM. cmd may be NULL (unknown command). Arity is the caller's to check. */
+ * answers OOM, setting c->last_grow to what the whole transaction had grown by then
+ * (the room the caller may evict for before running everything again). cmd may be
+ * NULL (unknown command). Arity is the caller's to check. */
 int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc);
+
+/* Bytes a write of argv[0..argc) may add: its arguments plus per-key overhead (a
+ * guess made before running it; the exact figure is known at commit). */
+uint64_t command_growth_estimate(const resp_arg *argv, size_t argc);
+/* Evicts, in the namespaces of cmd's keys in argv (each by its own policy), until
+ * `need` more bytes fit under the eviction threshold or nothing is left there: what
+ * the dispatcher does before a DENYOOM command, for a command not run yet (MULTI's
+ * queue). Returns the bytes freed. t must have no transaction open. */
+uint64_t command_evict_for(const command *cmd, const resp_arg *argv, size_t argc, uint64_t need, kv_txn *t);
+/* True when used memory is over the memory limit (maxmemory). */
+bool command_memory_over_limit(void);
 
 /* Common replies. */
 extern const char *const ERR_WRONGTYPE;   /* "WRONGTYPE Operation against a key holding the wrong kind of value" */
@@ -302,6 +316,7 @@ extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);
+extern const char *const ERR_MISCONF;     /* "MISCONF Redis is configured to save RDB snapshots, ..." */
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {
