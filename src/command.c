@@ -105,6 +105,35 @@ const command *command_lookup(const char *name, size_t len)
     return i < 0 ? NULL : all_commands[i];
 }
 
+const command *command_sub_lookup(const command *parent, const resp_arg *name)
+{
+    for (const command *s = parent->subcommands; s && s->name; s++) {
+        if (arg_is(name, s->name))
+            return s;
+    }
+    return NULL;
+}
+
+const char *command_full_name(const command *parent, const command *sub, char *buf, size_t cap)
+{
+    if (sub)
+        snprintf(buf, cap, "%s|%s", parent->name, sub->name);
+    else
+        snprintf(buf, cap, "%s", parent->name);
+    return buf;
+}
+
+/* bsearch's comparison of a full name with a command_doc. */
+static int doc_name_cmp(const void *name, const void *doc)
+{
+    return strcmp(name, ((const command_doc *)doc)->name);
+}
+
+const command_doc *command_doc_find(const char *full_name)
+{
+    return bsearch(full_name, command_docs, command_docs_count, sizeof command_docs[0], doc_name_cmp);
+}
+
 bool arg_is(const resp_arg *a, const char *word)
 {
     size_t n = strlen(word);
@@ -262,6 +291,43 @@ static void reply_unknown_command(client *c)
         append_sanitized(msg, sizeof msg, &len, "' ", 2);
     }
     reply_error(&c->out, msg);
+}
+
+/* Redis 7: "ERR unknown subcommand 'x'. Try OBJECT HELP." */
+static void reply_unknown_subcommand(client *c, const command *parent)
+{
+    char msg[320], upper[40];
+    size_t len = 0, i = 0;
+    for (; parent->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)parent->name[i]);
+    upper[i] = '\0';
+    append_sanitized(msg, sizeof msg, &len, "ERR unknown subcommand '", 24);
+    append_sanitized(msg, sizeof msg, &len, c->argv[1].ptr, c->argv[1].len > 128 ? 128 : c->argv[1].len);
+    snprintf(msg + len, sizeof msg - len, "'. Try %s HELP.", upper);
+    reply_error(&c->out, msg);
+}
+
+/* The row that runs c->argv: cmd itself, or for a container given a subcommand that
+ * subcommand's row (Redis's lookupCommand). NULL after replying the unknown-subcommand
+ * error or, when check_arity, the arity error under the full name ('object|encoding'). */
+static const command *command_row(client *c, const command *cmd, bool check_arity)
+{
+    const command *sub = NULL;
+    if (cmd->subcommands && c->argc >= 2) {
+        sub = command_sub_lookup(cmd, &c->argv[1]);
+        if (!sub) {
+            reply_unknown_subcommand(c, cmd);
+            return NULL;
+        }
+    }
+    const command *row = sub ? sub : cmd;
+    if (check_arity && ((row->arity > 0 && (int)c->argc != row->arity) || (int)c->argc < -row->arity)) {
+        char name[96];
+        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command",
+                     command_full_name(cmd, sub, name, sizeof name));
+        return NULL;
+    }
+    return row;
 }
 
 /* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
@@ -567,21 +633,23 @@ static void command_run(client *c, const command *cmd)
         multi_flag_error(c);
         return;
     }
-    c->last_cmd = cmd;
-    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
-        if (multi_is_exec(cmd)) {
-            /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
-            multi_discard(c);
-            reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
-                                 "'exec' command");
-            return;
-        }
-        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+    if (multi_is_exec(cmd) && ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity)) {
+        /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
+        multi_discard(c);
+        reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
+                             "'exec' command");
+        return;
+    }
+    const command *row = command_row(c, cmd, true);
+    if (!row) {
         multi_flag_error(c);
         return;
     }
+    /* queued as the container: command_call finds the subcommand's row again */
     if (c->multi && multi_intercept(c, cmd))
         return;
+    cmd = row;
+    c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return;
     if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
@@ -614,6 +682,10 @@ static int call_nested(client *c, const command *cmd)
         reply_unknown_command(c);
         return CALL_DONE;
     }
+    const command *row = command_row(c, cmd, cmd->subcommands != NULL);
+    if (!row)
+        return CALL_DONE;
+    cmd = row;
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;

@@ -190,87 +190,164 @@ static void reply_key_specs(reply_buf *r, const command *cmd)
         reply_key_spec(r, s);
 }
 
-/* One COMMAND INFO entry for a subcommand. */
-static void reply_sub_info(reply_buf *r, const command *parent, const command *s)
+/* One COMMAND INFO entry: [name, arity, flags, first, last, step, acl categories, tips,
+ * key specs, subcommands], as Redis 7 shapes it. row is parent's subcommand row, or
+ * parent itself (a command, then shown with its subcommands). */
+static void reply_command_info(reply_buf *r, const command *parent, const command *row)
 {
     const char *names[16];
     char full[96];
-    snprintf(full, sizeof full, "%s|%s", parent->name, s->name);
-    reply_array(r, 10);
-    reply_bulk_cstr(r, full);
-    reply_int(r, s->arity);
-    reply_status_set(r, names, command_flag_names(s->flags, false, names));
-    reply_int(r, 0);
-    reply_int(r, 0);
-    reply_int(r, 0);
-    reply_status_set(r, names, acl_categories(s->flags, parent->group, false, names));
-    reply_array(r, 0);                         /* tips */
-    reply_array(r, 0);                         /* key specs */
-    reply_array(r, 0);                         /* subcommands */
-}
-
-/* One COMMAND INFO entry: [name, arity, flags, first, last, step, acl categories, tips,
- * key specs, subcommands], as Redis 7 shapes it. */
-static void reply_command_info(reply_buf *r, const command *cmd)
-{
-    const char *names[16];
-    const command *subs = tsrv_subs_of(cmd);
+    bool is_sub = row != parent;
+    const command *subs = is_sub ? NULL : row->subcommands;
     int first, last, step;
     bool movable;
-    command_legacy_range(cmd, &first, &last, &step, &movable);
+    command_legacy_range(row, &first, &last, &step, &movable);
     reply_array(r, 10);
-    reply_bulk_cstr(r, cmd->name);
-    reply_int(r, cmd->arity);
-    reply_status_set(r, names, command_flag_names(cmd->flags, movable, names));
+    reply_bulk_cstr(r, command_full_name(parent, is_sub ? row : NULL, full, sizeof full));
+    reply_int(r, row->arity);
+    reply_status_set(r, names, command_flag_names(row->flags, movable, names));
     reply_int(r, first);
     reply_int(r, last);
     reply_int(r, step);
-    reply_status_set(r, names, acl_categories(cmd->flags, cmd->group, subs != NULL, names));
+    reply_status_set(r, names, acl_categories(row->flags, parent->group, subs != NULL, names));
     reply_array(r, 0);                         /* tips */
-    reply_key_specs(r, cmd);
+    reply_key_specs(r, row);
     size_t nsubs = 0;
     for (const command *s = subs; s && s->name; s++)
         nsubs++;
     reply_array(r, (long long)nsubs);
     for (const command *s = subs; s && s->name; s++)
-        reply_sub_info(r, cmd, s);
+        reply_command_info(r, row, s);
 }
 
-static size_t doc_fields(const char *summary, const char *since, const char *group,
-                         const char *complexity)
+/* Argument types and flags as COMMAND DOCS names them. */
+static const char *const arg_type_names[] = {
+    [ARG_STRING] = "string",       [ARG_INTEGER] = "integer",   [ARG_DOUBLE] = "double",
+    [ARG_KEY] = "key",             [ARG_PATTERN] = "pattern",   [ARG_UNIX_TIME] = "unix-time",
+    [ARG_PURE_TOKEN] = "pure-token", [ARG_ONEOF] = "oneof",     [ARG_BLOCK] = "block",
+};
+
+/* COMMAND DOCS "arguments": one map per argument, its fields in Redis's order (name,
+ * type, key_spec_index, token, since, deprecated_since, flags, arguments). */
+static void reply_doc_args(reply_buf *r, const cmd_arg *args, size_t n)
 {
-    return (size_t)(summary != NULL) + (since != NULL) + (group != NULL) + (complexity != NULL);
+    reply_array(r, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        const cmd_arg *a = &args[i];
+        reply_map(r, 2 + (a->key_spec_index >= 0) + (a->token != NULL) + (a->since != NULL) +
+                         (a->deprecated_since != NULL) + (a->flags != 0) + (a->args != NULL));
+        reply_bulk_cstr(r, "name");
+        reply_bulk_cstr(r, a->name);
+        reply_bulk_cstr(r, "type");
+        reply_bulk_cstr(r, arg_type_names[a->type]);
+        if (a->key_spec_index >= 0) {
+            reply_bulk_cstr(r, "key_spec_index");
+            reply_int(r, a->key_spec_index);
+        }
+        if (a->token) {
+            reply_bulk_cstr(r, "token");
+            reply_bulk_cstr(r, a->token);
+        }
+        if (a->since) {
+            reply_bulk_cstr(r, "since");
+            reply_bulk_cstr(r, a->since);
+        }
+        if (a->deprecated_since) {
+            reply_bulk_cstr(r, "deprecated_since");
+            reply_bulk_cstr(r, a->deprecated_since);
+        }
+        if (a->flags) {
+            const char *names[3];
+            size_t nf = 0;
+            if (a->flags & ARG_OPTIONAL)
+                names[nf++] = "optional";
+            if (a->flags & ARG_MULTIPLE)
+                names[nf++] = "multiple";
+            if (a->flags & ARG_MULTIPLE_TOKEN)
+                names[nf++] = "multiple_token";
+            reply_bulk_cstr(r, "flags");
+            reply_status_set(r, names, nf);
+        }
+        if (a->args) {
+            reply_bulk_cstr(r, "arguments");
+            reply_doc_args(r, a->args, a->nargs);
+        }
+    }
 }
 
-static void reply_doc_fields(reply_buf *r, const char *summary, const char *since,
-                             const char *group, const char *complexity)
+/* How many of a doc's generated fields COMMAND DOCS shows. */
+static size_t doc_extra_fields(const command_doc *d)
 {
-    if (summary) {
-        reply_bulk_cstr(r, "summary");
-        reply_bulk_cstr(r, summary);
+    if (!d)
+        return 0;
+    size_t n = (d->doc_flags != 0) + (d->deprecated_since != NULL) + (d->replaced_by != NULL);
+    return n + (d->history != NULL) + (d->args != NULL);
+}
+
+/* The generated fields of a doc, after summary/since/group/complexity: doc_flags,
+ * deprecated_since, replaced_by, history, arguments (Redis's order). */
+static void reply_doc_extra(reply_buf *r, const command_doc *d)
+{
+    if (!d)
+        return;
+    if (d->doc_flags) {
+        const char *names[2];
+        size_t n = 0;
+        if (d->doc_flags & DOC_DEPRECATED)
+            names[n++] = "deprecated";
+        if (d->doc_flags & DOC_SYSCMD)
+            names[n++] = "syscmd";
+        reply_bulk_cstr(r, "doc_flags");
+        reply_status_set(r, names, n);
     }
-    if (since) {
-        reply_bulk_cstr(r, "since");
-        reply_bulk_cstr(r, since);
+    if (d->deprecated_since) {
+        reply_bulk_cstr(r, "deprecated_since");
+        reply_bulk_cstr(r, d->deprecated_since);
     }
-    if (group) {
-        reply_bulk_cstr(r, "group");
-        reply_bulk_cstr(r, group);
+    if (d->replaced_by) {
+        reply_bulk_cstr(r, "replaced_by");
+        reply_bulk_cstr(r, d->replaced_by);
     }
-    if (complexity) {
-        reply_bulk_cstr(r, "complexity");
-        reply_bulk_cstr(r, complexity);
+    if (d->history) {
+        size_t n = 0;
+        while (d->history[n])
+            n++;
+        reply_bulk_cstr(r, "history");
+        reply_array(r, (long long)(n / 2));
+        for (size_t i = 0; i + 1 < n; i += 2) {
+            reply_array(r, 2);
+            reply_bulk_cstr(r, d->history[i]);
+            reply_bulk_cstr(r, d->history[i + 1]);
+        }
+    }
+    if (d->args) {
+        reply_bulk_cstr(r, "arguments");
+        reply_doc_args(r, d->args, d->nargs);
     }
 }
 
-/* One COMMAND DOCS value: {summary, since, group, complexity[, subcommands]}. The
- * argument descriptions Redis adds are left out (clients treat them as optional). */
-static void reply_command_doc(reply_buf *r, const command *cmd)
+/* One COMMAND DOCS entry, "name" then its map: summary, since, group, complexity (from
+ * the row; a subcommand has its container's group), the generated fields, and a
+ * command's subcommands. row is parent's subcommand row, or parent itself. */
+static void reply_command_doc(reply_buf *r, const command *parent, const command *row)
 {
-    const command *subs = tsrv_subs_of(cmd);
-    size_t n = doc_fields(cmd->summary, cmd->since, cmd->group, cmd->complexity);
-    reply_map(r, (long long)(n + (subs != NULL)));
-    reply_doc_fields(r, cmd->summary, cmd->since, cmd->group, cmd->complexity);
+    char full[96];
+    bool is_sub = row != parent;
+    const command *subs = is_sub ? NULL : row->subcommands;
+    const command_doc *d = command_doc_find(command_full_name(parent, is_sub ? row : NULL, full, sizeof full));
+    reply_bulk_cstr(r, full);
+    size_t n = (size_t)(row->summary != NULL) + (row->since != NULL) + (parent->group != NULL) +
+               (row->complexity != NULL);
+    reply_map(r, (long long)(n + doc_extra_fields(d) + (subs != NULL)));
+    const char *fields[4][2] = { { "summary", row->summary }, { "since", row->since },
+                                 { "group", parent->group }, { "complexity", row->complexity } };
+    for (size_t i = 0; i < 4; i++) {
+        if (fields[i][1]) {
+            reply_bulk_cstr(r, fields[i][0]);
+            reply_bulk_cstr(r, fields[i][1]);
+        }
+    }
+    reply_doc_extra(r, d);
     if (!subs)
         return;
     size_t nsubs = 0;
@@ -278,13 +355,8 @@ static void reply_command_doc(reply_buf *r, const command *cmd)
         nsubs++;
     reply_bulk_cstr(r, "subcommands");
     reply_map(r, (long long)nsubs);
-    for (const command *s = subs; s->name; s++) {
-        char full[96];
-        snprintf(full, sizeof full, "%s|%s", cmd->name, s->name);
-        reply_bulk_cstr(r, full);
-        reply_map(r, (long long)doc_fields(s->summary, s->since, cmd->group, s->complexity));
-        reply_doc_fields(r, s->summary, s->since, cmd->group, s->complexity);
-    }
+    for (const command *s = subs; s->name; s++)
+        reply_command_doc(r, row, s);
 }
 
 /* Resolves "name" or "parent|sub" (any case). Sets *sub for a subcommand. */
@@ -295,15 +367,9 @@ static const command *lookup_full_name(const resp_arg *a, const command **sub)
     if (!bar)
         return command_lookup(a->ptr, a->len);
     const command *parent = command_lookup(a->ptr, (size_t)(bar - a->ptr));
-    const command *subs = parent ? tsrv_subs_of(parent) : NULL;
     resp_arg rest = { (char *)bar + 1, a->len - (size_t)(bar - a->ptr) - 1 };
-    for (const command *s = subs; s && s->name; s++) {
-        if (arg_is(&rest, s->name)) {
-            *sub = s;
-            return parent;
-        }
-    }
-    return NULL;
+    *sub = parent ? command_sub_lookup(parent, &rest) : NULL;
+    return *sub ? parent : NULL;
 }
 
 static void command_all_info(client *c)
@@ -311,7 +377,7 @@ static void command_all_info(client *c)
     size_t n = command_count();
     reply_array(&c->out, (long long)n);
     for (size_t i = 0; i < n; i++)
-        reply_command_info(&c->out, command_at(i));
+        reply_command_info(&c->out, command_at(i), command_at(i));
 }
 
 static void command_count_cmd(client *c)
@@ -332,10 +398,8 @@ static void command_info_cmd(client *c)
         const command *cmd = lookup_full_name(&c->argv[i], &sub);
         if (!cmd)
             reply_null(&c->out);
-        else if (sub)
-            reply_sub_info(&c->out, cmd, sub);
         else
-            reply_command_info(&c->out, cmd);
+            reply_command_info(&c->out, cmd, sub ? sub : cmd);
     }
 }
 
@@ -345,30 +409,19 @@ static void command_docs_cmd(client *c)
     if (c->argc == 2) {
         size_t n = command_count();
         reply_map(&c->out, (long long)n);
-        for (size_t i = 0; i < n; i++) {
-            reply_bulk_cstr(&c->out, command_at(i)->name);
-            reply_command_doc(&c->out, command_at(i));
-        }
+        for (size_t i = 0; i < n; i++)
+            reply_command_doc(&c->out, command_at(i), command_at(i));
         return;
     }
     size_t handle = reply_defer_map(&c->out);
     long long found = 0;
     for (size_t i = 2; i < c->argc; i++) {
-        const command *s;
-        const command *cmd = lookup_full_name(&c->argv[i], &s);
+        const command *sub;
+        const command *cmd = lookup_full_name(&c->argv[i], &sub);
         if (!cmd)
             continue;
         found++;
-        if (s) {
-            char full[96];
-            snprintf(full, sizeof full, "%s|%s", cmd->name, s->name);
-            reply_bulk_cstr(&c->out, full);
-            reply_map(&c->out, (long long)doc_fields(s->summary, s->since, cmd->group, s->complexity));
-            reply_doc_fields(&c->out, s->summary, s->since, cmd->group, s->complexity);
-        } else {
-            reply_bulk_cstr(&c->out, cmd->name);
-            reply_command_doc(&c->out, cmd);
-        }
+        reply_command_doc(&c->out, cmd, sub ? sub : cmd);
     }
     reply_fix_map(&c->out, handle, found);
 }
@@ -422,7 +475,7 @@ static void command_list_cmd(client *c)
     long long n = 0;
     for (size_t i = 0; i < command_count(); i++) {
         const command *cmd = command_at(i);
-        const command *subs = tsrv_subs_of(cmd);
+        const command *subs = cmd->subcommands;
         if (list_filter_ok(cmd->name, cmd->flags, cmd->group, subs != NULL, kind, val)) {
             reply_bulk_cstr(&c->out, cmd->name);
             n++;
@@ -446,13 +499,14 @@ static int command_keys(client *c, size_t from, cmd_key_ref *refs)
 {
     const resp_arg *argv = c->argv + from;
     int argc = (int)(c->argc - from);
-    const command *sub;
-    const command *cmd = lookup_full_name(&argv[0], &sub);
+    const command *cmd = command_lookup(argv[0].ptr, argv[0].len);
+    if (cmd && cmd->subcommands && argc >= 2)   /* Redis's lookupCommand: the subcommand */
+        cmd = command_sub_lookup(cmd, &argv[1]);
     if (!cmd) {
         reply_error(&c->out, "ERR Invalid command specified");
         return -1;
     }
-    if (sub || !cmd->key_specs) {
+    if (!cmd->key_specs) {
         reply_error(&c->out, "ERR The command has no key arguments");
         return -1;
     }
@@ -504,30 +558,27 @@ static void command_getkeysandflags_cmd(client *c)
 #define CMD_SUB (CMD_LOADING | CMD_STALE)
 
 const command tsrv_command_subs[] = {
-    { "count", 2, CMD_SUB, NULL, command_count_cmd, NULL, "Returns a count of commands.", "2.8.13", "O(1)" },
+    { "count", 2, CMD_SUB, NULL, command_count_cmd, NULL, "Returns a count of commands.", "2.8.13", "O(1)", NULL },
     { "docs", -2, CMD_SUB, NULL, command_docs_cmd, NULL,
       "Returns documentary information about one, multiple or all commands.", "7.0.0",
-      "O(N) where N is the number of commands to look up" },
+      "O(N) where N is the number of commands to look up", NULL },
     { "getkeys", -4, CMD_SUB, NULL, command_getkeys_cmd, NULL, "Extracts the key names from an arbitrary command.",
-      "2.8.13", "O(N) where N is the number of arguments to the command" },
+      "2.8.13", "O(N) where N is the number of arguments to the command", NULL },
     { "getkeysandflags", -4, CMD_SUB, NULL, command_getkeysandflags_cmd, NULL,
       "Extracts the key names and access flags for an arbitrary command.", "7.0.0",
-      "O(N) where N is the number of arguments to the command" },
+      "O(N) where N is the number of arguments to the command", NULL },
     { "info", -2, CMD_SUB, NULL, command_info_cmd, NULL, "Returns information about one, multiple or all commands.",
-      "2.8.13", "O(N) where N is the number of commands to look up" },
+      "2.8.13", "O(N) where N is the number of commands to look up", NULL },
     { "list", -2, CMD_SUB, NULL, command_list_cmd, NULL, "Returns a list of command names.", "7.0.0",
-      "O(N) where N is the total number of Redis commands" },
-    { "help", 2, CMD_SUB, NULL, NULL, NULL, "Returns helpful text about the different subcommands.",
-      "5.0.0", "O(1)" },
+      "O(N) where N is the total number of Redis commands", NULL },
+    { "help", 2, CMD_SUB, NULL, tsrv_sub_help, NULL, "Returns helpful text about the different subcommands.",
+      "5.0.0", "O(1)", NULL },
     { 0 }
 };
 
 void tsrv_command(client *c)
 {
-    if (c->argc == 1)
-        command_all_info(c);
-    else
-        tsrv_run_subcommand(c, "command", tsrv_command_subs);
+    command_all_info(c);
 }
 
 /* ---- INFO ----------------------------------------------------------------------------------- */

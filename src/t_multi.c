@@ -329,16 +329,16 @@ bool multi_is_exec(const command *cmd)
 #define MULTI_FLAGS (CMD_NOLOCK | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST)
 
 const command multi_commands[] = {
-    { "multi", 1, MULTI_FLAGS, NULL, cmd_multi, "transactions", "Starts a transaction.", "1.2.0", "O(1)" },
+    { "multi", 1, MULTI_FLAGS, NULL, cmd_multi, "transactions", "Starts a transaction.", "1.2.0", "O(1)", NULL },
     { "exec", 1, CMD_NOLOCK | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, NULL, cmd_exec, "transactions",
-      "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction" },
+      "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", NULL },
     { "discard", 1, MULTI_FLAGS, NULL, cmd_discard, "transactions", "Discards a transaction.", "2.0.0",
-      "O(N), when N is the number of queued commands" },
+      "O(N), when N is the number of queued commands", NULL },
     { "watch", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
       (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_watch,
       "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0",
-      "O(1) for every key." },
+      "O(1) for every key.", NULL },
     { "unwatch", 1, MULTI_FLAGS, NULL, cmd_unwatch, "transactions",
-      "Forgets about all watched keys of a transaction.", "2.2.0", "O(1)" },
+      "Forgets about all watched keys of a transaction.", "2.2.0", "O(1)", NULL },
     { 0 }
 };
