@@ -178,12 +178,15 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
         abort();
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
-        if (!q->cmd->key_specs || (q->cmd->flags & CMD_NOLOCK))
+        /* a container was queued only with a known subcommand: that row has the keys */
+        const command *row = q->cmd->subcommands && q->argc >= 2 ? command_sub_lookup(q->cmd, &q->argv[1])
+                                                                  : q->cmd;
+        if (!row->key_specs || (row->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);
         if (!refs)
             abort();
-        int nk = command_resolve_keys(q->cmd, q->argv, (int)q->argc, refs);
+        int nk = command_resolve_keys(row, q->argv, (int)q->argc, refs);
         for (int k = 0; k < nk; k++) {
             kv_key key;
             key_init(&key, q->argv[refs[k].pos].ptr, q->argv[refs[k].pos].len);
