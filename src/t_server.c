@@ -1,7 +1,7 @@
 /* t_server.c - connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, RESET,
  * SELECT, TIME, DEBUG, WAIT, LATENCY, SLOWLOG, XADD, and the command table of this
- * family (CLIENT is in t_client.c, CONFIG in t_config.c, INFO, COMMAND and LATENCY
- * HISTOGRAM in t_info.c).
+ * family (CLIENT is in t_client.c, CONFIG in t_config.c, COMMAND in t_command.c, INFO
+ * and LATENCY HISTOGRAM in t_info.c).
  *
  * Redis 7.2 is the model for every reply and error text. A container command (CLIENT,
  * COMMAND, CONFIG, LATENCY, SLOWLOG) has a table of subcommand rows (command.h) that

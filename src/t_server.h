@@ -1,5 +1,5 @@
 /* t_server.h - what the server-command files (t_server.c, t_client.c, t_config.c,
- * t_info.c) share. Private to src/. */
+ * t_command.c, t_info.c) share. Private to src/. */
 #ifndef KVNS_T_SERVER_H
 #define KVNS_T_SERVER_H
 
@@ -12,10 +12,10 @@
 #define ADMIN_SUB (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 
 void tsrv_info(client *c);                      /* t_info.c: INFO */
-void tsrv_command(client *c);                   /* t_info.c: COMMAND (no subcommand) */
+void tsrv_command(client *c);                   /* t_command.c: COMMAND (no subcommand) */
 void tsrv_latency_histogram(client *c);         /* t_info.c: LATENCY HISTOGRAM */
 void tsrv_reset_memory_peak(void);              /* t_info.c: INFO's used_memory_peak */
-extern const command tsrv_command_subs[];       /* t_info.c */
+extern const command tsrv_command_subs[];       /* t_command.c */
 extern const command tsrv_client_subs[];        /* t_client.c: CLIENT's */
 extern const command tsrv_config_subs[];        /* t_config.c: CONFIG's */
 
