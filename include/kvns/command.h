@@ -28,7 +28,27 @@
  * the HELP rows (handler tsrv_sub_help) read the same table. The container row's own
  * handler runs only for argv with no subcommand (COMMAND alone); NULL elsewhere. So
  * adding a subcommand is one handler and one row; its COMMAND DOCS arguments come from
- * the generated src/command_docs.c by full name ("script|load"). */
+ * the generated src/command_docs.c by full name ("script|load").
+ *
+ * A new container, e.g. SCRIPT, in its family's file:
+ *     static const command script_subs[] = {
+ *         { "load", 3, CMD_NOSCRIPT, NULL, script_load, NULL, "Loads ...", "2.6.0", "O(N) ...", NULL },
+ *         { "exists", -3, CMD_NOSCRIPT, NULL, script_exists, NULL, ... },
+ *         { 0 }
+ *     };
+ * and in the family's table (arity -2, no flags, keys or handler, as Redis's row):
+ *     { "script", -2, 0, NULL, NULL, "scripting", "A container for ...", "2.6.0",
+ *       "Depends on subcommand.", script_subs },
+ * A subcommand row's group is NULL (COMMAND reports the container's); its key specs
+ * index the whole argv (OBJECT ENCODING's key is argv[2]). Inside MULTI the container
+ * row is queued once the dispatcher has checked the subcommand and its arity; EXEC
+ * takes the shards of the subcommand row's keys, and command_call finds that row again
+ * (nested calls dispatch exactly like top-level ones). Nothing else to register:
+ * src/command_docs.c already has every Redis 7.0.15 command (a subcommand 7.0 lacks
+ * goes in tools/command_docs_kvns.json, then regenerate), it_command checks each
+ * listed name's COMMAND DOCS, and the differential fuzzer needs one grammar row per
+ * "container|sub" (tests/fuzz/difffuzz_grammar.c), since COMMAND LIST names it (a name
+ * without a row gets generic arguments and its replies compared exactly). */
 #ifndef KVNS_COMMAND_H
 #define KVNS_COMMAND_H
 
