@@ -307,6 +307,12 @@ static void reply_unknown_subcommand(client *c, const command *parent)
     reply_error(&c->out, msg);
 }
 
+/* True when argc arguments fit cmd's Redis-style arity (N exact, -N at least N). */
+static inline bool arity_ok(const command *cmd, size_t argc)
+{
+    return cmd->arity > 0 ? (int)argc == cmd->arity : (int)argc >= -cmd->arity;
+}
+
 /* The row that runs c->argv: cmd itself, or for a container given a subcommand that
  * subcommand's row (Redis's lookupCommand). NULL after replying the unknown-subcommand
  * error or, when check_arity, the arity error under the full name ('object|encoding'). */
@@ -321,7 +327,7 @@ static const command *command_row(client *c, const command *cmd, bool check_arit
         }
     }
     const command *row = sub ? sub : cmd;
-    if (check_arity && ((row->arity > 0 && (int)c->argc != row->arity) || (int)c->argc < -row->arity)) {
+    if (check_arity && !arity_ok(row, c->argc)) {
         char name[96];
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command",
                      command_full_name(cmd, sub, name, sizeof name));
@@ -633,17 +639,20 @@ static void command_run(client *c, const command *cmd)
         multi_flag_error(c);
         return;
     }
-    if (multi_is_exec(cmd) && ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity)) {
-        /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
-        multi_discard(c);
-        reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
-                             "'exec' command");
-        return;
-    }
-    const command *row = command_row(c, cmd, true);
-    if (!row) {
-        multi_flag_error(c);
-        return;
+    const command *row = cmd;
+    if (cmd->subcommands || !arity_ok(cmd, c->argc)) {   /* skipped by a plain command with its arity */
+        if (multi_is_exec(cmd)) {
+            /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
+            multi_discard(c);
+            reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
+                                 "'exec' command");
+            return;
+        }
+        row = command_row(c, cmd, true);
+        if (!row) {
+            multi_flag_error(c);
+            return;
+        }
     }
     /* queued as the container: command_call finds the subcommand's row again */
     if (c->multi && multi_intercept(c, cmd))
