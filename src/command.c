@@ -125,6 +125,11 @@ const char *command_full_name(const command *parent, const command *sub, char *b
     return buf;
 }
 
+const command *command_find_row(const command *cmd, const resp_arg *argv, size_t argc)
+{
+    return cmd->subcommands && argc >= 2 ? command_sub_lookup(cmd, &argv[1]) : cmd;
+}
+
 /* bsearch's comparison of a full name with a command_doc. */
 static int doc_name_cmp(const void *name, const void *doc)
 {
@@ -320,19 +325,15 @@ static inline bool arity_ok(const command *cmd, size_t argc)
  * error or, when check_arity, the arity error under the full name ('object|encoding'). */
 static const command *command_row(client *c, const command *cmd, bool check_arity)
 {
-    const command *sub = NULL;
-    if (cmd->subcommands && c->argc >= 2) {
-        sub = command_sub_lookup(cmd, &c->argv[1]);
-        if (!sub) {
-            reply_unknown_subcommand(c, cmd);
-            return NULL;
-        }
+    const command *row = command_find_row(cmd, c->argv, c->argc);
+    if (!row) {
+        reply_unknown_subcommand(c, cmd);
+        return NULL;
     }
-    const command *row = sub ? sub : cmd;
     if (check_arity && !arity_ok(row, c->argc)) {
         char name[96];
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command",
-                     command_full_name(cmd, sub, name, sizeof name));
+                     command_full_name(cmd, row != cmd ? row : NULL, name, sizeof name));
         return NULL;
     }
     return row;

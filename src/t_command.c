@@ -470,8 +470,8 @@ static int command_keys(client *c, size_t from, cmd_key_ref *refs)
     const resp_arg *argv = c->argv + from;
     int argc = (int)(c->argc - from);
     const command *cmd = command_lookup(argv[0].ptr, argv[0].len);
-    if (cmd && cmd->subcommands && argc >= 2)   /* Redis's lookupCommand: the subcommand */
-        cmd = command_sub_lookup(cmd, &argv[1]);
+    if (cmd)
+        cmd = command_find_row(cmd, argv, (size_t)argc);
     if (!cmd) {
         reply_error(&c->out, "ERR Invalid command specified");
         return -1;

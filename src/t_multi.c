@@ -179,8 +179,7 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
         /* a container was queued only with a known subcommand: that row has the keys */
-        const command *row = q->cmd->subcommands && q->argc >= 2 ? command_sub_lookup(q->cmd, &q->argv[1])
-                                                                  : q->cmd;
+        const command *row = command_find_row(q->cmd, q->argv, q->argc);
         if (!row->key_specs || (row->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);

@@ -9,7 +9,8 @@
  *   - COMMAND DOCS of every listed command and subcommand is redis-server 7.0.15's
  *     (tests/command_docs_expect.h) but for the summary and complexity texts;
  *   - subcommand rows: COMMAND LIST/INFO name them, GETKEYS finds their keys, and the
- *     dispatcher answers their arity and unknown-subcommand errors.
+ *     dispatcher answers their arity and unknown-subcommand errors, and a script's
+ *     redis.call checks the subcommand's arity and flags.
  * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too (but the
  * busy-shard test). */
 #include "harness.h"
@@ -388,6 +389,25 @@ static void test_subcommand_rows(void **state)
     expect_nil(c, "OBJECT", "ENCODING", "missing", NULL);
 }
 
+/* A script's redis.call checks the subcommand's row, as Redis's scriptCall does after
+ * lookupCommand: its arity, an unknown subcommand, and its flags (CONFIG GET, CLIENT
+ * ID are noscript where their containers are not); OBJECT ENCODING runs. */
+static void test_scripts_check_subcommand_rows(void **state)
+{
+    kv_conn *c = *state;
+    static const struct { const char *body, *error; } refused[] = {
+        { "return redis.call('object', 'nope', 'k')", "ERR Unknown Redis command called from script" },
+        { "return redis.call('object', 'encoding')", "ERR Wrong number of args calling Redis command from script" },
+        { "return redis.call('config', 'get', 'maxmemory')", "ERR This Redis command is not allowed from script" },
+        { "return redis.call('config', 'set', 'maxmemory', '0')", "ERR This Redis command is not allowed from script" },
+        { "return redis.call('client', 'id')", "ERR This Redis command is not allowed from script" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        expect_error_prefix(c, refused[i].error, "EVAL", refused[i].body, "0", NULL);
+    expect_bulk(c, "int", "EVAL", "redis.call('set', KEYS[1], '12'); return redis.call('object', 'encoding', KEYS[1])",
+                "1", "k1", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_movable_waits_for_busy_shard, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_docs_match_redis, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_subcommand_rows, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_scripts_check_subcommand_rows, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

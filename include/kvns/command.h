@@ -246,6 +246,10 @@ typedef struct client {
 const command *command_lookup(const char *name, size_t len);
 /* The subcommand row of container parent named by `name` (any case), or NULL. */
 const command *command_sub_lookup(const command *parent, const resp_arg *name);
+/* The row that runs argv for cmd (Redis's lookupCommand): a container's subcommand row
+ * named by argv[1], NULL when it has none of that name; else cmd itself. No reply:
+ * for callers that check a row before command_call (EXEC's keys, a script's flags). */
+const command *command_find_row(const command *cmd, const resp_arg *argv, size_t argc);
 /* Writes "parent|sub" (sub NULL: parent's name) into buf: the name Redis reports. */
 const char *command_full_name(const command *parent, const command *sub, char *buf, size_t cap);
 /* Builds the merged table; call once per process before serving. */
