@@ -384,6 +384,9 @@ static void test_subcommand_rows(void **state)
                  NULL);
     expect_error(c, "ERR wrong number of arguments for 'memory|usage' command", "MEMORY", "USAGE", NULL);
     expect_error(c, "ERR wrong number of arguments for 'object' command", "OBJECT", NULL);
+    expect_error(c, "ERR unknown subcommand 'nope'. Try SCRIPT HELP.", "SCRIPT", "nope", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'script|load' command", "SCRIPT", "LOAD", NULL);
+    expect_error(c, "ERR SCRIPT FLUSH only support SYNC|ASYNC option", "SCRIPT", "FLUSH", "SYNC", "x", NULL);
     expect_status(c, "OK", "SET", "k1", "hello", NULL);
     expect_bulk(c, "embstr", "OBJECT", "ENCODING", "k1", NULL);
     expect_nil(c, "OBJECT", "ENCODING", "missing", NULL);
