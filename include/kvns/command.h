@@ -18,8 +18,8 @@
  * it wrote). Rows flagged CMD_NOLOCK get no transaction: the handler opens its own
  * with cmd_txn_begin, to visit shards one at a time (SCAN, KEYS, FLUSHALL, ...).
  *
- * Container commands (OBJECT, MEMORY, CLIENT, CONFIG, COMMAND, LATENCY, SLOWLOG, and
- * SCRIPT or FUNCTION when they come): the container's row points at a table of
+ * Container commands (OBJECT, MEMORY, CLIENT, CONFIG, COMMAND, LATENCY, SLOWLOG, SCRIPT,
+ * and FUNCTION when it comes): the container's row points at a table of
  * subcommand rows (`.subcommands`, ended by a zeroed row), each an ordinary row named
  * by the subcommand alone ("encoding"), with its own arity (counting the whole argv),
  * flags, key specs and handler. The dispatcher runs argv[1]'s row as if it were the
@@ -30,20 +30,22 @@
  * adding a subcommand is one handler and one row; its COMMAND DOCS arguments come from
  * the generated src/command_docs.c by full name ("script|load").
  *
- * A new container, e.g. SCRIPT, in its family's file:
- *     static const command script_subs[] = {
- *         { "load", 3, CMD_NOSCRIPT, NULL, script_load, NULL, "Loads ...", "2.6.0", "O(N) ...", NULL },
- *         { "exists", -3, CMD_NOSCRIPT, NULL, script_exists, NULL, ... },
+ * A new container, e.g. FUNCTION (t_script.c's SCRIPT is the model), in its family's file:
+ *     static const command function_subs[] = {
+ *         { "load", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, NULL, function_load, NULL, "Creates ...",
+ *           "7.0.0", "O(1) ...", NULL },
+ *         { "list", -2, CMD_NOSCRIPT, NULL, function_list, NULL, ... },
  *         { 0 }
  *     };
  * and in the family's table (arity -2, no flags, keys or handler, as Redis's row):
- *     { "script", -2, 0, NULL, NULL, "scripting", "A container for ...", "2.6.0",
- *       "Depends on subcommand.", script_subs },
+ *     { "function", -2, 0, NULL, NULL, "scripting", "A container for function commands.", "7.0.0",
+ *       "Depends on subcommand.", function_subs },
  * A subcommand row's group is NULL (COMMAND reports the container's); its key specs
  * index the whole argv (OBJECT ENCODING's key is argv[2]). Inside MULTI the container
  * row is queued once the dispatcher has checked the subcommand and its arity; EXEC
  * takes the shards of the subcommand row's keys, and command_call finds that row again
- * (nested calls dispatch exactly like top-level ones). Nothing else to register:
+ * (nested calls dispatch exactly like top-level ones; a script's redis.call checks the
+ * subcommand row's arity and flags through command_find_row). Nothing else to register:
  * src/command_docs.c already has every Redis 7.0.15 command (a subcommand 7.0 lacks
  * goes in tools/command_docs_kvns.json, then regenerate), it_command checks each
  * listed name's COMMAND DOCS, and the differential fuzzer needs one grammar row per
