@@ -107,6 +107,40 @@ const command *command_lookup(const char *name, size_t len)
     return i < 0 ? NULL : all_commands[i];
 }
 
+const command *command_sub_lookup(const command *parent, const resp_arg *name)
+{
+    for (const command *s = parent->subcommands; s && s->name; s++) {
+        if (arg_is(name, s->name))
+            return s;
+    }
+    return NULL;
+}
+
+const char *command_full_name(const command *parent, const command *sub, char *buf, size_t cap)
+{
+    if (sub)
+        snprintf(buf, cap, "%s|%s", parent->name, sub->name);
+    else
+        snprintf(buf, cap, "%s", parent->name);
+    return buf;
+}
+
+const command *command_find_row(const command *cmd, const resp_arg *argv, size_t argc)
+{
+    return cmd->subcommands && argc >= 2 ? command_sub_lookup(cmd, &argv[1]) : cmd;
+}
+
+/* bsearch's comparison of a full name with a command_doc. */
+static int doc_name_cmp(const void *name, const void *doc)
+{
+    return strcmp(name, ((const command_doc *)doc)->name);
+}
+
+const command_doc *command_doc_find(const char *full_name)
+{
+    return bsearch(full_name, command_docs, command_docs_count, sizeof command_docs[0], doc_name_cmp);
+}
+
 bool arg_is(const resp_arg *a, const char *word)
 {
     size_t n = strlen(word);
@@ -264,6 +298,45 @@ static void reply_unknown_command(client *c)
         append_sanitized(msg, sizeof msg, &len, "' ", 2);
     }
     reply_error(&c->out, msg);
+}
+
+/* Redis 7: "ERR unknown subcommand 'x'. Try OBJECT HELP." */
+static void reply_unknown_subcommand(client *c, const command *parent)
+{
+    char msg[320], upper[40];
+    size_t len = 0, i = 0;
+    for (; parent->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)parent->name[i]);
+    upper[i] = '\0';
+    append_sanitized(msg, sizeof msg, &len, "ERR unknown subcommand '", 24);
+    append_sanitized(msg, sizeof msg, &len, c->argv[1].ptr, c->argv[1].len > 128 ? 128 : c->argv[1].len);
+    snprintf(msg + len, sizeof msg - len, "'. Try %s HELP.", upper);
+    reply_error(&c->out, msg);
+}
+
+/* True when argc arguments fit cmd's Redis-style arity (N exact, -N at least N). */
+static inline bool arity_ok(const command *cmd, size_t argc)
+{
+    return cmd->arity > 0 ? (int)argc == cmd->arity : (int)argc >= -cmd->arity;
+}
+
+/* The row that runs c->argv: cmd itself, or for a container given a subcommand that
+ * subcommand's row (Redis's lookupCommand). NULL after replying the unknown-subcommand
+ * error or, when check_arity, the arity error under the full name ('object|encoding'). */
+static const command *command_row(client *c, const command *cmd, bool check_arity)
+{
+    const command *row = command_find_row(cmd, c->argv, c->argc);
+    if (!row) {
+        reply_unknown_subcommand(c, cmd);
+        return NULL;
+    }
+    if (check_arity && !arity_ok(row, c->argc)) {
+        char name[96];
+        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command",
+                     command_full_name(cmd, row != cmd ? row : NULL, name, sizeof name));
+        return NULL;
+    }
+    return row;
 }
 
 /* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
@@ -600,8 +673,8 @@ static void command_run(client *c, const command *cmd)
         multi_flag_error(c);
         return;
     }
-    c->last_cmd = cmd;
-    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
+    const command *row = cmd;
+    if (cmd->subcommands || !arity_ok(cmd, c->argc)) {   /* skipped by a plain command with its arity */
         if (multi_is_exec(cmd)) {
             /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
             multi_discard(c);
@@ -609,12 +682,17 @@ static void command_run(client *c, const command *cmd)
                                  "'exec' command");
             return;
         }
-        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
-        multi_flag_error(c);
-        return;
+        row = command_row(c, cmd, true);
+        if (!row) {
+            multi_flag_error(c);
+            return;
+        }
     }
+    /* queued as the container: command_call finds the subcommand's row again */
     if (c->multi && multi_intercept(c, cmd))
         return;
+    cmd = row;
+    c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return;
     if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
@@ -647,6 +725,10 @@ static int call_nested(client *c, const command *cmd)
         reply_unknown_command(c);
         return CALL_DONE;
     }
+    const command *row = command_row(c, cmd, cmd->subcommands != NULL);
+    if (!row)
+        return CALL_DONE;
+    cmd = row;
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;

@@ -233,12 +233,14 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
         abort();
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
-        if (!q->cmd->key_specs || (q->cmd->flags & CMD_NOLOCK))
+        /* a container was queued only with a known subcommand: that row has the keys */
+        const command *row = command_find_row(q->cmd, q->argv, q->argc);
+        if (!row->key_specs || (row->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);
         if (!refs)
             abort();
-        int nk = command_resolve_keys(q->cmd, q->argv, (int)q->argc, refs);
+        int nk = command_resolve_keys(row, q->argv, (int)q->argc, refs);
         for (int k = 0; k < nk; k++) {
             kv_key key;
             key_init(&key, q->argv[refs[k].pos].ptr, q->argv[refs[k].pos].len);
@@ -444,16 +446,16 @@ bool multi_is_exec(const command *cmd)
 #define MULTI_FLAGS (CMD_NOLOCK | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST)
 
 const command multi_commands[] = {
-    { "multi", 1, MULTI_FLAGS, NULL, cmd_multi, "transactions", "Starts a transaction.", "1.2.0", "O(1)" },
+    { "multi", 1, MULTI_FLAGS, NULL, cmd_multi, "transactions", "Starts a transaction.", "1.2.0", "O(1)", NULL },
     { "exec", 1, CMD_NOLOCK | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, NULL, cmd_exec, "transactions",
-      "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction" },
+      "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", NULL },
     { "discard", 1, MULTI_FLAGS, NULL, cmd_discard, "transactions", "Discards a transaction.", "2.0.0",
-      "O(N), when N is the number of queued commands" },
+      "O(N), when N is the number of queued commands", NULL },
     { "watch", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
       (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_watch,
       "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0",
-      "O(1) for every key." },
+      "O(1) for every key.", NULL },
     { "unwatch", 1, MULTI_FLAGS, NULL, cmd_unwatch, "transactions",
-      "Forgets about all watched keys of a transaction.", "2.2.0", "O(1)" },
+      "Forgets about all watched keys of a transaction.", "2.2.0", "O(1)", NULL },
     { 0 }
 };

@@ -171,14 +171,14 @@ static void cmd_lastsave(client *c)
 const command persist_commands[] = {
     { "save", 1, PERSIST_FLAGS | CMD_NOMULTI, NULL, cmd_save, "server",
       "Synchronously saves the database(s) to disk.", "1.0.0",
-      "O(N) where N is the total number of keys in all databases" },
+      "O(N) where N is the total number of keys in all databases", NULL },
     { "bgsave", -1, PERSIST_FLAGS, NULL, cmd_bgsave, "server",
-      "Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)" },
+      "Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", NULL },
     { "shutdown", -1, CMD_NOLOCK | CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, NULL,
       cmd_shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.",
       "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, "
-      "otherwise O(1)" },
+      "otherwise O(1)", NULL },
     { "lastsave", 1, CMD_NOLOCK | CMD_FAST | CMD_LOADING | CMD_STALE, NULL, cmd_lastsave, "server",
-      "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)" },
+      "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)", NULL },
     { 0 }
 };

@@ -7,6 +7,8 @@
  *     delete of a missing key, expiry of a watched key and FLUSHALL of a live one
  *     abort EXEC; an untouched key, UNWATCH and FLUSHALL of a missing key do not;
  *   - no reader on another connection ever sees part of an EXEC over many shards;
+ *   - subcommands (OBJECT ENCODING, MEMORY USAGE, CONFIG GET) queue and run; an unknown
+ *     one or a wrong subcommand arity aborts EXEC;
  *   - RESP3 (a watched abort is the null `_`), long keys and values;
  *   - SAVE (no-multi) refused in MULTI; while over maxmemory every queued command is
  *     refused with OOM and an EXEC holding a write answers EXECABORT ... OOM; EXEC
@@ -193,6 +195,38 @@ static void test_exec_over_many_shards(void **state)
     assert_array_len(r, 3);
     assert_int(r->elements[2], 1);
     kv_reply_free(r);
+}
+
+/* A subcommand queues as its container and runs as its own row inside EXEC; an
+ * unknown subcommand or a subcommand's wrong arity is refused while queueing
+ * (EXECABORT), as Redis's lookupCommand does before MULTI queues anything. */
+static void test_subcommands_in_multi(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "SET", "a", "12", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "OBJECT", "ENCODING", "a", NULL);
+    expect_status(c, "QUEUED", "MEMORY", "USAGE", "a", NULL);
+    expect_status(c, "QUEUED", "OBJECT", "ENCODING", "missing", NULL);
+    expect_status(c, "QUEUED", "CONFIG", "GET", "maxmemory", NULL);
+    kv_reply *r = run(c, "EXEC", NULL, NULL);
+    assert_array_len(r, 4);
+    assert_bulk(r->elements[0], "int");
+    if (r->elements[1]->type != KV_REPLY_INTEGER || r->elements[1]->integer <= 0)
+        it_fail("MEMORY USAGE inside EXEC: want a positive integer");
+    if (r->elements[2]->type != KV_REPLY_NIL)
+        it_fail("OBJECT ENCODING of a missing key inside EXEC: want a null reply");
+    assert_array_len(r->elements[3], 2);
+    kv_reply_free(r);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "queued", NULL);
+    expect_error(c, "ERR unknown subcommand 'NOPE'. Try OBJECT HELP.", "OBJECT", "NOPE", "a", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "a", "queued", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'object|encoding' command", "OBJECT", "ENCODING", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_bulk(c, "12", "GET", "a", NULL);
 }
 
 /* Under RESP3 EXEC's array and its aborted null; keys and values far longer than
@@ -634,6 +668,7 @@ int main(void)
                                         it_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_over_many_shards, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_reader_sees_part_of_exec, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_subcommands_in_multi, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_resp3_and_long_arguments, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_multi_command_refused, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_oom_while_queueing_and_at_exec, it_test_setup, memory_teardown),
