@@ -323,6 +323,11 @@ int alloc_check(char *err, size_t errlen)
             snprintf(err, errlen, "heap run at %llu is corrupt", (unsigned long long)at);
             return -1;
         }
+        if (r->kind == RUN_UNDO) {
+            /* a live log with segments holds the heap lock; a dead one's were undone */
+            snprintf(err, errlen, "undo segment at %llu outlived its transaction", (unsigned long long)at);
+            return -1;
+        }
         if (r->kind != RUN_FREE)
             used_pages += r->npages;
         at += r->npages * ARENA_PAGE;

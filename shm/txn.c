@@ -14,9 +14,10 @@
  * the segment are logged (into the reserve: the last UNDO_RESERVE bytes of every
  * segment, which only the heap's records and a growth's may use), so a rollback or a
  * crash returns the segment with everything else. Order of a growth: allocate (logged)
- * -> write the segment's header -> link it -> pad the old segment's tail -> write the
- * entry -> publish undo_used. A crash before the link leaves an unreachable run that
- * the rollback frees; after it, readers still stop at the published undo_used.
+ * -> write the segment's header -> link it -> pad the old segment's tail -> publish
+ * undo_used = the new segment's start. A crash before the link leaves an unreachable
+ * run that the rollback frees; after it, readers stop at the published undo_used,
+ * which names the new segment only once its header and link are in place.
  *
  * Why recovery can read a dead lane's segments: a rollback of the dead lane's heap
  * records (by whoever takes the heap lock next) makes its segments free again, while
@@ -421,17 +422,19 @@ static bool undo_grow(kv_txn *t, size_t need)
         undo_chains_add(1);            /* before the link: the heap checks from now on */
         __atomic_store_n(&ln->undo_next, run, __ATOMIC_RELEASE);
     }
-    uint64_t at = ln->undo_used;       /* published with the next segment's first entry */
+    uint64_t at = ln->undo_used;
     if (t->seg_end - at >= sizeof(undo_entry)) {
         undo_entry *pad = arena_ptr(t->seg_bias + at);
         pad->lock_id = UNDO_PAD;
         pad->len = (uint32_t)(t->seg_end - at - sizeof(undo_entry));
         pad->off = 0;
     }
-    seg_cursor c = { ln, run, arena_off(h + 1) - h->start, h->start, h->start + h->cap };
-    txn_seg_set(t, &c);
     if (txn_kill_at_grow == 2)
         raise(SIGKILL);
+    /* the log's end moves to the new segment: publishes the pad */
+    __atomic_store_n(&ln->undo_used, h->start, __ATOMIC_RELEASE);
+    seg_cursor c = { ln, run, arena_off(h + 1) - h->start, h->start, h->start + h->cap };
+    txn_seg_set(t, &c);
     return true;
 }
 
@@ -448,7 +451,7 @@ static bool undo_make_room(kv_txn *t, uint32_t lock_id, size_t need, uint64_t *a
     }
     if (!undo_grow(t, need))
         return false;
-    *at = t->seg_start;
+    *at = t->seg_start;                /* == undo_used now */
     return true;
 }
 

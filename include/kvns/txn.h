@@ -161,7 +161,7 @@ extern long txn_kill_after_records;
  * (locks still held). */
 extern int txn_kill_at_commit;
 /* Test hook: the log's next growth raises SIGKILL at step 1 = segment taken from the
- * heap, not linked; 2 = linked, its first entry not published; 3 = during the
+ * heap, not linked; 2 = linked and padded, the log's end not moved into it; 3 = during the
  * commit's release of the segments, after the first one went back to the heap. */
 extern int txn_kill_at_grow;
 
