@@ -7,13 +7,18 @@
  * payload, which covers the next logical bytes - linked from lane.undo_next and then
  * from each segment's header. An entry never straddles two segments: the writer fills
  * the rest of a segment with one UNDO_PAD entry (or leaves fewer than a header's
- * bytes), published together with the first entry of the next segment. Readers
+ * bytes), published when the log's end moves into the next segment. Readers
  * (recovery, rollback) walk the chain up to the published undo_used.
  *
  * Growing is an ordinary allocation inside the transaction: the heap writes that take
  * the segment are logged (into the reserve: the last UNDO_RESERVE bytes of every
  * segment, which only the heap's records and a growth's may use), so a rollback or a
- * crash returns the segment with everything else. Order of a growth: allocate (logged)
+ * crash returns the segment with everything else. A record under the heap lock never
+ * grows the log - the growth would change heap state its caller has already read -
+ * so every heap operation first calls undo_reserve, which grows the log at that safe
+ * point when it is past the soft limit. A savepoint may lie in any segment: rolling
+ * back to it undoes the later segments' allocations with the rest, and unlinks them
+ * (undo_truncate_chain). Order of a growth: allocate (logged)
  * -> write the segment's header -> link it -> pad the old segment's tail -> publish
  * undo_used = the new segment's start. A crash before the link leaves an unreachable
  * run that the rollback frees; after it, readers stop at the published undo_used,
@@ -618,7 +623,7 @@ int txn_commit(kv_txn *t)
 {
     if (!t->failed && t->nfrees)
         alloc_apply_frees(t);
-    if (!t->failed && t->seg_run)
+    if (t->seg_run && !t->failed)
         undo_release_segments(t);
     if (t->failed) {
         int err = t->failed;
