@@ -25,7 +25,6 @@ const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
 const char *const ERR_SYNTAX = "ERR syntax error";
 const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 const char *const ERR_NO_KEY = "ERR no such key";
-const char *const ERR_TOO_LARGE = "ERR command too large to run atomically (undo log full)";
 
 server_state server;
 extern const command list_commands[];
@@ -176,9 +175,7 @@ void reply_store_error(client *c, int rc)
         cmd_abort(c, "ERR too many namespaces");
     else if (rc == STORE_E_TOOBIG)
         cmd_abort(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    else if (rc == TXN_E_UNDO_FULL || c->w->txn.failed == TXN_E_UNDO_FULL)
-        cmd_abort(c, ERR_TOO_LARGE);
-    else
+    else                                         /* TXN_E_NOMEM, or an undo log that could not grow */
         cmd_abort(c, ERR_OOM);
 }
 

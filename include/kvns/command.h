@@ -337,7 +337,6 @@ extern const char *const ERR_NOT_FLOAT;   /* "ERR value is not a valid float" */
 extern const char *const ERR_SYNTAX;      /* "ERR syntax error" */
 extern const char *const ERR_OOM;         /* "OOM command not allowed when used memory > 'maxmemory'." */
 extern const char *const ERR_NO_KEY;      /* "ERR no such key" */
-extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomically" */
 
 /* Case-insensitive compare of an argument with a lower-case word. */
 bool arg_is(const resp_arg *a, const char *word);
@@ -369,8 +368,9 @@ static inline bool key_lookup_typed(client *c, size_t i, uint8_t type, enum key_
     return key_lookup_typed_at(c, &c->keys[i], type, how, ep);
 }
 /* Rolls back (like cmd_abort) and replies the right error for a failed store call
- * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
- * place such failures become replies (handlers and the dispatcher alike). */
+ * (STORE_E_*) or commit (TXN_E_*): OOM (the arena, or an undo log that could not
+ * grow), namespace table full, ... The one place such failures become replies
+ * (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
 
 /* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
