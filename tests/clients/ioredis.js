@@ -1,0 +1,103 @@
+// ioredis against a server on 127.0.0.1:PORT, one scenario per run:
+//
+//     NODE_PATH=BUILD/clients/node_modules node tests/clients/ioredis.js PORT SCENARIO
+//
+// Each scenario prints "name: value" lines (values as JSON) that tests/it_clients.c
+// compares with Redis 7's results, and exits 0; an error makes it exit 1 with the
+// reason on stderr. The client connects as ioredis does by default: HELLO 3 (falling
+// back to RESP2 only on NOPROTO or an unknown HELLO), CLIENT SETINFO, then the ready
+// check (INFO, waiting while "loading" is not 0).
+"use strict";
+const Redis = require("ioredis");
+
+const port = Number(process.argv[2]);
+
+// A connected client; options override the defaults (no retries: a failure is reported).
+async function connect(options) {
+    const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true,
+                               maxRetriesPerRequest: 0, retryStrategy: () => null,
+                               ...options });
+    await client.connect();
+    return client;
+}
+
+function show(name, value) {
+    console.log(`${name}: ${JSON.stringify(value)}`);
+}
+
+// [[error, result]...] as JSON-friendly pairs: an error becomes its message.
+function pairs(results) {
+    return results.map(([err, res]) => (err ? ["error", err.message] : [null, res]));
+}
+
+const scenarios = {
+    // The connection itself: the ready check passed, the protocol HELLO settled on,
+    // what CLIENT SETINFO left in CLIENT INFO, and the RESP2 fallback option.
+    async handshake() {
+        const client = await connect({ connectionName: "kvns-io" });
+        show("status", client.status);
+        show("server info loading", (await client.info("persistence")).match(/^loading:(\d+)/m)[1]);
+        const mine = await client.client("INFO");
+        show("client name", /\bname=(\S*)/.exec(mine)[1]);
+        // lib-name is Redis 7.2's (7.0 has no CLIENT SETINFO)
+        show("client lib-name", (/\blib-name=(\S*)/.exec(mine) || [null, "(none)"])[1]);
+        show("resp", /\bresp=(\d)/.exec(mine)[1]);
+        show("hgetall", await client.hset("io:h", "f", "v").then(() => client.hgetall("io:h")));
+        client.disconnect();
+        const resp2 = await connect({ protocol: 2 });
+        show("resp2", /\bresp=(\d)/.exec(await resp2.client("INFO"))[1]);
+        show("resp2 hgetall", await resp2.hgetall("io:h"));
+        resp2.disconnect();
+    },
+
+    // multi().set().incr().get().exec(): [[null, result]...]; a run-time error stays
+    // in its slot; a command refused while queueing rejects exec() with EXECABORT.
+    async multi() {
+        const client = await connect();
+        await client.del("io:m", "io:s");
+        show("exec", await client.multi().set("io:m", "1").incr("io:m").get("io:m")
+            .expire("io:m", 100).exec());
+        show("with error", pairs(await client.multi().set("io:s", "v").lpush("io:s", "x")
+            .incr("io:m").exec()));
+        try {
+            await client.multi().set("io:m", "100").call("GET").exec();
+            show("execabort", "none");
+        } catch (err) {
+            show("execabort", err.message);
+            show("previous", err.previousErrors.map((e) => e.message));
+        }
+        show("after abort", await client.get("io:m"));
+        client.disconnect();
+    },
+
+    // pipeline(): plain pipelining, results in order, an error in its slot.
+    async pipeline() {
+        const client = await connect();
+        await client.del("io:p");
+        const results = await client.pipeline().incr("io:p").incrby("io:p", 5)
+            .lpush("io:p", "x").get("io:p").exec();
+        show("pipeline", pairs(results));
+        client.disconnect();
+    },
+
+    // WATCH, a change from a second connection, MULTI...EXEC: exec() answers null and
+    // nothing queued ran; after that the same transaction goes through.
+    async watch() {
+        const client = await connect();
+        const other = await connect();
+        await client.set("io:w", "1");
+        show("watch", await client.watch("io:w"));
+        await other.set("io:w", "2");
+        show("aborted exec", await client.multi().set("io:w", "mine").exec());
+        show("value", await client.get("io:w"));
+        await client.watch("io:w");
+        show("exec", await client.multi().set("io:w", "mine").exec());
+        show("value", await client.get("io:w"));
+        client.disconnect();
+        other.disconnect();
+    },
+};
+
+scenarios[process.argv[3]]().then(
+    () => process.exit(0),
+    (err) => { console.error(`ioredis ${process.argv[3]}: ${err.stack || err}`); process.exit(1); });

@@ -1,0 +1,108 @@
+// node-redis ("redis" on npm) against a server on 127.0.0.1:PORT, one scenario per run:
+//
+//     NODE_PATH=BUILD/clients/node_modules node tests/clients/node_redis.js PORT SCENARIO [RESP]
+//
+// Each scenario prints "name: value" lines (values as JSON) that tests/it_clients.c
+// compares with Redis 7's results, and exits 0; an error makes it exit 1 with the
+// reason on stderr. RESP is 3 (node-redis's default: HELLO 3 at connect, then CLIENT
+// SETINFO and CLIENT MAINT_NOTIFICATIONS, whose errors it ignores) or 2 (no HELLO).
+"use strict";
+const { createClient, WatchError, MultiErrorReply } = require("redis");
+
+const port = Number(process.argv[2]);
+const resp = Number(process.argv[4] || 3);
+
+// A connected client speaking RESP resp; connection errors are reported, not retried.
+async function connect() {
+    const client = createClient({ url: `redis://127.0.0.1:${port}`, RESP: resp,
+                                  socket: { reconnectStrategy: false, connectTimeout: 10000 } });
+    client.on("error", (err) => {
+        console.error(`node-redis: ${err.stack || err}`);
+        process.exit(1);
+    });
+    await client.connect();
+    return client;
+}
+
+function show(name, value) {
+    console.log(`${name}: ${JSON.stringify(value)}`);
+}
+
+const scenarios = {
+    // The connection: the protocol it settled on, what CLIENT SETINFO left in
+    // CLIENT INFO, and a map reply decoded in that protocol.
+    async handshake() {
+        const client = await connect();
+        const mine = await client.clientInfo();
+        show("resp", mine.resp);
+        show("lib-name", mine.libName === undefined ? "(none)" : mine.libName);
+        await client.hSet("nr:h", "f", "v");
+        show("hgetall", await client.hGetAll("nr:h"));
+        show("ping", await client.ping());
+        client.destroy();
+    },
+
+    // multi().set().incr().get().exec(): the replies in order; a run-time error makes
+    // exec() throw MultiErrorReply holding every reply; a command refused while
+    // queueing rejects exec() with EXECABORT.
+    async multi() {
+        const client = await connect();
+        await client.del(["nr:m", "nr:s"]);
+        show("exec", await client.multi().set("nr:m", "1").incr("nr:m").get("nr:m")
+            .expire("nr:m", 100).exec());
+        try {
+            await client.multi().set("nr:s", "v").lPush("nr:s", "x").incr("nr:m").exec();
+            show("with error", "no error");
+        } catch (err) {
+            if (!(err instanceof MultiErrorReply))
+                throw err;
+            show("with error", err.replies.map((r) => (r instanceof Error ? r.message : r)));
+            show("error indexes", err.errorIndexes);
+        }
+        try {
+            await client.multi().set("nr:m", "100").addCommand(["GET"]).exec();
+            show("execabort", "none");
+        } catch (err) {
+            show("execabort", err.message);
+        }
+        show("after abort", await client.get("nr:m"));
+        client.destroy();
+    },
+
+    // execAsPipeline(): plain pipelining, replies in order.
+    async pipeline() {
+        const client = await connect();
+        await client.del("nr:p");
+        show("pipeline", await client.multi().incr("nr:p").incrBy("nr:p", 5).get("nr:p")
+            .execAsPipeline());
+        client.destroy();
+    },
+
+    // WATCH, a change from a second connection, MULTI...EXEC: exec() throws WatchError
+    // and nothing queued ran; after that the same transaction goes through.
+    async watch() {
+        const client = await connect();
+        const other = await connect();
+        await client.set("nr:w", "1");
+        show("watch", await client.watch("nr:w"));
+        await other.set("nr:w", "2");
+        try {
+            await client.multi().set("nr:w", "mine").exec();
+            show("aborted exec", "no error");
+        } catch (err) {
+            if (!(err instanceof WatchError))
+                throw err;
+            show("aborted exec", "WatchError");
+        }
+        show("value", await client.get("nr:w"));
+        await client.watch("nr:w");
+        show("exec", await client.multi().set("nr:w", "mine").exec());
+        show("value", await client.get("nr:w"));
+        client.destroy();
+        other.destroy();
+    },
+};
+
+scenarios[process.argv[3]]().then(
+    () => process.exit(0),
+    (err) => { console.error(`node-redis ${process.argv[3]}: ${err.stack || err}`); process.exit(1); });
