@@ -313,7 +313,7 @@ static const char *node_modules(void)
     if (installed == 1)
         return modules;
     if (installed == 0)
-        it_fail("npm ci failed earlier in this run; its output:\n%s", g_run.output);
+        it_fail("npm ci failed earlier in this run (its output is in the first node case)");
     const char *which_node[] = {"node", "--version", NULL};
     const char *which_npm[] = {"npm", "--version", NULL};
     if (clients_spawn(which_node, NULL, NULL, CLIENT_TIMEOUT_MS) != 0 ||
@@ -339,6 +339,9 @@ static const char *node_modules(void)
              clients_dir(), clients_dir(), build);
     const char *install[] = {"sh", "-c", cmd, NULL};
     installed = clients_spawn(install, build, NULL, NPM_TIMEOUT_MS) == 0;
+    if (!installed && g_run.status == -1)
+        it_fail("npm ci of tests/clients/package-lock.json into %s was killed after %d ms (is "
+                "the npm registry reachable?); output:\n%s", build, NPM_TIMEOUT_MS, g_run.output);
     if (!installed)
         it_fail("npm ci of tests/clients/package-lock.json into %s failed (is the npm registry "
                 "reachable?); exit status %d, output:\n%s", build, g_run.status, g_run.output);
