@@ -390,6 +390,8 @@ static void test_ioredis_multi(void **state)
         "execabort: \"EXECABORT Transaction discarded because of previous errors.\"",
         "previous: [\"ERR wrong number of arguments for 'get' command\"]",
         "after abort: \"3\"",
+        "typed: [[null,2],[null,{\"f\":\"v\",\"g\":\"w\"}],[null,1],[null,\"1.5\"],[null,1],"
+        "[null,[\"a\"]],[null,[\"m\",\"1.5\"]],[null,-1],[null,\"hash\"]]",
         NULL,
     };
     node_run("ioredis.js", "multi", NULL, lines);
@@ -421,7 +423,7 @@ static void node_redis_run(const char *scenario, const char *const *lines)
 
 static void test_node_redis_handshake(void **state)
 {
-    const char *lines[] = {"hgetall: {\"f\":\"v\"}", "ping: \"PONG\"",
+    const char *lines[] = {"name: \"kvns-nr\"", "hgetall: {\"f\":\"v\"}", "ping: \"PONG\"",
                            srv_target_is_redis() ? "lib-name: \"(none)\"" : "lib-name: \"node-redis\"",
                            NULL};
     const char *resp3[] = {"resp: 3", NULL}, *resp2[] = {"resp: 2", NULL};
@@ -440,6 +442,8 @@ static void test_node_redis_multi(void **state)
         "error indexes: [1]",
         "execabort: \"ERR wrong number of arguments for 'get' command\"",
         "after abort: \"3\"",
+        "typed: [2,{\"f\":\"v\",\"g\":\"w\"},1,1.5,1,[\"a\"],[{\"value\":\"m\",\"score\":1.5}],-1,"
+        "\"hash\"]",
         NULL,
     };
     node_redis_run("multi", lines);

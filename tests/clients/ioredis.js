@@ -67,6 +67,10 @@ const scenarios = {
             show("previous", err.previousErrors.map((e) => e.message));
         }
         show("after abort", await client.get("io:m"));
+        // replies of other shapes inside EXEC's array (maps, doubles, sets under RESP3)
+        show("typed", await client.multi().hset("io:h", "f", "v", "g", "w").hgetall("io:h")
+            .zadd("io:z", "1.5", "m").zscore("io:z", "m").sadd("io:t", "a").smembers("io:t")
+            .zrange("io:z", 0, -1, "WITHSCORES").ttl("io:h").type("io:h").exec());
         client.disconnect();
     },
 

@@ -12,9 +12,11 @@ const { createClient, WatchError, MultiErrorReply } = require("redis");
 const port = Number(process.argv[2]);
 const resp = Number(process.argv[4] || 3);
 
-// A connected client speaking RESP resp; connection errors are reported, not retried.
-async function connect() {
-    const client = createClient({ url: `redis://127.0.0.1:${port}`, RESP: resp,
+// A connected client speaking RESP resp, named name (sent in HELLO under RESP3, by
+// CLIENT SETNAME under RESP2) unless it is undefined; connection errors are reported,
+// not retried.
+async function connect(name) {
+    const client = createClient({ url: `redis://127.0.0.1:${port}`, RESP: resp, name,
                                   socket: { reconnectStrategy: false, connectTimeout: 10000 } });
     client.on("error", (err) => {
         console.error(`node-redis: ${err.stack || err}`);
@@ -29,12 +31,13 @@ function show(name, value) {
 }
 
 const scenarios = {
-    // The connection: the protocol it settled on, what CLIENT SETINFO left in
-    // CLIENT INFO, and a map reply decoded in that protocol.
+    // The connection: the protocol it settled on, the name it gave, what CLIENT
+    // SETINFO left in CLIENT INFO, and a map reply decoded in that protocol.
     async handshake() {
-        const client = await connect();
+        const client = await connect("kvns-nr");
         const mine = await client.clientInfo();
         show("resp", mine.resp);
+        show("name", mine.name);
         show("lib-name", mine.libName === undefined ? "(none)" : mine.libName);
         await client.hSet("nr:h", "f", "v");
         show("hgetall", await client.hGetAll("nr:h"));
@@ -66,6 +69,11 @@ const scenarios = {
             show("execabort", err.message);
         }
         show("after abort", await client.get("nr:m"));
+        // replies of other shapes inside EXEC's array (maps, doubles, sets under RESP3)
+        await client.del(["nr:h", "nr:z", "nr:t"]);
+        show("typed", await client.multi().hSet("nr:h", { f: "v", g: "w" }).hGetAll("nr:h")
+            .zAdd("nr:z", { score: 1.5, value: "m" }).zScore("nr:z", "m").sAdd("nr:t", "a")
+            .sMembers("nr:t").zRangeWithScores("nr:z", 0, -1).ttl("nr:h").type("nr:h").exec());
         client.destroy();
     },
 
