@@ -10,7 +10,11 @@
  *     WatchError);
  *   - plain pipelining, a shared connection pool under eight threads;
  *   - the connection handshakes: CLIENT SETNAME, CLIENT SETINFO, INFO (ioredis's ready
- *     check), HELLO 3 (ioredis's and node-redis's default) and RESP2.
+ *     check), HELLO 3 (ioredis's and node-redis's default) and RESP2;
+ *   - scripts: redis-py's Lock (SET NX PX, then EVALSHA with SCRIPT LOAD after NOSCRIPT)
+ *     and register_script, ioredis's defineCommand (EVAL first, then EVALSHA),
+ *     node-redis's scriptLoad/evalSha and defineScript, each also inside a transaction
+ *     and after SCRIPT FLUSH.
  * Each program prints "name: value" lines; a case runs one program with the server's
  * port and asserts its exit status and lines, killing it after CLIENT_TIMEOUT_MS.
  * A case is skipped when its interpreter or library is not installed; npm failing to
@@ -38,7 +42,7 @@
 
 typedef struct clients_run {
     int  status;        /* exit code, 128 + signal, or -1 when killed on timeout */
-    char output[OUTPUT_CAP]; /* stdout then stderr lines as they came, NUL-terminated */
+    char output[OUTPUT_CAP]; /* stdout and stderr as they came, NUL-terminated */
 } clients_run;
 
 static clients_run g_run;
@@ -300,6 +304,26 @@ static void test_redispy_resp3(void **state)
     redispy_run("resp3", lines);
 }
 
+static void test_redispy_lock(void **state)
+{
+    const char *lines[] = {
+        "acquire: True", "second acquire: False", "owned: True False", "extend: True",
+        "extended ttl: True", "reacquire: True", "reacquired ttl: True",
+        "foreign release: LockNotOwnedError", "foreign extend: LockNotOwnedError",
+        "released: 0", "again: True", NULL,
+    };
+    redispy_run("lock", lines);
+}
+
+static void test_redispy_register_script(void **state)
+{
+    const char *lines[] = {
+        "call: [b'py:s', 5, 10]", "exists: [True]", "pipeline: [[b'py:s', 7, 4], b'7']",
+        "noscript: No matching script. Please use EVAL.", NULL,
+    };
+    redispy_run("register-script", lines);
+}
+
 /* ------------------------------------------------------------------- node clients */
 
 /* Installs the node libraries of tests/clients/package-lock.json into
@@ -462,6 +486,29 @@ static void test_node_redis_watch(void **state)
     node_redis_run("watch", lines);
 }
 
+static void test_ioredis_scripts(void **state)
+{
+    const char *lines[] = {
+        "first: [3,6,\"3\"]", "second: [7,8,\"1\"]", "after flush: [9,10,\"1\"]",
+        "multi: [[null,[20,30,\"10\"]],[null,\"30\"]]",
+        "sha: \"d3c21d0c2b9ca22f82737626a27bcaf5d288f99f\"", "evalsha: \"30\"",
+        "script exists: [1,0]", "eval types: [1,\"two\",null,[3],\"FINE\"]",
+        "error reply: \"MINE failed\"", NULL,
+    };
+    node_run("ioredis.js", "scripts", NULL, lines);
+}
+
+static void test_node_redis_scripts(void **state)
+{
+    const char *lines[] = {
+        "sha: \"8cd00688c05c46bde4a2e60658ef20a2e5c0b248\"", "evalSha: 4",
+        "script exists: [1,0]", "addTwice: [7,10,\"3\"]", "again: [11,12,\"1\"]",
+        "multi: [[22,32,\"10\"],\"32\"]",
+        "noscript: \"NOSCRIPT No matching script. Please use EVAL.\"", NULL,
+    };
+    node_redis_run("scripts", lines);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,14 +520,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redispy_pool_threads, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_redispy_handshake, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_redispy_resp3, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_redispy_lock, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_redispy_register_script, it_test_setup,
+                                        it_test_teardown),
         cmocka_unit_test_setup_teardown(test_ioredis_handshake, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_ioredis_multi, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_ioredis_pipeline, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_ioredis_watch, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_ioredis_scripts, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_node_redis_handshake, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_node_redis_multi, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_node_redis_pipeline, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_node_redis_watch, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_node_redis_scripts, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

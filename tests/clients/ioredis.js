@@ -100,6 +100,38 @@ const scenarios = {
         client.disconnect();
         other.disconnect();
     },
+
+    // defineCommand: the first call on a connection is EVAL with the body (filling the
+    // script cache), later ones EVALSHA; after SCRIPT FLUSH, NOSCRIPT makes ioredis
+    // send EVAL again; the command inside multi(); eval/evalsha/script directly.
+    async scripts() {
+        const client = await connect();
+        await client.del("io:s");
+        await client.script("FLUSH");
+        client.defineCommand("addTwice", {
+            numberOfKeys: 1,
+            lua: "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) " +
+                 "return {n, redis.call('INCRBY', KEYS[1], ARGV[1]), ARGV[1]}",
+        });
+        show("first", await client.addTwice("io:s", 3));
+        show("second", await client.addTwice("io:s", 1));
+        await client.script("FLUSH");
+        show("after flush", await client.addTwice("io:s", 1));
+        show("multi", await client.multi().addTwice("io:s", 10).get("io:s").exec());
+        const sha = await client.script("LOAD", "return redis.call('GET', KEYS[1])");
+        show("sha", sha);
+        show("evalsha", await client.evalsha(sha, 1, "io:s"));
+        show("script exists", await client.script("EXISTS", sha, "0".repeat(40)));
+        show("eval types", await client.eval(
+            "return {1, 'two', false, {3}, redis.status_reply('FINE')}", 0));
+        try {
+            await client.eval("return redis.error_reply('MINE failed')", 0);
+            show("error reply", "none");
+        } catch (err) {
+            show("error reply", err.message);
+        }
+        client.disconnect();
+    },
 };
 
 scenarios[process.argv[3]]().then(

@@ -7,16 +7,29 @@
 // reason on stderr. RESP is 3 (node-redis's default: HELLO 3 at connect, then CLIENT
 // SETINFO and CLIENT MAINT_NOTIFICATIONS, whose errors it ignores) or 2 (no HELLO).
 "use strict";
-const { createClient, WatchError, MultiErrorReply } = require("redis");
+const { createClient, defineScript, WatchError, MultiErrorReply } = require("redis");
 
 const port = Number(process.argv[2]);
 const resp = Number(process.argv[4] || 3);
 
-// A connected client speaking RESP resp, named name (sent in HELLO under RESP3, by
-// CLIENT SETNAME under RESP2) unless it is undefined; connection errors are reported,
-// not retried.
+// addTwice(key, n): INCRBY key n twice, answering both results and n.
+const addTwice = defineScript({
+    NUMBER_OF_KEYS: 1,
+    SCRIPT: "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) " +
+            "return {n, redis.call('INCRBY', KEYS[1], ARGV[1]), ARGV[1]}",
+    parseCommand(parser, key, n) {
+        parser.pushKey(key);
+        parser.push(String(n));
+    },
+    transformReply: undefined,
+});
+
+// A connected client speaking RESP resp, with the script addTwice, named name (sent in
+// HELLO under RESP3, by CLIENT SETNAME under RESP2) unless it is undefined; connection
+// errors are reported, not retried.
 async function connect(name) {
     const client = createClient({ url: `redis://127.0.0.1:${port}`, RESP: resp, name,
+                                  scripts: { addTwice },
                                   socket: { reconnectStrategy: false, connectTimeout: 10000 } });
     client.on("error", (err) => {
         console.error(`node-redis: ${err.stack || err}`);
@@ -108,6 +121,29 @@ const scenarios = {
         show("value", await client.get("nr:w"));
         client.destroy();
         other.destroy();
+    },
+
+    // scriptLoad + evalSha; a defineScript script (EVALSHA first, EVAL on NOSCRIPT, which
+    // SCRIPT FLUSH forces), inside multi() too (EVAL the first time there).
+    async scripts() {
+        const client = await connect();
+        await client.del("nr:s");
+        await client.scriptFlush();
+        const sha = await client.scriptLoad("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+        show("sha", sha);
+        show("evalSha", await client.evalSha(sha, { keys: ["nr:s"], arguments: ["4"] }));
+        show("script exists", await client.scriptExists([sha, "0".repeat(40)]));
+        await client.scriptFlush();
+        show("addTwice", await client.addTwice("nr:s", 3));
+        show("again", await client.addTwice("nr:s", 1));
+        show("multi", await client.multi().addTwice("nr:s", 10).get("nr:s").exec());
+        try {
+            await client.evalSha("0".repeat(40));
+            show("noscript", "none");
+        } catch (err) {
+            show("noscript", err.message);
+        }
+        client.destroy();
     },
 };
 

@@ -164,6 +164,58 @@ def resp3():
     print("results: %r" % (pipe.execute(),))
 
 
+def lock():
+    """Lock: acquire is SET NX PX; release, extend and reacquire are scripts run by
+    EVALSHA, loaded with SCRIPT LOAD after NOSCRIPT (SCRIPT FLUSH forces that path)."""
+    r = connect()
+    r.delete("py:lock")
+    r.script_flush()
+    mine = r.lock("py:lock", timeout=5)
+    theirs = r.lock("py:lock", timeout=5)
+    print("acquire: %r" % (mine.acquire(blocking=False),))
+    print("second acquire: %r" % (theirs.acquire(blocking=False),))
+    print("owned: %r %r" % (mine.owned(), theirs.owned()))
+    print("extend: %r" % (mine.extend(10),))
+    print("extended ttl: %r" % (5000 < r.pttl("py:lock") <= 15000,))
+    print("reacquire: %r" % (mine.reacquire(),))
+    print("reacquired ttl: %r" % (0 < r.pttl("py:lock") <= 5000,))
+    for name, attempt in (("release", theirs.release), ("extend", lambda: theirs.extend(1))):
+        theirs.local.token = b"not-the-owner"   # the scripts compare tokens
+        try:
+            attempt()
+            print("foreign %s: none" % name)
+        except redis.exceptions.LockError as e:
+            print("foreign %s: %s" % (name, type(e).__name__))
+    theirs.local.token = None
+    r.script_flush()
+    mine.release()
+    print("released: %r" % (r.exists("py:lock"),))
+    print("again: %r" % (theirs.acquire(blocking=True, blocking_timeout=1),))
+    theirs.release()
+
+
+def register_script():
+    """register_script: EVALSHA with keys and arguments, NOSCRIPT then SCRIPT LOAD, and
+    the same script in a transaction pipeline (SCRIPT EXISTS / SCRIPT LOAD before MULTI)."""
+    r = connect()
+    r.delete("py:s")
+    r.script_flush()
+    add = r.register_script("local n = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+                            "return {KEYS[1], n, tonumber(ARGV[1]) * 2}")
+    print("call: %r" % (add(keys=["py:s"], args=[5]),))
+    print("exists: %r" % (r.script_exists(add.sha),))
+    r.script_flush()
+    pipe = r.pipeline(transaction=True)
+    add(keys=["py:s"], args=[2], client=pipe)
+    pipe.get("py:s")
+    print("pipeline: %r" % (pipe.execute(),))
+    try:
+        r.evalsha("0" * 40, 0)
+        print("noscript: none")
+    except redis.exceptions.NoScriptError as e:
+        print("noscript: %s" % e)
+
+
 SCENARIOS = {
     "features": features,
     "pipeline": pipeline_transaction,
@@ -172,6 +224,8 @@ SCENARIOS = {
     "pool-threads": pool_threads,
     "handshake": handshake,
     "resp3": resp3,
+    "lock": lock,
+    "register-script": register_script,
 }
 
 if __name__ == "__main__":
