@@ -518,20 +518,15 @@ void worker_serve_busy(worker_ctx *w, client *running, const char *busy)
          * and parked requests wait for the script to end */
         if (events[i].data.ptr == &listen_marker || c == running || c->parked)
             continue;
-        if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN)) {
-            client_free(c);
+        /* a client that hung up is left to the loop: the loop's own event array,
+         * whose turn runs this script, may still name it */
+        if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN))
             continue;
-        }
-        if ((events[i].events & EPOLLIN) && client_read(c) < 0) {
-            client_free(c);
+        if ((events[i].events & EPOLLIN) && client_read(c) < 0)
             continue;
-        }
         client_process_busy(c, busy);
-        if (client_flush(c) < 0) {
-            client_free(c);
-            continue;
-        }
-        client_update_events(c);
+        if (client_flush(c) == 0)
+            client_update_events(c);
     }
 }
 
