@@ -79,6 +79,9 @@ void lua_libs_open(lua_State *L)
     lua_libs_open_standard(L, luaopen_math, LUA_MATHLIBNAME);
     lua_libs_open_standard(L, luaopen_debug, LUA_DBLIBNAME);
     lua_libs_open_global(L, luaopen_cjson, "cjson");
+    lua_getglobal(L, "cjson");
+    lua_cjson_guard_install(L);
+    lua_pop(L, 1);
     lua_libs_open_global(L, luaopen_struct, "struct");
     lua_libs_open_global(L, luaopen_cmsgpack, "cmsgpack");
     lua_libs_open_global(L, luaopen_bit, "bit");

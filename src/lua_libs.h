@@ -15,6 +15,11 @@ int luaopen_cmsgpack(lua_State *L);
  * returns 1 (a lua_CFunction: call it through lua_call). */
 int luaopen_struct(lua_State *L);
 
+/* Replaces encode and decode of the cjson table on top of the stack (Debian's
+ * lua-cjson) by wrappers that refuse what would overrun its int-sized buffers
+ * (lua_cjson_guard.c). Stack unchanged. */
+void lua_cjson_guard_install(lua_State *L);
+
 /* Opens base (with coroutine), table, string, math and debug into their globals,
  * then cjson, struct, cmsgpack and bit as globals, as Redis does (bit.tohex is
  * kvns's own: Debian's has CVE-2024-31449). Not os, io, package: the sandbox has
