@@ -1,6 +1,7 @@
 /* lua_libs.c - opens the libraries of a script's Lua state in Redis's order
  * (luaLoadLibraries, script_lua.c): base, table, string, math, debug, then the
- * globals cjson, struct, cmsgpack and bit, with bit.tohex replaced by a fixed one. */
+ * globals cjson (guarded, lua_cjson_guard.c), struct, cmsgpack and bit (with
+ * bit.tohex replaced by a fixed one). */
 #include "lua_libs.h"
 
 #include <lauxlib.h>
