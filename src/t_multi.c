@@ -145,10 +145,11 @@ static bool multi_oom_refuses(const command *cmd)
 }
 
 /* True when memory is over the limit for cmd queued inside MULTI, once eviction in
- * its keys' namespaces (where their policies allow) has had its chance. */
+ * its keys' namespaces (where their policies allow) has had its chance. The limit is
+ * tested first: it is cheaper than multi_oom_refuses's names and mostly not reached. */
 static bool multi_over_memory(client *c, const command *cmd)
 {
-    if (!multi_oom_refuses(cmd) || !command_memory_over_limit())
+    if (!command_memory_over_limit() || !multi_oom_refuses(cmd))
         return false;
     command_evict_for(cmd, c->argv, c->argc, 0, &c->w->txn);
     return command_memory_over_limit();
