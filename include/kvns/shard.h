@@ -37,7 +37,7 @@ typedef struct run_header {
     aoff     next;             /* heap free list, or the shard's chunk/large list */
     aoff     prev;             /* large list only */
     uint32_t magic;
-    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE */
+    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE, RUN_META */
     uint16_t slab_class;
     uint32_t shard;
     uint32_t pad;
@@ -45,7 +45,7 @@ typedef struct run_header {
 } run_header;                  /* 48 bytes */
 
 #define RUN_MAGIC 0x4e555221u  /* "!RUN" */
-enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3 };
+enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3, RUN_META = 4 };
 
 static inline shard *shard_at(uint32_t i) { return arena_shard_at(i, sizeof(shard)); }
 
