@@ -1,0 +1,72 @@
+/* function_lua.h - the Lua engine of FUNCTION libraries (private to src/).
+ *
+ * function_load.c: the shebang, the load sandbox and redis.register_function, used both
+ * by FUNCTION LOAD / RESTORE (to validate a library and learn its functions) and by
+ * each serving thread when it builds the library callbacks in its own Lua state.
+ * function_lua.c: that per-thread state, kept in step with the shared registry by its
+ * generation number, and FCALL's run of one callback. */
+#ifndef KVNS_FUNCTION_LUA_H
+#define KVNS_FUNCTION_LUA_H
+
+#include "kvns/command.h"
+#include "kvns/function_store.h"
+
+#include <lua.h>
+
+/* Redis's script flag names, in FUNCTION LIST order. */
+typedef struct fnlua_flag_name {
+    const char *name;
+    uint32_t    flag;
+} fnlua_flag_name;
+extern const fnlua_flag_name fnlua_flag_names[];
+
+/* True when name is a valid library or function name: [A-Za-z0-9_]+. */
+bool fnlua_name_valid(const char *name, size_t len);
+/* REDIS_VERSION_NUM for KVNS_REDIS_VERSION (0x00MMmmpp). */
+long long fnlua_version_num(void);
+
+/* What the first line of a library says. */
+typedef struct fnlua_meta {
+    char       *engine;        /* after "#!", as given */
+    char       *name;          /* name=..., unquoted */
+    const char *body;          /* the code after the shebang, from its '\n' (line numbers kept) */
+    size_t      body_len;
+} fnlua_meta;
+
+/* Parses the `#!<engine> name=<lib>` line of code (Redis's functionExtractLibMetaData).
+ * Returns 0, or -1 with Redis's reply text ("ERR Missing library metadata", ...). */
+int fnlua_shebang(const char *code, size_t len, fnlua_meta *md, char *err, size_t errlen);
+void fnlua_meta_clear(fnlua_meta *md);
+
+/* A registration in progress: the library's functions so far. on_callback (may be
+ * NULL) sees each callback (at stack index cb) as it is registered. */
+typedef struct fnlua_reg fnlua_reg;
+struct fnlua_reg {
+    fn_lib   lib;
+    uint64_t start_ns;
+    void   (*on_callback)(lua_State *L, fnlua_reg *reg, const char *name, int cb);
+    void    *arg;
+};
+
+/* Pushes a fresh load-time globals table (read-only; its only name is a read-only
+ * `redis` with register_function, log, LOG_*, REDIS_VERSION(_NUM)). */
+void fnlua_push_load_globals(lua_State *L);
+/* Compiles md's code as "@user_function" with the table at env_idx as its globals and
+ * runs it with reg as the registration (500 ms limit). Returns 0, or -1 with Redis's
+ * "ERR Error compiling function: ..." / "ERR Error registering functions: ..." text. */
+int fnlua_run_library(lua_State *L, const fnlua_meta *md, fnlua_reg *reg, int env_idx, char *err, size_t errlen);
+/* Sets (or with NULL clears) the registration redis.register_function adds to. */
+void fnlua_set_reg_ctx(lua_State *L, fnlua_reg *reg);
+
+/* FUNCTION LOAD's validation: shebang, name, engine, then one run in a throwaway load
+ * sandbox. Fills out (name, engine "LUA", the whole code, its functions) and returns 0,
+ * or -1 with Redis's reply text in err. */
+int fnlua_parse_library(const char *code, size_t len, fn_lib *out, char *err, size_t errlen);
+
+/* function_lua.c (to come with the Lua runtime of branch lua): FCALL's run of a
+ * callback, FUNCTION KILL, and FUNCTION STATS's running_script value. */
+void fnlua_fcall(client *c, size_t numkeys, bool ro);
+void fnlua_kill(client *c);
+void fnlua_reply_running(client *c);
+
+#endif
