@@ -168,14 +168,13 @@ static bool lock_order_check(const kv_txn *t, uint32_t lock_id)
     return false;
 }
 
-/* Takes lock_id for t: waits for it, or (try) takes it only when it is free now and
- * returns false when another thread holds it. The lane's held bit goes up before the
- * attempt: a recovery running meanwhile may visit this lane, which has no entries for
- * the lock yet, and a dead waiter's bit tells the sweep what to look at. */
-static inline bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
+/* Acquires lock_id's mutex for t's lane: waits for it, or (try) takes it only when it
+ * is free now and returns false when another thread holds it. The lane's held bit goes
+ * up before the attempt: a recovery running meanwhile may visit this lane, which has
+ * no entries for the lock yet, and a dead waiter's bit tells the sweep what to look
+ * at. The caller records the lock in t->locked. */
+static inline bool lock_acquire(kv_txn *t, uint32_t lock_id, bool try)
 {
-    if (lock_order_check(t, lock_id))
-        return true;
     uint64_t *held = lane_held(t->ln);
     uint64_t bit = 1ULL << (lock_id % 64);
     __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
@@ -183,6 +182,16 @@ static inline bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
         __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
         return false;
     }
+    return true;
+}
+
+/* Takes lock_id for t in ascending order (see lock_acquire for try). */
+static inline bool lock_take(kv_txn *t, uint32_t lock_id, bool try)
+{
+    if (lock_order_check(t, lock_id))
+        return true;
+    if (!lock_acquire(t, lock_id, try))
+        return false;
     t->locked[t->nlocked++] = lock_id;
     return true;
 }
@@ -193,13 +202,8 @@ bool txn_trylock_unordered(kv_txn *t, uint32_t lock_id)
 {
     if (txn_holds(t, lock_id))
         return true;
-    uint64_t *held = lane_held(t->ln);
-    uint64_t bit = 1ULL << (lock_id % 64);
-    __atomic_or_fetch(&held[lock_id / 64], bit, __ATOMIC_SEQ_CST);
-    if (!arena_mutex_acquire(lock_mutex(lock_id), true, recover_lock_id, &lock_id)) {
-        __atomic_and_fetch(&held[lock_id / 64], ~bit, __ATOMIC_RELEASE);
+    if (!lock_acquire(t, lock_id, true))
         return false;
-    }
     /* keep locked[] ascending: lock_order_check reads its last entry */
     uint32_t i = t->nlocked++;
     while (i > 0 && t->locked[i - 1] > lock_id) {

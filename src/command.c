@@ -9,6 +9,7 @@
 #include "kvns/set.h"
 #include "kvns/latency.h"
 #include "kvns/zset.h"
+#include "kvns/watch.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -74,6 +75,7 @@ void command_table_init(void)
     table_add(hash_commands);
     table_add(set_commands);
     table_add(zset_commands);
+    table_add(multi_commands);
     store_register_type(KV_HASH, &hash_type_ops);
     store_register_type(KV_SET, &set_type_ops);
     store_register_type(KV_ZSET, &zset_type_ops);
@@ -264,7 +266,7 @@ static void reply_unknown_command(client *c)
 
 /* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
  * shard ids to shards[]. */
-static void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
+static inline void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
 {
     if (c->keys_cap < c->argc) {
         c->keys_cap = c->argc + 8;
@@ -378,6 +380,28 @@ int cmd_commit(client *c)
     return txn_commit(&c->w->txn);
 }
 
+/* WATCH: bumps the version of every key cmd writes (its RW/OW/RM key specs) when
+ * it logged changes since undo byte `since`: the one place both top-level and
+ * nested (EXEC, script) commands pass after running. */
+static inline void touch_written_keys(client *c, const command *cmd, const cmd_key_ref *refs, int n,
+                                      uint64_t since)
+{
+    kv_txn *t = &c->w->txn;
+    if (!watch_anyone() || !(cmd->flags & CMD_WRITE) || t->ln->undo_used <= since || t->failed)
+        return;
+    for (int i = 0; i < n; i++)
+        if (refs[i].flags & (KS_RW | KS_OW | KS_RM))
+            watch_touch_locked(t, &c->keys[refs[i].pos]);
+}
+
+/* True when cmd (a DENYOOM one) grew memory beyond grow_before and used memory is now
+ * over the limit: it must be rolled back and answer OOM (or evict and retry). */
+static bool over_limit_after(const command *cmd, const kv_txn *t, int64_t grow_before)
+{
+    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before &&
+           store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+}
+
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
 #define MAX_OOM_RETRIES 64   /* evict-and-retry rounds before a write gets OOM anyway */
 
@@ -385,7 +409,8 @@ enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
  * would have grown memory past the limit and was rolled back (c->last_grow says by
  * how much); the caller may evict and retry. RUN_BUSY: a shard stayed busy, nothing
  * ran. */
-static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, size_t n)
+static int run_locked(client *c, const command *cmd, kv_txn *t, const cmd_key_ref *refs, uint32_t *ids,
+                      size_t n)
 {
     reply_truncate(&c->out, c->reply_mark);
     c->aborted = false;
@@ -394,8 +419,8 @@ static int run_locked(client *c, const command *cmd, kv_txn *t, uint32_t *ids, s
     cmd->proc(c);
     if (c->aborted)
         return RUN_DONE;
-    if ((cmd->flags & CMD_DENYOOM) && t->grow > 0 &&
-        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+    touch_written_keys(c, cmd, refs, (int)n, 0);
+    if (over_limit_after(cmd, t, 0)) {
         c->last_grow = t->grow;
         txn_abort(t);
         reply_truncate(&c->out, c->reply_mark);
@@ -433,7 +458,7 @@ static int metrics_key_pos(const command *cmd)
 
 /* Records one run of cmd (table index idx) in the latency metrics, under the
  * namespace of its first fixed-position key. */
-static void command_observe(client *c, const command *cmd, int idx, uint64_t elapsed_ns)
+static inline void command_observe(client *c, const command *cmd, int idx, uint64_t elapsed_ns)
 {
     uint32_t nsid = METRICS_NO_NS;
     int first = metrics_key_pos(cmd);
@@ -483,7 +508,7 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     if (cmd->flags & CMD_DENYOOM)
         evict_before_write(c, refs, n, estimate_growth(c), t, NULL);
     for (int attempt = 0;; attempt++) {
-        int rc = run_locked(c, cmd, t, ids, (size_t)n);
+        int rc = run_locked(c, cmd, t, refs, ids, (size_t)n);
         if (rc != RUN_OOM)
             break;                               /* done, or parked (c->lock_busy) */
         /* it did not fit: the transaction was rolled back; free what it measured
@@ -507,6 +532,31 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     }
 }
 
+/* Room for the resolved keys and shard ids of an argv: on the stack up to 32
+ * arguments, else on the heap. */
+typedef struct key_room {
+    cmd_key_ref *refs;
+    uint32_t    *ids;
+    cmd_key_ref  stack_refs[32];
+    uint32_t     stack_ids[32];
+} key_room;
+
+static inline void key_room_init(key_room *r, size_t argc)
+{
+    r->refs = argc <= 32 ? r->stack_refs : malloc(argc * sizeof *r->refs);
+    r->ids = argc <= 32 ? r->stack_ids : malloc(argc * sizeof *r->ids);
+    if (!r->refs || !r->ids)
+        abort();
+}
+
+static inline void key_room_free(key_room *r)
+{
+    if (r->refs != r->stack_refs) {
+        free(r->refs);
+        free(r->ids);
+    }
+}
+
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
@@ -514,34 +564,40 @@ static void command_run(client *c, const command *cmd)
     c->aborted = false;
     if (!cmd) {
         reply_unknown_command(c);
+        multi_flag_error(c);
         return;
     }
     c->last_cmd = cmd;
     if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
+        if (multi_is_exec(cmd)) {
+            /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
+            multi_discard(c);
+            reply_error(&c->out, "EXECABORT Transaction discarded because of: wrong number of arguments for "
+                                 "'exec' command");
+            return;
+        }
         reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+        multi_flag_error(c);
         return;
     }
+    if (c->multi && multi_intercept(c, cmd))
+        return;
     if (persist_refuse_write(c, cmd))
         return;
     if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
         cmd->proc(c);
         return;
     }
-    cmd_key_ref stack_refs[32];
-    uint32_t stack_ids[32];
-    cmd_key_ref *refs = c->argc <= 32 ? stack_refs : malloc(c->argc * sizeof *refs);
-    uint32_t *ids = c->argc <= 32 ? stack_ids : malloc(c->argc * sizeof *ids);
-    if (!refs || !ids)
-        abort();
+    key_room room;
+    key_room_init(&room, c->argc);
+    cmd_key_ref *refs = room.refs;
+    uint32_t *ids = room.ids;
     int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
     if (n <= 0)
         cmd->proc(c);                            /* a bad numkeys: the handler says why */
     else
         run_with_keys(c, cmd, refs, n, ids);
-    if (refs != stack_refs) {
-        free(refs);
-        free(ids);
-    }
+    key_room_free(&room);
 }
 
 /* command_call's body once argv is in place: resolve, lock, run, OOM check. */
@@ -561,24 +617,21 @@ static int call_nested(client *c, const command *cmd)
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;
-    if (cmd->key_specs && !(cmd->flags & CMD_NOLOCK)) {
-        size_t cap = c->argc > arena_hdr()->shard_count ? c->argc : arena_hdr()->shard_count;
-        cmd_key_ref *refs = malloc(cap * sizeof *refs);
-        uint32_t *ids = malloc(cap * sizeof *ids);
-        if (!refs || !ids)
-            abort();
-        int n = command_resolve_keys(cmd, c->argv, (int)c->argc, refs);
-        bool locked = true;
-        if (n > 0) {
-            bind_keys(c, refs, n, ids);
-            locked = nested_txn_begin(c, ids, (size_t)n);
-        }
-        free(refs);
-        free(ids);
-        if (!locked)
-            return CALL_RELOCK;
+    key_room room;
+    key_room_init(&room, c->argc);
+    cmd_key_ref *refs = room.refs;
+    uint32_t *ids = room.ids;
+    int nrefs = cmd->key_specs && !(cmd->flags & CMD_NOLOCK) ? command_resolve_keys(cmd, c->argv, (int)c->argc, refs)
+                                                             : 0;
+    if (nrefs > 0)
+        bind_keys(c, refs, nrefs, ids);
+    bool locked = nrefs <= 0 || nested_txn_begin(c, ids, (size_t)nrefs);
+    if (locked) {
+        cmd->proc(c);
+        if (!c->lock_busy && !c->aborted && nrefs > 0)
+            touch_written_keys(c, cmd, refs, nrefs, w->nest_sp.undo_used);
     }
-    cmd->proc(c);
+    key_room_free(&room);
     if (c->lock_busy) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
@@ -591,8 +644,7 @@ static int call_nested(client *c, const command *cmd)
         reply_store_error(c, t->failed);
         return CALL_DONE;
     }
-    if ((cmd->flags & CMD_DENYOOM) && t->grow > w->nest_sp.grow &&
-        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
+    if (over_limit_after(cmd, t, w->nest_sp.grow)) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
         lane_stat_add(t->ln, STAT_OOM, 1);

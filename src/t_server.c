@@ -156,6 +156,7 @@ static void cmd_echo(client *c)
 
 static void cmd_quit(client *c)
 {
+    multi_discard(c);
     reply_ok(&c->out);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
@@ -252,11 +253,12 @@ static void cmd_hello(client *c)
     reply_array(&c->out, 0);
 }
 
-/* RESET: back to RESP2 and no name. The connection has no other per-client state in
- * kvns yet (no MULTI, WATCH, subscriptions, tracking or CLIENT REPLY modes); the
- * library name and version survive, as in Redis. */
+/* RESET: back to RESP2, no name, out of MULTI and no WATCHed keys. The connection
+ * has no other per-client state in kvns yet (no subscriptions, tracking or CLIENT
+ * REPLY modes); the library name and version survive, as in Redis. */
 static void cmd_reset(client *c)
 {
+    multi_discard(c);
     set_proto(c, 2);
     free(c->name);
     c->name = NULL;

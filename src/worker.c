@@ -153,6 +153,7 @@ static void client_free(client *c)
     clients_release(c->slot);
     free(c->rbuf);
     free(c->keys);
+    multi_discard(c);
     free(c->name);
     free(c->lib_name);
     free(c->lib_ver);

@@ -124,6 +124,8 @@ typedef struct arena_header {
     aoff     heap_start;
     aoff     heap_end;
     uint64_t memory_limit;     /* live setting (CONFIG SET maxmemory) */
+    uint64_t watchers;         /* clients with WATCHed keys (watch.c); overcounts (never
+                                  under) after a worker died: writes then just bump */
     uint32_t evict_policy;
     uint32_t pad1;
     double   evict_threshold;

@@ -166,6 +166,8 @@ typedef struct client {
     uint64_t  commands;
     int       slot;              /* this client's entry in the shared registry, or -1 */
     uint32_t  epoll_events;      /* the events its fd is registered for (client_update_events) */
+    struct multi_state *multi;   /* MULTI's queue (src/t_multi.c), NULL outside MULTI */
+    struct watch_list  *watched; /* WATCHed keys (src/t_multi.c), or NULL */
 } client;
 
 /* Looks up a command by name (any case). */
@@ -273,6 +275,19 @@ static inline bool key_lookup_typed(client *c, size_t i, uint8_t type, enum key_
  * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
  * place such failures become replies (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
+
+/* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
+ * (replying +QUEUED) and returns true, unless cmd is one that runs at once (EXEC,
+ * DISCARD, MULTI, WATCH, QUIT, RESET). */
+bool multi_intercept(client *c, const command *cmd);
+/* True for EXEC's row: EXEC refused for its arity ends the transaction. */
+bool multi_is_exec(const command *cmd);
+/* Inside MULTI: a refused command makes EXEC answer EXECABORT. */
+void multi_flag_error(client *c);
+/* Leaves MULTI, dropping the queue, and forgets every WATCHed key (DISCARD, EXEC,
+ * RESET, QUIT, a closing connection). */
+void multi_discard(client *c);
+extern const command multi_commands[];   /* MULTI, EXEC, DISCARD, WATCH, UNWATCH */
 
 /* Per-family tables. */
 extern const command string_commands[];

@@ -28,6 +28,8 @@ typedef struct shard {
     uint64_t lazy_bytes;       /* bytes still held by queued objects */
     /* statistics (relaxed atomics, not undo-logged) */
     uint64_t stat_hits, stat_misses, stat_expired, stat_evicted;
+    /* WATCH: versions of the shard's keys by hash bits (watch.c), undo-logged */
+    uint64_t watch_ver[64];
     char     pad[64];
 } shard;
 
