@@ -3,6 +3,7 @@
 #include "kvns/clock.h"
 #include "kvns/shard.h"
 #include "kvns/clients.h"
+#include "kvns/scripts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,8 @@ static uint64_t arena_layout(const arena_params *p, arena_header *h)
     h->clients_off = at;
     h->clients_cap = p->max_clients + 64;
     at = align_up(at + (uint64_t)h->clients_cap * CLIENT_SLOT_BYTES, ARENA_PAGE);
+    h->scripts_off = at;
+    at = align_up(at + SCRIPTS_AREA_BYTES, ARENA_PAGE);
     /* lane areas: held bitmap then undo log */
     uint64_t lane_area = align_up(lane_held_words(p->shard_count) * 8 + p->undo_bytes, ARENA_PAGE);
     uint64_t lanes_area_start = at;
@@ -158,6 +161,8 @@ int arena_create(const arena_params *p, int *fd_out)
     robust_mutex_init(&h->heap_lock);
     robust_mutex_init(&h->ns_lock);
     robust_mutex_init(&h->fn_lock);
+    robust_mutex_init(&h->scripts_lock);
+    h->busy_reply_threshold_ms = 5000;
     h->heap_bump = h->heap_start;
 
     for (uint32_t i = 0; i < p->shard_count; i++) {

@@ -10,6 +10,7 @@
 #include "kvns/latency.h"
 #include "kvns/zset.h"
 #include "kvns/watch.h"
+#include "script_lua.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -68,6 +69,7 @@ void command_table_init(void)
     table_add(string_commands);
     table_add(keyspace_commands);
     table_add(persist_commands);
+    table_add(script_commands);
     table_add(server_commands);
     table_add(memory_commands);
     table_add(list_commands);
@@ -346,6 +348,7 @@ static bool nested_txn_begin(client *c, const uint32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!txn_trylock_unordered(t, ids[i])) {
             c->w->nest_relock = true;
+            c->w->nest_missing = ids[i];
             c->lock_busy = true;
             return false;
         }
@@ -369,6 +372,12 @@ bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
             return true;
     }
     txn_abort(t);
+    const char *busy = script_busy_error(c->w, ids, n);
+    if (busy) {                                  /* a long script holds one: -BUSY */
+        reply_truncate(&c->out, c->reply_mark);
+        reply_error(&c->out, busy);
+        return false;
+    }
     c->lock_busy = true;
     return false;
 }
@@ -644,7 +653,7 @@ static int call_nested(client *c, const command *cmd)
         reply_store_error(c, t->failed);
         return CALL_DONE;
     }
-    if (over_limit_after(cmd, t, w->nest_sp.grow)) {
+    if (!w->nest_allow_oom && over_limit_after(cmd, t, w->nest_sp.grow)) {
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
         lane_stat_add(t->ln, STAT_OOM, 1);

@@ -51,6 +51,12 @@ typedef struct lane {
     uint64_t stat[16];         /* enum lane_stat counters, single writer, relaxed */
     uint64_t kill_seq;         /* bumped by CLIENT KILL of one of this lane's clients */
     aoff     metrics_off;      /* metrics: this lane's latency series table (metrics.c) */
+    /* a script (EVAL, FCALL) this lane runs, for BUSY replies and SCRIPT KILL */
+    int64_t  script_since_ms;  /* clock_mono_ms it started, 0 = none (atomic) */
+    uint32_t script_wrote;     /* it called a write command: it cannot be killed */
+    uint32_t script_kill;      /* SCRIPT/FUNCTION KILL asked it to stop (atomic) */
+    uint32_t script_is_function;  /* FCALL rather than EVAL */
+    uint32_t script_pad;
     /* slowlog: this lane's slow-log ring and latency samples (slowlog.c); kept last */
     uint64_t slowlog_area[SLOWLOG_LANE_BYTES / 8];
 } lane;
@@ -174,6 +180,13 @@ typedef struct arena_header {
     uint64_t fn_blob_len;
     uint64_t fn_gen;                   /* bumped by every change; read without the lock */
     /* ---- end functions ---- */
+    /* the EVAL script cache (scripts.h) */
+    pthread_mutex_t scripts_lock;
+    aoff     scripts_off;       /* SCRIPTS_AREA_BYTES of records */
+    uint64_t scripts_gen;       /* atomic: bumped by SCRIPT FLUSH before it empties */
+    uint64_t scripts_end;       /* atomic: bytes of complete records (release order) */
+    uint64_t scripts_count;     /* atomic */
+    int64_t  busy_reply_threshold_ms;  /* busy-reply-threshold (lua-time-limit) */
 } arena_header;
 
 extern char *arena_base;               /* this process's mapping */

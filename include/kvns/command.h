@@ -128,6 +128,9 @@ typedef struct worker_ctx {
     int      nested;             /* > 0 while it does */
     txn_savepoint nest_sp;       /* where the nested command began: cmd_abort's target */
     bool     nest_relock;        /* a nested command met a shard another thread holds */
+    uint32_t nest_missing;       /* ... this one */
+    bool     nest_allow_oom;     /* a script runs it: past the limit it is not refused */
+    struct script_engine *script;   /* this thread's Lua state (src/script_lua.c), or NULL */
 } worker_ctx;
 
 typedef struct client {
@@ -294,7 +297,8 @@ extern const command string_commands[];
 extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
-extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command persist_commands[];
+extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);
