@@ -274,7 +274,7 @@ static bool dec_lib(dec_buf *d, fn_lib *l, const fn_set *so_far)
         if (has_desc == 1)
             f->desc = dec_str(d, &f->desc_len);
         f->flags = dec_u32(d);
-        if (f->flags & ~FN_FLAGS_ALL)
+        if (f->flags & ~SCRIPT_FLAGS_DECLARABLE)
             dec_fail(d, "unknown function flags");
     }
     return !d->failed;
@@ -327,6 +327,13 @@ static int registry_decode_locked(fn_set *out)
         return -1;
     }
     return 0;
+}
+
+int fnstore_read_locked(fn_set *out)
+{
+    int rc = registry_decode_locked(out);
+    out->gen = FNSTORE_GEN_UNCOMMITTED;
+    return rc;
 }
 
 int fnstore_read(fn_set *out)

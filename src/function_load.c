@@ -24,15 +24,6 @@
 
 #define FN_LOAD_TIMEOUT_NS (500ull * 1000 * 1000)
 
-const fnlua_flag_name fnlua_flag_names[] = {
-    { "no-writes", FN_NO_WRITES },
-    { "allow-oom", FN_ALLOW_OOM },
-    { "allow-stale", FN_ALLOW_STALE },
-    { "no-cluster", FN_NO_CLUSTER },
-    { "allow-cross-slot-keys", FN_ALLOW_CROSS_SLOT },
-    { NULL, 0 },
-};
-
 bool fnlua_name_valid(const char *name, size_t len)
 {
     if (len == 0)
@@ -219,7 +210,7 @@ static bool read_flags(lua_State *L, uint32_t *flags)
         bool found = false;
         if (lua_type(L, -1) == LUA_TSTRING) {
             const char *s = lua_tostring(L, -1);
-            for (const fnlua_flag_name *fl = fnlua_flag_names; fl->name; fl++) {
+            for (const script_flag_name *fl = script_flag_names; fl->name; fl++) {
                 if (strcasecmp(fl->name, s) == 0) {
                     f |= fl->flag;
                     found = true;
@@ -431,7 +422,7 @@ static void load_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     fnlua_reg *reg = reg_ctx(L);
-    if (reg && clock_mono_ns() - reg->start_ns > FN_LOAD_TIMEOUT_NS) {
+    if (reg && !reg->no_timeout && clock_mono_ns() - reg->start_ns > FN_LOAD_TIMEOUT_NS) {
         lua_sethook(L, load_hook, LUA_MASKLINE, 0);
         reg_error(L, "FUNCTION LOAD timeout");
     }

@@ -10,15 +10,9 @@
 
 #include "kvns/command.h"
 #include "kvns/function_store.h"
+#include "script_lua.h"
 
 #include <lua.h>
-
-/* Redis's script flag names, in FUNCTION LIST order. */
-typedef struct fnlua_flag_name {
-    const char *name;
-    uint32_t    flag;
-} fnlua_flag_name;
-extern const fnlua_flag_name fnlua_flag_names[];
 
 /* True when name is a valid library or function name: [A-Za-z0-9_]+. */
 bool fnlua_name_valid(const char *name, size_t len);
@@ -44,8 +38,8 @@ typedef struct fnlua_reg fnlua_reg;
 struct fnlua_reg {
     fn_lib   lib;
     uint64_t start_ns;
+    bool     no_timeout;       /* a thread rebuilding a library loaded before: no limit */
     void   (*on_callback)(lua_State *L, fnlua_reg *reg, const char *name, int cb);
-    void    *arg;
 };
 
 /* Pushes a fresh load-time globals table (read-only; its only name is a read-only
@@ -63,10 +57,15 @@ void fnlua_set_reg_ctx(lua_State *L, fnlua_reg *reg);
  * or -1 with Redis's reply text in err. */
 int fnlua_parse_library(const char *code, size_t len, fn_lib *out, char *err, size_t errlen);
 
-/* function_lua.c (to come with the Lua runtime of branch lua): FCALL's run of a
- * callback, FUNCTION KILL, and FUNCTION STATS's running_script value. */
+/* function_lua.c: FCALL / FCALL_RO of the function named argv[1] with numkeys keys
+ * (checked by the caller), run in the thread's Lua state, whose libraries follow the
+ * shared registry by its generation. */
 void fnlua_fcall(client *c, size_t numkeys, bool ro);
-void fnlua_kill(client *c);
+/* FUNCTION STATS's running_script value: the function some thread runs, or null. */
 void fnlua_reply_running(client *c);
+/* Reads the registry for c's command: fnstore_read, or inside a transaction (EXEC)
+ * fnstore_read_locked after taking the registry's lock id in it. False when that lock
+ * is busy: the command must return at once (EXEC runs again holding more). */
+bool fnlua_read_registry(client *c, fn_set *out);
 
 #endif

@@ -153,7 +153,11 @@ static void fn_load(client *c)
         return;
     }
     fn_set cur = { 0 };
-    bool exists = fnstore_read(&cur) == 0 && fnset_find_lib(&cur, md.name) >= 0;
+    if (!fnlua_read_registry(c, &cur)) {
+        fnlua_meta_clear(&md);
+        return;
+    }
+    bool exists = fnset_find_lib(&cur, md.name) >= 0;
     fnset_clear(&cur);
     bool name_ok = fnlua_name_valid(md.name, strlen(md.name)) && strcasecmp(md.engine, "lua") == 0;
     if (exists && !replace && name_ok) {
@@ -215,10 +219,10 @@ static void fn_flush(client *c)
 static void fn_reply_flags(client *c, uint32_t flags)
 {
     long long n = 0;
-    for (const fnlua_flag_name *f = fnlua_flag_names; f->name; f++)
+    for (const script_flag_name *f = script_flag_names; f->name; f++)
         n += (flags & f->flag) != 0;
     reply_set(&c->out, n);
-    for (const fnlua_flag_name *f = fnlua_flag_names; f->name; f++)
+    for (const script_flag_name *f = script_flag_names; f->name; f++)
         if (flags & f->flag)
             reply_simple(&c->out, f->name);
 }
@@ -245,7 +249,8 @@ static void fn_list(client *c)
         }
     }
     fn_set s = { 0 };
-    fnstore_read(&s);
+    if (!fnlua_read_registry(c, &s))
+        return;
     size_t n = 0;
     for (size_t i = 0; i < s.nlibs; i++)
         n += !pattern || glob_match(pattern->ptr, pattern->len, s.libs[i].name, strlen(s.libs[i].name), true);
@@ -341,7 +346,8 @@ static void buf_put_len(fn_buf *b, uint64_t len)
 static void fn_dump(client *c)
 {
     fn_set s = { 0 };
-    fnstore_read(&s);
+    if (!fnlua_read_registry(c, &s))
+        return;
     fn_buf b = { 0 };
     for (size_t i = 0; i < s.nlibs; i++) {
         unsigned char op = RDB_OPCODE_FUNCTION2;
@@ -567,7 +573,8 @@ static void fn_restore(client *c)
 static void fn_stats(client *c)
 {
     fn_set s = { 0 };
-    fnstore_read(&s);
+    if (!fnlua_read_registry(c, &s))
+        return;
     reply_map(&c->out, 2);
     reply_bulk_cstr(&c->out, "running_script");
     fnlua_reply_running(c);
@@ -582,10 +589,10 @@ static void fn_stats(client *c)
     fnset_clear(&s);
 }
 
-/* FUNCTION KILL */
+/* FUNCTION KILL: stops a function some thread runs past busy-reply-threshold. */
 static void fn_kill(client *c)
 {
-    fnlua_kill(c);
+    script_kill(c, true);
 }
 
 #define FN_WR (CMD_NOSCRIPT | CMD_WRITE)
@@ -619,7 +626,7 @@ static void tfn_function(client *c)
 static void fcall_generic(client *c, bool ro)
 {
     long long numkeys;
-    if (!parse_ll(c->argv[2].ptr, c->argv[2].len, &numkeys)) {
+    if (parse_ll(c->argv[2].ptr, c->argv[2].len, &numkeys) != 0) {
         reply_error(&c->out, "ERR Bad number of keys provided");
         return;
     }
@@ -649,11 +656,11 @@ static const key_spec fcall_ro_keys[] = {
 };
 
 const command function_commands[] = {
-    { "function", -2, CMD_NOLOCK, NULL, tfn_function, "scripting", "A container for function commands.", "7.0.0",
+    { "function", -2, CMD_NOLOCK | CMD_NOSCRIPT, NULL, tfn_function, "scripting", "A container for function commands.", "7.0.0",
       "Depends on subcommand." },
-    { "fcall", -3, CMD_NOSCRIPT | CMD_STALE, fcall_keys, cmd_fcall, "scripting", "Invokes a function.", "7.0.0",
+    { "fcall", -3, CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE, fcall_keys, cmd_fcall, "scripting", "Invokes a function.", "7.0.0",
       "Depends on the function that is executed." },
-    { "fcall_ro", -3, CMD_NOSCRIPT | CMD_STALE | CMD_READONLY, fcall_ro_keys, cmd_fcall_ro, "scripting",
+    { "fcall_ro", -3, CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE | CMD_READONLY, fcall_ro_keys, cmd_fcall_ro, "scripting",
       "Invokes a read-only function.", "7.0.0", "Depends on the function that is executed." },
     { 0 },
 };

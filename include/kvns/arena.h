@@ -57,6 +57,9 @@ typedef struct lane {
     uint32_t script_kill;      /* SCRIPT/FUNCTION KILL asked it to stop (atomic) */
     uint32_t script_is_function;  /* FCALL rather than EVAL */
     uint32_t script_pad;
+    /* FCALL: the function's name and command line for FUNCTION STATS, written before
+     * script_since_ms is set (function_lua.c's format) */
+    char     script_desc[256];
     /* slowlog: this lane's slow-log ring and latency samples (slowlog.c); kept last */
     uint64_t slowlog_area[SLOWLOG_LANE_BYTES / 8];
 } lane;

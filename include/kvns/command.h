@@ -297,8 +297,9 @@ extern const command string_commands[];
 extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
-extern const command persist_commands[];
-extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */
+extern const command function_commands[];  /* FUNCTION, FCALL, FCALL_RO (src/t_function.c) */
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);

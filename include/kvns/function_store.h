@@ -20,28 +20,19 @@
 #define KVNS_FUNCTION_STORE_H
 
 #include "kvns/arena.h"
+#include "kvns/script_flags.h"
 #include "kvns/txn.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Function flags (Redis's script flags, in the order FUNCTION LIST prints them). */
-enum fn_flags {
-    FN_NO_WRITES        = 1 << 0,
-    FN_ALLOW_OOM        = 1 << 1,
-    FN_ALLOW_STALE      = 1 << 2,
-    FN_NO_CLUSTER       = 1 << 3,
-    FN_ALLOW_CROSS_SLOT = 1 << 4,
-};
-#define FN_FLAGS_ALL 0x1fu
-
 /* One registered function of a library. */
 typedef struct fn_func {
     char    *name;             /* NUL-terminated, [A-Za-z0-9_]+ */
     char    *desc;             /* NULL: no description */
     size_t   desc_len;
-    uint32_t flags;            /* enum fn_flags */
+    uint32_t flags;            /* enum script_flags (declarable ones) */
 } fn_func;
 
 /* One library: what FUNCTION LOAD was given and what its code registered. */
@@ -89,8 +80,16 @@ static inline uint64_t fnstore_generation(void)
     return __atomic_load_n(&arena_hdr()->fn_gen, __ATOMIC_ACQUIRE);
 }
 /* Copies and decodes the registry into out (empty on entry), out->gen its generation.
- * Returns 0, or -1 when memory ran out. Takes fn_lock briefly. */
+ * Returns 0, or -1 when memory ran out. Takes fn_lock briefly: only with no
+ * transaction open (a thread holding a shard or the heap would wait on a writer that
+ * waits for it). */
 int fnstore_read(fn_set *out);
+/* out->gen of a read inside a transaction holding the registry: it may hold changes
+ * that are not committed (and may roll back), so nobody may cache it by that number. */
+#define FNSTORE_GEN_UNCOMMITTED UINT64_MAX
+/* fnstore_read for a transaction that holds lock_id_functions() (EXEC, a nested
+ * command): decodes what the transaction sees; out->gen is FNSTORE_GEN_UNCOMMITTED. */
+int fnstore_read_locked(fn_set *out);
 
 /* How a change ended. */
 enum fnstore_result {
