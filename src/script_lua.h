@@ -24,7 +24,7 @@ extern const script_flag_name script_flag_names[];   /* ended by a NULL name */
 
 /* One script run. */
 typedef struct script_call {
-    const char *funcname;      /* "f_<sha>" (EVAL) or the function's name (FCALL) */
+    const char *funcname;      /* the sha (EVAL) or the function's name (FCALL) */
     uint32_t    flags;         /* enum script_flags */
     bool        ro;            /* EVAL_RO, EVALSHA_RO, FCALL_RO */
     bool        eval;          /* KEYS/ARGV as globals (EVAL), else as arguments */

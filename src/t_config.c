@@ -40,12 +40,13 @@ enum config_id {
     P_PROTO_MAX_BULK, P_QUERY_LIMIT, P_NOTIFY, P_REQUIREPASS, P_PROTECTED, P_DAEMONIZE,
     P_LOGLEVEL, P_CLUSTER, P_DIR, P_UNIXSOCKET, P_KVNS_WORKERS, P_KVNS_THREADS, P_KVNS_SHARDS,
     P_KVNS_THRESHOLD, P_KVNS_PERSIST_PATH, P_KVNS_PERSIST_INTERVAL, P_KVNS_METRICS_PORT,
-    P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD, P_ENABLE_DEBUG,
+    P_SLOWLOG_SLOWER_THAN, P_SLOWLOG_MAX_LEN, P_LATENCY_THRESHOLD, P_BUSY_REPLY, P_ENABLE_DEBUG,
     P_STOP_WRITES,
 };
 
 /* The parameters CONFIG GET reports. Only maxmemory, maxmemory-policy, the slow log
- * and latency monitor settings and stop-writes-on-bgsave-error can change at run time; the rest come from the KVNS_*
+ * and latency monitor settings, busy-reply-threshold and stop-writes-on-bgsave-error
+ * can change at run time; the rest come from the KVNS_*
  * environment or are fixed by design. */
 static const struct config_param {
     const char *name;
@@ -85,6 +86,8 @@ static const struct config_param {
     { "slowlog-log-slower-than", P_SLOWLOG_SLOWER_THAN, CFG_LIVE_INT },
     { "slowlog-max-len", P_SLOWLOG_MAX_LEN, CFG_LIVE_INT },
     { "latency-monitor-threshold", P_LATENCY_THRESHOLD, CFG_LIVE_INT },
+    { "busy-reply-threshold", P_BUSY_REPLY, CFG_LIVE_INT },
+    { "lua-time-limit", P_BUSY_REPLY, CFG_LIVE_INT },   /* its old name */
     { "enable-debug-command", P_ENABLE_DEBUG, CFG_FIXED },
     { "stop-writes-on-bgsave-error", P_STOP_WRITES, CFG_STOP_WRITES },
 };
@@ -141,6 +144,9 @@ static void config_value(const client *c, enum config_id id, char *buf, size_t c
     case P_SLOWLOG_SLOWER_THAN: snprintf(buf, cap, "%lld", (long long)slowlog_slower_than_us()); break;
     case P_SLOWLOG_MAX_LEN: snprintf(buf, cap, "%llu", (unsigned long long)slowlog_max_len()); break;
     case P_LATENCY_THRESHOLD: snprintf(buf, cap, "%lld", (long long)latency_threshold_ms()); break;
+    case P_BUSY_REPLY:
+        snprintf(buf, cap, "%lld", (long long)__atomic_load_n(&h->busy_reply_threshold_ms, __ATOMIC_RELAXED));
+        break;
     case P_ENABLE_DEBUG:
         snprintf(buf, cap, "%s", debug_access_name(cfg ? cfg->enable_debug_command : DEBUG_ACCESS_NO));
         break;
@@ -221,6 +227,8 @@ static void live_int_apply(enum config_id id, long long v)
         slowlog_set_max_len((uint64_t)v);
     else if (id == P_LATENCY_THRESHOLD)
         latency_set_threshold_ms(v);
+    else if (id == P_BUSY_REPLY)
+        __atomic_store_n(&arena_hdr()->busy_reply_threshold_ms, (int64_t)v, __ATOMIC_RELAXED);
 }
 
 static void config_set_failed(client *c, const resp_arg *name, const char *why)

@@ -266,10 +266,8 @@ static void eval_generic(client *c, bool by_sha, bool ro)
             return;
         }
     }
-    char funcname[SCRIPT_SHA_LEN + 3];
-    snprintf(funcname, sizeof funcname, "f_%s", sha);
     script_call sc = {
-        .funcname = funcname,
+        .funcname = sha,              /* error texts name the script by its sha */
         .flags = flags,
         .ro = ro,
         .eval = true,
@@ -400,7 +398,8 @@ static void cmd_script(client *c)
         subs[i].proc(c);
         return;
     }
-    reply_errorf(&c->out, "ERR unknown subcommand '%.128s'. Try SCRIPT HELP.", c->argv[1].ptr);
+    reply_errorf(&c->out, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.",
+                 (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
 }
 
 static const key_spec eval_keys[] = {
