@@ -17,6 +17,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static int split_words(const char *line, size_t n, char **words, int max)
             char ch = line[i];
             if (!quote && (ch == ' ' || ch == '\t' || ch == '\r'))
                 break;
-            if (!quote && (ch == '"' || ch == '\'') && wl == 0) {
+            if (!quote && (ch == '"' || ch == '\'')) {
                 quote = ch;
                 continue;
             }
@@ -70,7 +71,12 @@ static int split_words(const char *line, size_t n, char **words, int max)
                     quote = -1;          /* a closing quote must end the word */
                 break;
             }
-            if (quote == '"' && ch == '\\' && i + 1 < n) {
+            if (quote == '"' && ch == '\\' && i + 3 < n && line[i + 1] == 'x' && isxdigit((unsigned char)line[i + 2]) &&
+                isxdigit((unsigned char)line[i + 3])) {
+                char hex[3] = { line[i + 2], line[i + 3], 0 };
+                ch = (char)strtol(hex, NULL, 16);
+                i += 3;
+            } else if (quote == '"' && ch == '\\' && i + 1 < n) {
                 char e = line[++i];
                 ch = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e == 'b' ? '\b' : e == 'a' ? '\a' : e;
             } else if (quote == '\'' && ch == '\\' && i + 1 < n && line[i + 1] == '\'') {
@@ -227,10 +233,11 @@ static bool read_flags(lua_State *L, uint32_t *flags)
 
 /* Adds the function described (callback at stack index cb) to the registration, or
  * raises Redis's error. Takes ownership of name and desc. */
-static int reg_add(lua_State *L, fnlua_reg *reg, char *name, char *desc, size_t desc_len, uint32_t flags, int cb)
+static int reg_add(lua_State *L, fnlua_reg *reg, char *name, size_t name_len, char *desc, size_t desc_len,
+                   uint32_t flags, int cb)
 {
     const char *err = NULL;
-    if (!fnlua_name_valid(name, strlen(name)))
+    if (!fnlua_name_valid(name, name_len))
         err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
     for (size_t i = 0; !err && i < reg->lib.nfuncs; i++)
         if (strcasecmp(reg->lib.funcs[i].name, name) == 0)
@@ -257,7 +264,7 @@ static int reg_named(lua_State *L, fnlua_reg *reg)
         return reg_error(L, "calling redis.register_function with a single argument is only applicable to "
                             "Lua table (representing named arguments).");
     char *name = NULL, *desc = NULL;
-    size_t desc_len = 0;
+    size_t name_len = 0, desc_len = 0;
     uint32_t flags = 0;
     int cb = 0;
     const char *err = NULL;
@@ -270,7 +277,7 @@ static int reg_named(lua_State *L, fnlua_reg *reg)
             err = "named argument key given to redis.register_function is not a string";
         } else if (strcasecmp(key, "function_name") == 0) {
             free(name);
-            if (!(name = lua_dup_string(L, -1, NULL)))
+            if (!(name = lua_dup_string(L, -1, &name_len)))
                 err = "function_name argument given to redis.register_function must be a string";
         } else if (strcasecmp(key, "description") == 0) {
             free(desc);
@@ -303,7 +310,7 @@ static int reg_named(lua_State *L, fnlua_reg *reg)
         free(desc);
         return reg_error(L, err);
     }
-    return reg_add(L, reg, name, desc, desc_len, flags, cb);
+    return reg_add(L, reg, name, name_len, desc, desc_len, flags, cb);
 }
 
 /* redis.register_function: positional (name, callback) or one table of named args. */
@@ -317,14 +324,15 @@ static int lua_register_function(lua_State *L)
         return reg_error(L, "wrong number of arguments to redis.register_function");
     if (argc == 1)
         return reg_named(L, reg);
-    char *name = lua_dup_string(L, 1, NULL);
+    size_t name_len;
+    char *name = lua_dup_string(L, 1, &name_len);
     if (!name)
         return reg_error(L, "first argument to redis.register_function must be a string");
     if (!lua_isfunction(L, 2)) {
         free(name);
         return reg_error(L, "second argument to redis.register_function must be a function");
     }
-    return reg_add(L, reg, name, NULL, 0, 0, 2);
+    return reg_add(L, reg, name, name_len, NULL, 0, 0, 2);
 }
 
 /* redis.log(level, message...) at load time: to kvns's log. */
