@@ -265,8 +265,8 @@ static bool dec_lib(dec_buf *d, fn_lib *l, const fn_set *so_far)
         size_t li, fi;
         if (f->name && fnset_find_func(so_far, f->name, n, &li, &fi))
             dec_fail(d, "function repeated");
-        for (uint32_t k = 0; f->name && k < j; k++)
-            if (strcasecmp(l->funcs[k].name, f->name) == 0)
+        for (uint32_t k = 0; f->name && k < j; k++)     /* within a library case matters */
+            if (strcmp(l->funcs[k].name, f->name) == 0)
                 dec_fail(d, "function repeated");
         uint32_t has_desc = dec_u32(d);
         if (has_desc > 1)

@@ -240,7 +240,7 @@ static int reg_add(lua_State *L, fnlua_reg *reg, char *name, size_t name_len, ch
     if (!fnlua_name_valid(name, name_len))
         err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
     for (size_t i = 0; !err && i < reg->lib.nfuncs; i++)
-        if (strcasecmp(reg->lib.funcs[i].name, name) == 0)
+        if (strcmp(reg->lib.funcs[i].name, name) == 0)     /* case matters here, as in Redis */
             err = "Function already exists in the library";
     if (err) {
         free(name);
@@ -464,7 +464,7 @@ int fnlua_run_library(lua_State *L, const fnlua_meta *md, fnlua_reg *reg, int en
     lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int rc = 0;
     if (lua_pcall(L, 0, 0, 0)) {
-        snprintf(err, errlen, "ERR Error registering functions: %s", error_text(L));
+        snprintf(err, errlen, "ERR Error registering functions: ERR %s", error_text(L));
         lua_pop(L, 1);
         rc = -1;
     }

@@ -271,8 +271,11 @@ void fnlua_fcall(client *c, size_t numkeys, bool ro)
     }
     if (!(flags & (SCRIPT_NO_WRITES | SCRIPT_ALLOW_OOM)) &&
         store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-        reply_error(&c->out,
-                    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+        /* Redis's processCommand refuses it as a deny-oom command (its flags make it one);
+         * inside EXEC scriptPrepareForRun's own text */
+        reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it when used "
+                                            "memory > 'maxmemory'"
+                                          : ERR_OOM);
         lua_settop(L, top);
         return;
     }
