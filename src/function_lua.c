@@ -31,6 +31,8 @@
 #define FN_ENV_MT    "kvns.functions.envmt" /* its metatable (__index switched) */
 #define FN_LOAD_API  "kvns.functions.load"  /* the load-time globals */
 #define FN_BUILDING  "kvns.functions.next"  /* the FN_TABLE being built */
+#define FN_NLIBS     "kvns.functions.nlibs" /* libraries and functions of FN_GEN's registry */
+#define FN_NFUNCS    "kvns.functions.nfuncs"
 
 #define FN_NAME_MAX 128                     /* a lower-cased lookup key; longer never matches */
 
@@ -172,6 +174,10 @@ static bool fn_sync(client *c, lua_State *L)
     snprintf(num, sizeof num, "%llu", (unsigned long long)s.gen);
     lua_pushstring(L, s.gen == FNSTORE_GEN_UNCOMMITTED ? "none" : num);
     lua_setfield(L, LUA_REGISTRYINDEX, FN_GEN);
+    lua_pushnumber(L, (lua_Number)s.nlibs);
+    lua_setfield(L, LUA_REGISTRYINDEX, FN_NLIBS);
+    lua_pushnumber(L, (lua_Number)fnset_nfuncs(&s));
+    lua_setfield(L, LUA_REGISTRYINDEX, FN_NFUNCS);
     fnset_clear(&s);
     return true;
 }
@@ -229,6 +235,31 @@ void fnlua_reply_running(client *c)
         return;
     }
     reply_null(&c->out);
+}
+
+void fnlua_reply_stats(client *c, size_t nlibs, size_t nfuncs)
+{
+    reply_map(&c->out, 2);
+    reply_bulk_cstr(&c->out, "running_script");
+    fnlua_reply_running(c);
+    reply_bulk_cstr(&c->out, "engines");
+    reply_map(&c->out, 1);
+    reply_bulk_cstr(&c->out, "LUA");
+    reply_map(&c->out, 2);
+    reply_bulk_cstr(&c->out, "libraries_count");
+    reply_int(&c->out, (long long)nlibs);
+    reply_bulk_cstr(&c->out, "functions_count");
+    reply_int(&c->out, (long long)nfuncs);
+}
+
+void fnlua_reply_stats_cached(client *c)
+{
+    lua_State *L = script_lua(c->w);
+    lua_getfield(L, LUA_REGISTRYINDEX, FN_NLIBS);
+    lua_getfield(L, LUA_REGISTRYINDEX, FN_NFUNCS);
+    size_t nlibs = (size_t)lua_tonumber(L, -2), nfuncs = (size_t)lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    fnlua_reply_stats(c, nlibs, nfuncs);
 }
 
 /* script_exec's push: the callback of the entry table at stack index *arg. */

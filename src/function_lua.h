@@ -63,6 +63,11 @@ int fnlua_parse_library(const char *code, size_t len, fn_lib *out, char *err, si
 void fnlua_fcall(client *c, size_t numkeys, bool ro);
 /* FUNCTION STATS's running_script value: the function some thread runs, or null. */
 void fnlua_reply_running(client *c);
+/* FUNCTION STATS's reply for a registry of nlibs libraries and nfuncs functions. */
+void fnlua_reply_stats(client *c, size_t nlibs, size_t nfuncs);
+/* FUNCTION STATS while this thread runs a script (script_busy_reply): the counts of
+ * the registry its libraries were last built from, without taking the registry lock. */
+void fnlua_reply_stats_cached(client *c);
 /* Reads the registry for c's command: fnstore_read, or inside a transaction (EXEC)
  * fnstore_read_locked after taking the registry's lock id in it. False when that lock
  * is busy: the command must return at once (EXEC runs again holding more). */

@@ -9,6 +9,8 @@
 
 #include "kvns/arena.h"
 #include "kvns/txn.h"
+#include "kvns/worker.h"
+#include "function_lua.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -45,13 +47,18 @@ int script_error_handler(lua_State *L)
     return 1;
 }
 
-/* The count hook: stops a script that KILL asked to stop, or that must be run again
- * holding more shards, by raising an error on every line until it returns. */
+/* The count hook: past busy-reply-threshold answers the thread's other clients
+ * (worker_serve_busy); stops a script that KILL asked to stop, or that must be run
+ * again holding more shards, by raising an error on every line until it returns. */
 static void script_hook(lua_State *L, lua_Debug *ar)
 {
     script_engine *e = script_engine_of(L);
     if (e->relock)
         script_unwind(L);
+    lane *ln = e->c->w->txn.ln;
+    int64_t limit = __atomic_load_n(&arena_hdr()->busy_reply_threshold_ms, __ATOMIC_RELAXED);
+    if (!e->killed && limit > 0 && clock_mono_ms() - ln->script_since_ms >= limit)
+        worker_serve_busy(e->c->w, e->c);
     if (!e->killed && __atomic_load_n(&e->c->w->txn.ln->script_kill, __ATOMIC_RELAXED) && !e->wrote) {
         e->killed = true;
         lua_sethook(L, script_hook, LUA_MASKLINE, 0);
@@ -231,6 +238,24 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
 
 /* ---- BUSY and KILL ---------------------------------------------------------------- */
 
+/* Redis's -BUSY texts: what the client may call instead. */
+#define BUSY_SCRIPT   "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define BUSY_FUNCTION "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+
+void script_busy_reply(client *c)
+{
+    const script_call *running = c->w->script->sc;
+    bool two = c->argc == 2;
+    if (two && arg_is(&c->argv[0], "script") && arg_is(&c->argv[1], "kill"))
+        script_kill(c, false);
+    else if (two && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "kill"))
+        script_kill(c, true);
+    else if (two && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "stats"))
+        fnlua_reply_stats_cached(c);
+    else
+        reply_error(&c->out, running && running->is_function ? BUSY_FUNCTION : BUSY_SCRIPT);
+}
+
 /* The lane's running script when it has run past busy-reply-threshold, or NULL. */
 static lane *busy_lane(uint32_t i, int64_t now)
 {
@@ -257,10 +282,7 @@ const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n
             continue;
         for (size_t k = 0; k < n; k++)
             if (lane_holds(ln, ids[k]))
-                return ln->script_is_function ? "BUSY Redis is busy running a script. You can only call "
-                                                "FUNCTION KILL or SHUTDOWN NOSAVE."
-                                              : "BUSY Redis is busy running a script. You can only call "
-                                                "SCRIPT KILL or SHUTDOWN NOSAVE.";
+                return ln->script_is_function ? BUSY_FUNCTION : BUSY_SCRIPT;
     }
     return NULL;
 }
@@ -285,10 +307,7 @@ void script_kill(client *c, bool functions)
             __atomic_store_n(&ln->script_kill, 1, __ATOMIC_RELAXED);
     }
     if (!found && wrong_kind)
-        reply_error(&c->out, functions ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-                                         "SHUTDOWN NOSAVE."
-                                       : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                                         "SHUTDOWN NOSAVE.");
+        reply_error(&c->out, functions ? BUSY_SCRIPT : BUSY_FUNCTION);
     else if (!found)
         reply_error(&c->out, "NOTBUSY No scripts in execution right now.");
     else if (unkillable)

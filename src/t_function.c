@@ -575,17 +575,7 @@ static void fn_stats(client *c)
     fn_set s = { 0 };
     if (!fnlua_read_registry(c, &s))
         return;
-    reply_map(&c->out, 2);
-    reply_bulk_cstr(&c->out, "running_script");
-    fnlua_reply_running(c);
-    reply_bulk_cstr(&c->out, "engines");
-    reply_map(&c->out, 1);
-    reply_bulk_cstr(&c->out, "LUA");
-    reply_map(&c->out, 2);
-    reply_bulk_cstr(&c->out, "libraries_count");
-    reply_int(&c->out, (long long)s.nlibs);
-    reply_bulk_cstr(&c->out, "functions_count");
-    reply_int(&c->out, (long long)fnset_nfuncs(&s));
+    fnlua_reply_stats(c, s.nlibs, fnset_nfuncs(&s));
     fnset_clear(&s);
 }
 

@@ -5,6 +5,7 @@
 #include "kvns/command.h"
 #include "kvns/clients.h"
 #include "kvns/log.h"
+#include "script_lua.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -530,6 +531,48 @@ static void accept_clients(worker_ctx *w)
 }
 
 /* One thread's event loop. */
+/* worker_serve_busy's parsing: answers every complete request of c's read buffer with
+ * script_busy_reply. A malformed request is left for the loop to refuse. */
+static void client_process_busy(client *c)
+{
+    while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && reply_pending(&c->out) < OUT_HIGH_WATER) {
+        if (c->rneed && c->rlen < c->rneed)
+            break;
+        size_t consumed = 0, need = 0;
+        const char *err = NULL;
+        int rc = resp_parse(&c->req, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &need, &err);
+        if (rc == RESP_INCOMPLETE)
+            c->rneed = need ? c->rpos + need : 0;
+        if (rc != RESP_OK)
+            break;
+        c->rneed = 0;
+        if (c->req.argc > 0) {
+            c->argv = c->req.argv;
+            c->argc = c->req.argc;
+            script_busy_reply(c);
+            c->commands++;
+        }
+        c->rpos += consumed;
+    }
+    client_compact(c);
+}
+
+void worker_serve_busy(worker_ctx *w, const client *running)
+{
+    struct epoll_event events[MAX_EVENTS];
+    int n = epoll_wait(w->epfd, events, MAX_EVENTS, 0);
+    for (int i = 0; i < n; i++) {
+        client *c = events[i].data.ptr;
+        if (events[i].data.ptr == &listen_marker || c == running || c->parked)
+            continue;
+        if ((events[i].events & EPOLLIN) && client_read(c) < 0)
+            continue;                   /* closed: the loop frees it */
+        client_process_busy(c);
+        if (client_flush(c) == 0)
+            client_update_events(c);
+    }
+}
+
 static void *thread_loop(void *arg)
 {
     worker_ctx *w = arg;

@@ -11,6 +11,8 @@
  *   - past busy-reply-threshold a function's shard answers FUNCTION KILL's BUSY text on
  *     the other worker, FUNCTION STATS shows it running, SCRIPT KILL refuses, FUNCTION
  *     KILL stops it;
+ *   - a client of the very thread running a function (or an EVAL) past the threshold
+ *     is answered -BUSY, FUNCTION STATS and FUNCTION KILL (SCRIPT KILL) work for it;
  *   - libraries kept in the snapshot: SAVE, restart, FCALL works. */
 #include "harness.h"
 
@@ -410,6 +412,49 @@ static void test_function_kill_across_workers(void **state)
     two_workers_stop(&tw);
 }
 
+static void test_busy_on_the_running_thread(void **state)
+{
+    it_skip_unless_kvns("one single-thread worker");
+    const char *env[] = { "KVNS_WORKERS=1", "KVNS_THREADS=1", NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *a = conn_open(srv_port(srv)), *b = conn_open(srv_port(srv));
+    assert_non_null(a);
+    assert_non_null(b);
+    conn_set_timeout(b, 5000);
+    expect_status(b, "OK", "CONFIG", "SET", "busy-reply-threshold", "50", NULL);
+    load_lib(b, false, "loop", "spin", "while true do end");
+    assert_int_equal(conn_send_cmd(a, "FCALL", "spin", "0", NULL), 0);
+    sleep_ms(200);
+    /* the thread is inside the function, yet its other client is answered */
+    expect_error(b, "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+                 "PING", NULL);
+    kv_reply *r = run4(b, "FUNCTION", "STATS", NULL, NULL);
+    assert_bulk(kv_reply_map_get(kv_reply_map_get(r, "running_script"), "name"), "spin");
+    assert_int(kv_reply_map_get(kv_reply_map_get(kv_reply_map_get(r, "engines"), "LUA"), "functions_count"), 1);
+    kv_reply_free(r);
+    expect_error(b, "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+                 "SCRIPT", "KILL", NULL);
+    expect_status(b, "OK", "FUNCTION", "KILL", NULL);
+    conn_set_timeout(a, 5000);
+    r = conn_read_reply(a);
+    assert_error_prefix(r, "ERR Script killed by user with SCRIPT KILL... script: spin");
+    kv_reply_free(r);
+    expect_status(b, "PONG", "PING", NULL);
+    /* the same for EVAL, with SCRIPT KILL's text */
+    assert_int_equal(conn_send_cmd(a, "EVAL", "while true do end", "0", NULL), 0);
+    sleep_ms(200);
+    expect_error(b, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", "GET",
+                 "k", NULL);
+    expect_status(b, "OK", "SCRIPT", "KILL", NULL);
+    r = conn_read_reply(a);
+    assert_error_prefix(r, "ERR Script killed by user with SCRIPT KILL...");
+    kv_reply_free(r);
+    conn_close(a);
+    conn_close(b);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
 static void test_libraries_in_snapshot(void **state)
 {
     it_skip_unless_kvns("KVNS_PERSIST_PATH");
@@ -451,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oom, it_test_setup, it_test_teardown),
         cmocka_unit_test(test_shared_by_workers),
         cmocka_unit_test(test_function_kill_across_workers),
+        cmocka_unit_test(test_busy_on_the_running_thread),
         cmocka_unit_test(test_libraries_in_snapshot),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
