@@ -667,6 +667,8 @@ int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc)
 {
     resp_arg *saved_argv = c->argv;
     size_t saved_argc = c->argc;
+    size_t saved_mark = c->reply_mark;          /* the caller's command's, not this one's */
+    bool saved_aborted = c->aborted;
     txn_savepoint outer_sp = c->w->nest_sp;     /* a script run by EXEC nests twice */
     c->argv = argv;
     c->argc = argc;
@@ -681,5 +683,7 @@ int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc)
     }
     c->argv = saved_argv;
     c->argc = saved_argc;
+    c->reply_mark = saved_mark;
+    c->aborted = saved_aborted;
     return rc;
 }

@@ -499,12 +499,16 @@ int script_redis_command(lua_State *L, bool raise)
             return call_fail(L, raise, "Write commands are not allowed from read-only scripts.");
         if ((cmd->flags & CMD_DENYOOM) && e->oom_at_start && !e->wrote && !(e->sc->flags & SCRIPT_ALLOW_OOM))
             return call_fail(L, raise, ERR_OOM);
-        if (!e->wrote) {
-            e->wrote = true;
-            __atomic_store_n(&e->c->w->txn.ln->script_wrote, 1, __ATOMIC_RELAXED);
-        }
     }
     client *c = e->c;
+    /* the first write is refused like any command when it leaves memory over the
+     * limit (nothing of the script was written yet); later ones are not: a script
+     * cannot stop half-way, as in Redis */
+    c->w->nest_allow_oom = e->wrote || (e->sc->flags & SCRIPT_ALLOW_OOM);
+    if ((cmd->flags & CMD_WRITE) && !e->wrote) {
+        e->wrote = true;
+        __atomic_store_n(&c->w->txn.ln->script_wrote, 1, __ATOMIC_RELAXED);
+    }
     reply_buf saved = c->out;
     int saved_proto = c->proto;
     c->out = e->scratch;

@@ -3,6 +3,7 @@
  * script_convert.c, the run of one script in script_run.c. */
 #include "script_lua.h"
 #include "script_internal.h"
+#include "lua_libs.h"
 #include "sha1.h"
 #include "t_server.h"
 
@@ -14,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int luaopen_cjson(lua_State *L);
-int luaopen_bit(lua_State *L);
 
 /* The allocator of every thread's Lua state: counts the bytes in use. */
 static void *script_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -381,30 +380,12 @@ static void push_redis_table(lua_State *L)
     set_int_field(L, "REDIS_VERSION_NUM", (lua_Number)version_num());
 }
 
-/* Opens one library with its luaopen function as Lua's own loader would, and makes
- * the table it returns the global `name` (cjson sets none itself). */
-static void open_lib(lua_State *L, const char *name, lua_CFunction open)
-{
-    lua_pushcfunction(L, open);
-    lua_pushstring(L, name);
-    lua_call(L, 1, 1);
-    if (*name && lua_istable(L, -1))
-        lua_setglobal(L, name);
-    else
-        lua_pop(L, 1);
-}
-
-/* The libraries Redis gives scripts, as globals of the (still writable) real
- * globals table. */
+/* The libraries Redis gives scripts (lua_libs.h), with math.random and
+ * math.randomseed replaced by the state's own PRNG, as globals of the (still
+ * writable) real globals table. */
 static void open_libraries(lua_State *L)
 {
-    open_lib(L, "", luaopen_base);
-    open_lib(L, LUA_TABLIBNAME, luaopen_table);
-    open_lib(L, LUA_STRLIBNAME, luaopen_string);
-    open_lib(L, LUA_MATHLIBNAME, luaopen_math);
-    open_lib(L, LUA_DBLIBNAME, luaopen_debug);
-    open_lib(L, "cjson", luaopen_cjson);
-    open_lib(L, "bit", luaopen_bit);
+    lua_libs_open(L);
     lua_getglobal(L, "math");
     lua_pushcfunction(L, script_math_random);
     lua_setfield(L, -2, "random");

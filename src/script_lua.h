@@ -65,14 +65,15 @@ size_t script_lua_memory(worker_ctx *w);
  * past busy-reply-threshold to stop and replies OK, or Redis's NOTBUSY / UNKILLABLE. */
 void script_kill(client *c, bool functions);
 
-/* Answers c's parsed command while this thread runs a script past
- * busy-reply-threshold (worker_serve_busy): SCRIPT KILL, FUNCTION KILL and FUNCTION
- * STATS as usual, anything else Redis's -BUSY text for the running script's kind. */
-void script_busy_reply(client *c);
-
 /* When a lock id in ids[0..n) is held by another thread's script running past
  * busy-reply-threshold: Redis's -BUSY text for the command that found it busy (it is
  * answered that instead of waiting). NULL otherwise. */
 const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n);
+
+/* A script of w's thread runs past busy-reply-threshold: serves the thread's other
+ * clients the way Redis does meanwhile (src/worker.c): -BUSY (the text busy) to every
+ * command but SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and SHUTDOWN. Called from the
+ * script's hook. */
+void worker_serve_busy(worker_ctx *w, client *running, const char *busy);
 
 #endif

@@ -10,7 +10,6 @@
 #include "kvns/arena.h"
 #include "kvns/txn.h"
 #include "kvns/worker.h"
-#include "function_lua.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -47,9 +46,14 @@ int script_error_handler(lua_State *L)
     return 1;
 }
 
-/* The count hook: past busy-reply-threshold answers the thread's other clients
- * (worker_serve_busy); stops a script that KILL asked to stop, or that must be run
- * again holding more shards, by raising an error on every line until it returns. */
+static const char BUSY_EVAL[] =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+static const char BUSY_FUNCTION[] =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/* The count hook. Past busy-reply-threshold it serves the thread's other clients
+ * (-BUSY); it stops a script that KILL asked to stop, or that must be run again
+ * holding more shards, by raising an error on every line until it returns. */
 static void script_hook(lua_State *L, lua_Debug *ar)
 {
     script_engine *e = script_engine_of(L);
@@ -58,11 +62,18 @@ static void script_hook(lua_State *L, lua_Debug *ar)
     lane *ln = e->c->w->txn.ln;
     int64_t limit = __atomic_load_n(&arena_hdr()->busy_reply_threshold_ms, __ATOMIC_RELAXED);
     if (!e->killed && limit > 0 && clock_mono_ms() - ln->script_since_ms >= limit)
-        worker_serve_busy(e->c->w, e->c);
-    if (!e->killed && __atomic_load_n(&e->c->w->txn.ln->script_kill, __ATOMIC_RELAXED) && !e->wrote) {
+        worker_serve_busy(e->c->w, e->c, e->sc->is_function ? BUSY_FUNCTION : BUSY_EVAL);
+    if (!e->killed && __atomic_load_n(&ln->script_kill, __ATOMIC_RELAXED) && !e->wrote) {
         e->killed = true;
         lua_sethook(L, script_hook, LUA_MASKLINE, 0);
     }
+    if (!e->stopping && worker_is_stopping()) {
+        /* SHUTDOWN (or SIGTERM): even a script that wrote stops, and is undone */
+        e->killed = e->stopping = true;
+        lua_sethook(L, script_hook, LUA_MASKLINE, 0);
+    }
+    if (e->stopping)
+        script_raise(L, "Script killed by a server shutdown");
     if (e->killed)
         script_raise(L, "Script killed by user with SCRIPT KILL...");
 }
@@ -110,11 +121,12 @@ static void push_args_table(lua_State *L, const resp_arg *a, size_t n)
     }
 }
 
-enum { RUN_OK = 0, RUN_RELOCK = 1 };
+enum { RUN_OK = 0, RUN_RELOCK = 1, RUN_STOPPED = 2 };
 
 /* Runs the function at the top of L for c, inside the open transaction, and
  * replies. RUN_RELOCK: it met a shard another thread holds and stopped; its reply
- * is not written and the caller must undo and run it again. */
+ * is not written and the caller must undo and run it again. RUN_STOPPED: the worker
+ * is stopping; the caller undoes it (its error is replied). */
 static int script_run(client *c, lua_State *L, const script_call *sc)
 {
     script_engine *e = script_engine_of(L);
@@ -137,7 +149,7 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     e->c = c;
     e->sc = sc;
     e->resp = 2;
-    e->wrote = e->relock = e->killed = false;
+    e->wrote = e->relock = e->killed = e->stopping = false;
     e->oom_at_start = store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
     lane *ln = c->w->txn.ln;
     ln->script_wrote = 0;
@@ -145,7 +157,6 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     __atomic_store_n(&ln->script_kill, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&ln->script_since_ms, clock_mono_ms(), __ATOMIC_RELEASE);
     lua_sethook(L, script_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
-    c->w->nest_allow_oom = true;
     int err = lua_pcall(L, nargs, 1, base + 1);
     c->w->nest_allow_oom = false;
     lua_sethook(L, NULL, 0, 0);
@@ -159,6 +170,8 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
         reply_run_error(c, L, sc);
     else
         script_lua_to_reply(c, L, e->resp);
+    if (e->stopping)
+        rc = RUN_STOPPED;
     lua_settop(L, base);
     if (sc->eval) {
         lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_GLOBALS);
@@ -209,8 +222,14 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
             cmd_commit(c);
             return;
         }
-        if (script_run(c, L, sc) == RUN_OK)
+        int rc = script_run(c, L, sc);
+        if (rc == RUN_OK)
             break;
+        if (rc == RUN_STOPPED) {
+            free(ids);
+            cmd_abort(c, "ERR Script killed by a server shutdown");
+            return;
+        }
         reply_truncate(&c->out, mark);
         if (c->w->nested) {
             /* inside EXEC: the caller undoes it and runs everything holding more */
@@ -238,24 +257,6 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
 
 /* ---- BUSY and KILL ---------------------------------------------------------------- */
 
-/* Redis's -BUSY texts: what the client may call instead. */
-#define BUSY_SCRIPT   "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-#define BUSY_FUNCTION "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-
-void script_busy_reply(client *c)
-{
-    const script_call *running = c->w->script->sc;
-    bool two = c->argc == 2;
-    if (two && arg_is(&c->argv[0], "script") && arg_is(&c->argv[1], "kill"))
-        script_kill(c, false);
-    else if (two && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "kill"))
-        script_kill(c, true);
-    else if (two && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "stats"))
-        fnlua_reply_stats_cached(c);
-    else
-        reply_error(&c->out, running && running->is_function ? BUSY_FUNCTION : BUSY_SCRIPT);
-}
-
 /* The lane's running script when it has run past busy-reply-threshold, or NULL. */
 static lane *busy_lane(uint32_t i, int64_t now)
 {
@@ -282,7 +283,7 @@ const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n
             continue;
         for (size_t k = 0; k < n; k++)
             if (lane_holds(ln, ids[k]))
-                return ln->script_is_function ? BUSY_FUNCTION : BUSY_SCRIPT;
+                return ln->script_is_function ? BUSY_FUNCTION : BUSY_EVAL;
     }
     return NULL;
 }
@@ -307,7 +308,7 @@ void script_kill(client *c, bool functions)
             __atomic_store_n(&ln->script_kill, 1, __ATOMIC_RELAXED);
     }
     if (!found && wrong_kind)
-        reply_error(&c->out, functions ? BUSY_SCRIPT : BUSY_FUNCTION);
+        reply_error(&c->out, functions ? BUSY_EVAL : BUSY_FUNCTION);
     else if (!found)
         reply_error(&c->out, "NOTBUSY No scripts in execution right now.");
     else if (unkillable)

@@ -431,7 +431,8 @@ int supervisor_main(const kvns_config *cfg)
         }
     }
     /* persist: a final snapshot only after a clean stop (never from a broken arena) */
-    int stop_rc = stop_children(exit_code == EXIT_OK && persist_enabled());
+    bool nosave = __atomic_load_n(&arena_hdr()->shutdown_nosave, __ATOMIC_ACQUIRE);
+    int stop_rc = stop_children(exit_code == EXIT_OK && persist_enabled() && !nosave);
     if (exit_code == EXIT_OK)
         exit_code = stop_rc;
     log_info("stopped", "exit_code=%d", exit_code);

@@ -7,6 +7,8 @@
  * worker and thread), never one process's share - except where a field says it is
  * per-process (process_id, used_memory_rss, used_cpu_*, used_memory_peak). */
 #include "kvns/command.h"
+#include "kvns/scripts.h"
+#include "script_lua.h"
 #include "kvns/arena.h"
 #include "kvns/clock.h"
 #include "kvns/glob.h"
@@ -702,6 +704,17 @@ static void info_memory(FILE *f, client *c)
             policy_name(__atomic_load_n(&h->evict_policy, __ATOMIC_RELAXED)),
             used ? (double)rss / (double)used : 0.0, (unsigned long long)h->size,
             h->evict_threshold, ns_live_count());
+    /* scripts: the Lua state is the serving thread's own; the cache is shared */
+    uint64_t lua = script_lua_memory(c->w);
+    char h6[32];
+    fprintf(f,
+            "used_memory_lua:%llu\r\n"
+            "used_memory_vm_eval:%llu\r\n"
+            "used_memory_lua_human:%s\r\n"
+            "used_memory_scripts_eval:%llu\r\n"
+            "number_of_cached_scripts:%llu\r\n",
+            (unsigned long long)lua, (unsigned long long)lua, human_bytes(lua, h6, sizeof h6),
+            (unsigned long long)scripts_bytes(), (unsigned long long)scripts_count());
 }
 
 /* persist: the housekeeper's snapshots, as it publishes them (persist_stats_read). The

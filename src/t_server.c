@@ -17,6 +17,7 @@
 #include "kvns/glob.h"
 #include "kvns/shard.h"
 #include "kvns/latency.h"
+#include "kvns/log.h"
 #include "t_server.h"
 #include "kvns/worker.h"
 
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +429,40 @@ static void cmd_debug(client *c)
 
 /* WAIT numreplicas timeout: kvns has no replicas, so none acknowledged (answered at once,
  * where Redis would wait out the timeout when numreplicas > 0). */
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: asks the supervisor to stop the
+ * server (SIGTERM, as systemd would): workers finish, then the final snapshot is
+ * written when persistence is on, unless NOSAVE. No reply, as in Redis: the
+ * connection closes. NOW and FORCE are accepted (nothing waits for replicas; a
+ * failed final snapshot is logged and the server stops anyway). */
+static void cmd_shutdown(client *c)
+{
+    bool nosave = false, save = false, abort_req = false;
+    for (size_t i = 1; i < c->argc; i++) {
+        if (arg_is(&c->argv[i], "nosave"))
+            nosave = true;
+        else if (arg_is(&c->argv[i], "save"))
+            save = true;
+        else if (arg_is(&c->argv[i], "abort"))
+            abort_req = true;
+        else if (!arg_is(&c->argv[i], "now") && !arg_is(&c->argv[i], "force")) {
+            reply_error(&c->out, ERR_SYNTAX);
+            return;
+        }
+    }
+    if ((nosave && save) || (abort_req && c->argc > 2)) {
+        reply_error(&c->out, ERR_SYNTAX);
+        return;
+    }
+    if (abort_req) {
+        reply_error(&c->out, "ERR No shutdown in progress.");
+        return;
+    }
+    log_warn("SHUTDOWN requested", "client=%s nosave=%d", c->addr, (int)nosave);
+    __atomic_store_n(&arena_hdr()->shutdown_nosave, nosave ? 1 : 0, __ATOMIC_RELEASE);
+    kill(getppid(), SIGTERM);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
 static void cmd_wait(client *c)
 {
     long long replicas, timeout;
@@ -682,6 +718,9 @@ const command server_commands[] = {
       "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand." },
     { "slowlog", -2, NL, NULL, cmd_slowlog, "server", "A container for slow log commands.",
       "2.2.12", "Depends on subcommand." },
+    { "shutdown", -1, NL | CMD_ADMIN | CMD_NOSCRIPT | LS, NULL, cmd_shutdown, "server",
+      "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, "
+      "where N is the total number of keys in all databases when saving data, otherwise O(1)" },
     { "wait", 3, NL | CMD_NOSCRIPT, NULL, cmd_wait, "generic",
       "Blocks until the asynchronous replication of all preceding write commands sent by the "
       "connection is completed.", "3.0.0", "O(1)" },

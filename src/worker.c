@@ -2,10 +2,11 @@
  * the shared listening socket (EPOLLEXCLUSIVE), parsing RESP in place, executing
  * pipelined commands and writing their replies in one write per batch. */
 #include "kvns/worker.h"
+#include "function_lua.h"
+#include "script_lua.h"
 #include "kvns/command.h"
 #include "kvns/clients.h"
 #include "kvns/log.h"
-#include "script_lua.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -473,6 +474,65 @@ static void client_on_event(client *c, uint32_t events)
 
 static int listen_marker;
 
+/* Answers every complete request of c with -BUSY while a script of this thread runs
+ * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and
+ * SHUTDOWN, which run (they only flag the script, read lanes or signal the supervisor). Nothing here touches
+ * the store or the thread's open transaction. */
+static void client_process_busy(client *c, const char *busy)
+{
+    while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+        size_t consumed = 0, need = 0;
+        const char *err = NULL;
+        int rc = resp_parse(&c->req, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &need, &err);
+        if (rc == RESP_INCOMPLETE)
+            break;
+        if (rc == RESP_ERROR) {
+            reply_errorf(&c->out, "ERR %s", err);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            break;
+        }
+        c->argv = c->req.argv;
+        c->argc = c->req.argc;
+        bool kill = c->argc == 2 && arg_is(&c->argv[1], "kill");
+        if (c->argc == 0)
+            ;
+        else if (kill && arg_is(&c->argv[0], "script"))
+            script_kill(c, false);
+        else if (kill && arg_is(&c->argv[0], "function"))
+            script_kill(c, true);
+        else if (c->argc == 2 && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "stats"))
+            fnlua_reply_stats_cached(c);   /* no registry lock: the thread holds shards */
+        else if (arg_is(&c->argv[0], "shutdown"))
+            command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
+        else
+            reply_error(&c->out, busy);
+        c->rpos += consumed;
+    }
+    client_compact(c);
+}
+
+void worker_serve_busy(worker_ctx *w, client *running, const char *busy)
+{
+    struct epoll_event events[MAX_EVENTS];
+    int n = epoll_wait(w->epfd, events, MAX_EVENTS, 0);
+    for (int i = 0; i < n; i++) {
+        client *c = events[i].data.ptr;
+        /* new connections are left to the other threads; the script's own client
+         * and parked requests wait for the script to end */
+        if (events[i].data.ptr == &listen_marker || c == running || c->parked)
+            continue;
+        /* a closed connection is not freed here: the loop turn that ran the script
+         * may still hold an event for it; the loop frees it once the script ends */
+        if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN))
+            continue;
+        if ((events[i].events & EPOLLIN) && client_read(c) < 0)
+            continue;
+        client_process_busy(c, busy);
+        if (client_flush(c) == 0)
+            client_update_events(c);
+    }
+}
+
 /* Adds the shared listener to this thread's epoll set; EPOLLEXCLUSIVE wakes one
  * waiting thread per connection. Returns false when epoll_ctl fails. */
 static bool listener_watch(worker_ctx *w)
@@ -531,48 +591,6 @@ static void accept_clients(worker_ctx *w)
 }
 
 /* One thread's event loop. */
-/* worker_serve_busy's parsing: answers every complete request of c's read buffer with
- * script_busy_reply. A malformed request is left for the loop to refuse. */
-static void client_process_busy(client *c)
-{
-    while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && reply_pending(&c->out) < OUT_HIGH_WATER) {
-        if (c->rneed && c->rlen < c->rneed)
-            break;
-        size_t consumed = 0, need = 0;
-        const char *err = NULL;
-        int rc = resp_parse(&c->req, c->rbuf + c->rpos, c->rlen - c->rpos, &consumed, &need, &err);
-        if (rc == RESP_INCOMPLETE)
-            c->rneed = need ? c->rpos + need : 0;
-        if (rc != RESP_OK)
-            break;
-        c->rneed = 0;
-        if (c->req.argc > 0) {
-            c->argv = c->req.argv;
-            c->argc = c->req.argc;
-            script_busy_reply(c);
-            c->commands++;
-        }
-        c->rpos += consumed;
-    }
-    client_compact(c);
-}
-
-void worker_serve_busy(worker_ctx *w, const client *running)
-{
-    struct epoll_event events[MAX_EVENTS];
-    int n = epoll_wait(w->epfd, events, MAX_EVENTS, 0);
-    for (int i = 0; i < n; i++) {
-        client *c = events[i].data.ptr;
-        if (events[i].data.ptr == &listen_marker || c == running || c->parked)
-            continue;
-        if ((events[i].events & EPOLLIN) && client_read(c) < 0)
-            continue;                   /* closed: the loop frees it */
-        client_process_busy(c);
-        if (client_flush(c) == 0)
-            client_update_events(c);
-    }
-}
-
 static void *thread_loop(void *arg)
 {
     worker_ctx *w = arg;

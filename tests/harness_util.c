@@ -191,3 +191,21 @@ long long it_info_ll(kv_conn *c, const char *section, const char *name)
         it_fail("INFO %s has no numeric field %s", section, name);
     return v;
 }
+
+kv_conn *it_connect_elsewhere(int port, long long pid)
+{
+    for (int attempt = 0; attempt < 30; attempt++) {
+        kv_conn *c = conn_open(port);
+        if (!c)
+            it_fail("cannot connect to port %d", port);
+        conn_set_timeout(c, 300);
+        long long got = info_ll_or(c, "server", "process_id", -1);
+        if (got >= 0 && got != pid) {
+            conn_set_timeout(c, 10000);
+            return c;
+        }
+        conn_close(c);
+    }
+    it_fail("30 new connections in a row landed on worker %lld (or found no other answering)", pid);
+    return NULL;
+}

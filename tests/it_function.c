@@ -311,24 +311,6 @@ static void test_oom(void **state)
 
 /* ---- kvns only: across workers ------------------------------------------------------ */
 
-/* A connection to port served by a worker other than pid (up to 30 tries). */
-static kv_conn *connect_elsewhere(int port, long long pid)
-{
-    for (int attempt = 0; attempt < 30; attempt++) {
-        kv_conn *c = conn_open(port);
-        assert_non_null(c);
-        conn_set_timeout(c, 300);
-        long long got = info_ll_or(c, "server", "process_id", -1);
-        if (got >= 0 && got != pid) {
-            conn_set_timeout(c, 10000);
-            return c;
-        }
-        conn_close(c);
-    }
-    it_fail("30 connections in a row landed on worker %lld", pid);
-    return NULL;
-}
-
 /* A server of two single-thread workers and a connection on each. */
 typedef struct two_workers {
     kv_server *srv;
@@ -346,7 +328,7 @@ static two_workers two_workers_start(const char *extra_env)
     /* while a's only thread sleeps, a new connection answers only from the other */
     assert_int_equal(conn_send_cmd(tw.a, "DEBUG", "SLEEP", "1", NULL), 0);
     sleep_ms(50);
-    tw.b = connect_elsewhere(srv_port(tw.srv), a_pid);
+    tw.b = it_connect_elsewhere(srv_port(tw.srv), a_pid);
     kv_reply *r = conn_read_reply(tw.a);
     assert_status(r, "OK");
     kv_reply_free(r);

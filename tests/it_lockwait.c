@@ -35,28 +35,6 @@ static long long key_shard(kv_conn *c, const char *key)
     return s;
 }
 
-/* Opens a connection served by a worker other than pid, whose only thread holds a
- * lock. The kernel may queue a new connection on either worker's listener; one that
- * landed on the holder gets no answer within 300 ms (or answers with the holder's pid
- * when the hold has not begun yet) and is closed for another try. Fails the test after
- * 20 tries. */
-static kv_conn *connect_elsewhere(int port, long long pid)
-{
-    for (int attempt = 0; attempt < 20; attempt++) {
-        kv_conn *c = conn_open(port);
-        assert_non_null(c);
-        conn_set_timeout(c, 300);
-        long long got = info_ll_or(c, "server", "process_id", -1);
-        if (got >= 0 && got != pid) {
-            conn_set_timeout(c, 10000);
-            return c;
-        }
-        conn_close(c);
-    }
-    fail_msg("20 new connections in a row landed on worker %lld, whose only thread holds a lock", pid);
-    return NULL;
-}
-
 /* Fills cold[] with COLD_KEYS keys on shards other than hot's and sets them. */
 static void make_cold_keys(kv_conn *c, long long hot_shard, char cold[][32])
 {
@@ -114,8 +92,8 @@ static lockwait_setup lockwait_start(const char *hold_ms)
     expect_status(ls.holder, "OK", "SET", "hot", "v", NULL);
     assert_int_equal(conn_send_cmd(ls.holder, "DEBUG", "LOCKSHARD", "hot", hold_ms, NULL), 0);
     sleep_ms(100);
-    ls.waiter = connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
-    ls.other = connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
+    ls.waiter = it_connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
+    ls.other = it_connect_elsewhere(srv_port(ls.srv), ls.holder_pid);
     return ls;
 }
 

@@ -11,7 +11,9 @@
  *     undone and run again: nothing of the first run stays;
  *   - past busy-reply-threshold a client of another worker needing the script's shard
  *     gets -BUSY (another shard is served), SCRIPT KILL stops it, UNKILLABLE once it wrote;
- *   - a worker SIGKILLed in the middle of a script leaves none of its writes. */
+ *   - a worker SIGKILLed in the middle of a script leaves none of its writes;
+ *   - SHUTDOWN NOSAVE stops a busy script that wrote (nothing of it saved), SHUTDOWN
+ *     writes the final snapshot. */
 #include "harness.h"
 
 #include <signal.h>
@@ -320,24 +322,6 @@ static long long serving_pid(kv_conn *c)
     return it_info_ll(c, "server", "process_id");
 }
 
-/* A connection to port served by a worker other than pid (up to 30 tries). */
-static kv_conn *connect_elsewhere(int port, long long pid)
-{
-    for (int attempt = 0; attempt < 30; attempt++) {
-        kv_conn *c = conn_open(port);
-        assert_non_null(c);
-        conn_set_timeout(c, 300);
-        long long got = info_ll_or(c, "server", "process_id", -1);
-        if (got >= 0 && got != pid) {
-            conn_set_timeout(c, 10000);
-            return c;
-        }
-        conn_close(c);
-    }
-    it_fail("30 connections in a row landed on worker %lld", pid);
-    return NULL;
-}
-
 /* A server of two single-thread workers and a connection on each. */
 typedef struct two_workers {
     kv_server *srv;
@@ -356,7 +340,7 @@ static two_workers two_workers_start(void)
     /* while a's only thread sleeps, a new connection answers only from the other */
     assert_int_equal(conn_send_cmd(tw.a, "DEBUG", "SLEEP", "1", NULL), 0);
     sleep_ms(50);
-    tw.b = connect_elsewhere(srv_port(tw.srv), tw.a_pid);
+    tw.b = it_connect_elsewhere(srv_port(tw.srv), tw.a_pid);
     kv_reply *r = conn_read_reply(tw.a);
     assert_status(r, "OK");
     kv_reply_free(r);
@@ -492,7 +476,7 @@ static void test_worker_killed_mid_script(void **state)
     expect_error_prefix(tw.b, "BUSY", "GET", "k1", NULL);
     assert_int_equal(kill((pid_t)tw.a_pid, SIGKILL), 0);
     sleep_ms(200);
-    char key[8];
+    char key[16];
     for (int i = 1; i <= 8; i++) {
         snprintf(key, sizeof key, "k%d", i);
         expect_nil(tw.b, "GET", key, NULL);
@@ -500,6 +484,64 @@ static void test_worker_killed_mid_script(void **state)
     expect_int(tw.b, 0, "DBSIZE", NULL);
     expect_status(tw.b, "OK", "DEBUG", "CHECK", NULL);
     two_workers_stop(&tw);
+}
+
+/* SHUTDOWN NOSAVE from another worker stops the server while a script that wrote
+ * runs; nothing of the script reaches the snapshot, what SAVE wrote before stays. A
+ * plain SHUTDOWN writes the final snapshot. */
+static void test_shutdown_stops_busy_script(void **state)
+{
+    it_skip_unless_kvns("restarts on one snapshot file");
+    char dir[] = "/tmp/kvns-it-script-XXXXXX", env_path[300], cmd[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(env_path, sizeof env_path, "KVNS_PERSIST_PATH=%s/dump.kvns", dir);
+    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", env_path, NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    kv_conn *b = it_connect_elsewhere(srv_port(srv), serving_pid(a));
+    expect_status(b, "OK", "SET", "base", "1", NULL);
+    expect_status(b, "OK", "SAVE", NULL);
+    expect_status(b, "OK", "CONFIG", "SET", "busy-reply-threshold", "100", NULL);
+    assert_int_equal(conn_send_cmd(a, "EVAL", "redis.call('set', KEYS[1], 'w'); while true do end", "1", "k", NULL),
+                     0);
+    sleep_ms(300);
+    expect_error_prefix(b, "UNKILLABLE", "SCRIPT", "KILL", NULL);
+    assert_int_equal(conn_send_cmd(b, "SHUTDOWN", "NOSAVE", NULL), 0);
+    assert_true(conn_wait_closed(b, 10000));
+    long long deadline = mono_ms() + 10000;
+    while (srv_alive(srv) && mono_ms() < deadline)
+        sleep_ms(20);
+    assert_false(srv_alive(srv));
+    conn_close(a);
+    conn_close(b);
+    assert_int_equal(srv_stop(srv), 0);
+    srv = srv_start(env);
+    assert_non_null(srv);
+    a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    expect_bulk(a, "1", "GET", "base", NULL);
+    expect_nil(a, "GET", "k", NULL);
+    expect_status(a, "OK", "SET", "later", "2", NULL);
+    assert_int_equal(conn_send_cmd(a, "SHUTDOWN", NULL), 0);
+    assert_true(conn_wait_closed(a, 10000));
+    deadline = mono_ms() + 10000;
+    while (srv_alive(srv) && mono_ms() < deadline)
+        sleep_ms(20);
+    conn_close(a);
+    assert_int_equal(srv_stop(srv), 0);
+    srv = srv_start(env);
+    assert_non_null(srv);
+    a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    expect_bulk(a, "2", "GET", "later", NULL);
+    expect_error(a, "ERR No shutdown in progress.", "SHUTDOWN", "ABORT", NULL);
+    expect_error(a, "ERR syntax error", "SHUTDOWN", "SAVE", "NOSAVE", NULL);
+    conn_close(a);
+    assert_int_equal(srv_stop(srv), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -517,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_undeclared_key_reruns_script),
         cmocka_unit_test(test_busy_and_script_kill),
         cmocka_unit_test(test_worker_killed_mid_script),
+        cmocka_unit_test(test_shutdown_stops_busy_script),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

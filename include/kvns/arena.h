@@ -157,6 +157,7 @@ typedef struct arena_header {
 
     /* supervisor-written, read by everyone */
     volatile int32_t shutting_down;
+    int32_t  shutdown_nosave;   /* SHUTDOWN NOSAVE asked for the stop: no final snapshot */
     uint32_t workers;
     uint32_t threads;
     uint32_t pad2;

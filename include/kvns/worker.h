@@ -17,14 +17,6 @@ int worker_main(const kvns_config *cfg, uint32_t slot, int listen_fd);
 /* True once this worker process was asked to stop (SIGTERM/SIGINT): long waits in a
  * command (DEBUG SLEEP) end early so a stopping server does not wait them out. */
 bool worker_is_stopping(void);
-struct worker_ctx;
-struct client;
-/* While a script of this thread runs past busy-reply-threshold (script_run.c's hook
- * calls it): serves the thread's other clients as Redis does then - each complete
- * request is answered by script_busy_reply (KILL and FUNCTION STATS run, the rest get
- * -BUSY). The running client, parked clients and new connections wait for the loop;
- * nothing is freed here (the loop that called the script may hold events for them). */
-void worker_serve_busy(struct worker_ctx *w, const struct client *running);
 /* Runs the housekeeper (in a forked child) until SIGTERM; returns the exit code. */
 int housekeeper_main(const kvns_config *cfg);
 /* Runs the supervisor: creates the arena and sockets, forks and watches children. */
