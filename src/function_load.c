@@ -156,7 +156,8 @@ void fnlua_meta_clear(fnlua_meta *md)
  * userdata of fnlua_reg while a library's code runs, absent otherwise). */
 static const char REG_CTX_KEY[] = "kvns_fn_load_ctx";
 
-void fnlua_set_reg_ctx(lua_State *L, fnlua_reg *reg)
+/* Sets (or with NULL clears) the registration redis.register_function adds to. */
+static void set_reg_ctx(lua_State *L, fnlua_reg *reg)
 {
     lua_pushstring(L, REG_CTX_KEY);
     if (reg)
@@ -396,7 +397,8 @@ static void push_readonly_view(lua_State *L)
     lua_replace(L, real);
 }
 
-long long fnlua_version_num(void)
+/* REDIS_VERSION_NUM for KVNS_REDIS_VERSION (0x00MMmmpp). */
+static long long version_num(void)
 {
     int a = 0, b = 0, c = 0;
     sscanf(KVNS_REDIS_VERSION, "%d.%d.%d", &a, &b, &c);
@@ -418,7 +420,7 @@ void fnlua_push_load_globals(lua_State *L)
     }
     lua_pushstring(L, KVNS_REDIS_VERSION);
     lua_setfield(L, -2, "REDIS_VERSION");
-    lua_pushinteger(L, (lua_Integer)fnlua_version_num());
+    lua_pushinteger(L, (lua_Integer)version_num());
     lua_setfield(L, -2, "REDIS_VERSION_NUM");
     push_readonly_view(L);
     lua_setfield(L, -2, "redis");
@@ -460,7 +462,7 @@ int fnlua_run_library(lua_State *L, const fnlua_meta *md, fnlua_reg *reg, int en
     lua_pushvalue(L, env_idx);
     lua_setfenv(L, -2);
     reg->start_ns = clock_mono_ns();
-    fnlua_set_reg_ctx(L, reg);
+    set_reg_ctx(L, reg);
     lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int rc = 0;
     if (lua_pcall(L, 0, 0, 0)) {
@@ -469,7 +471,7 @@ int fnlua_run_library(lua_State *L, const fnlua_meta *md, fnlua_reg *reg, int en
         rc = -1;
     }
     lua_sethook(L, NULL, 0, 0);
-    fnlua_set_reg_ctx(L, NULL);
+    set_reg_ctx(L, NULL);
     return rc;
 }
 

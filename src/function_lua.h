@@ -16,8 +16,6 @@
 
 /* True when name is a valid library or function name: [A-Za-z0-9_]+. */
 bool fnlua_name_valid(const char *name, size_t len);
-/* REDIS_VERSION_NUM for KVNS_REDIS_VERSION (0x00MMmmpp). */
-long long fnlua_version_num(void);
 
 /* What the first line of a library says. */
 typedef struct fnlua_meta {
@@ -49,8 +47,6 @@ void fnlua_push_load_globals(lua_State *L);
  * runs it with reg as the registration (500 ms limit). Returns 0, or -1 with Redis's
  * "ERR Error compiling function: ..." / "ERR Error registering functions: ..." text. */
 int fnlua_run_library(lua_State *L, const fnlua_meta *md, fnlua_reg *reg, int env_idx, char *err, size_t errlen);
-/* Sets (or with NULL clears) the registration redis.register_function adds to. */
-void fnlua_set_reg_ctx(lua_State *L, fnlua_reg *reg);
 
 /* FUNCTION LOAD's validation: shebang, name, engine, then one run in a throwaway load
  * sandbox. Fills out (name, engine "LUA", the whole code, its functions) and returns 0,
