@@ -25,7 +25,6 @@ const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
 const char *const ERR_SYNTAX = "ERR syntax error";
 const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 const char *const ERR_NO_KEY = "ERR no such key";
-const char *const ERR_TOO_LARGE = "ERR command too large to run atomically (undo log full)";
 
 server_state server;
 extern const command list_commands[];
@@ -108,6 +107,40 @@ const command *command_lookup(const char *name, size_t len)
     return i < 0 ? NULL : all_commands[i];
 }
 
+const command *command_sub_lookup(const command *parent, const resp_arg *name)
+{
+    for (const command *s = parent->subcommands; s && s->name; s++) {
+        if (arg_is(name, s->name))
+            return s;
+    }
+    return NULL;
+}
+
+const char *command_full_name(const command *parent, const command *sub, char *buf, size_t cap)
+{
+    if (sub)
+        snprintf(buf, cap, "%s|%s", parent->name, sub->name);
+    else
+        snprintf(buf, cap, "%s", parent->name);
+    return buf;
+}
+
+const command *command_find_row(const command *cmd, const resp_arg *argv, size_t argc)
+{
+    return cmd->subcommands && argc >= 2 ? command_sub_lookup(cmd, &argv[1]) : cmd;
+}
+
+/* bsearch's comparison of a full name with a command_doc. */
+static int doc_name_cmp(const void *name, const void *doc)
+{
+    return strcmp(name, ((const command_doc *)doc)->name);
+}
+
+const command_doc *command_doc_find(const char *full_name)
+{
+    return bsearch(full_name, command_docs, command_docs_count, sizeof command_docs[0], doc_name_cmp);
+}
+
 bool arg_is(const resp_arg *a, const char *word)
 {
     size_t n = strlen(word);
@@ -143,9 +176,7 @@ void reply_store_error(client *c, int rc)
         cmd_abort(c, "ERR too many namespaces");
     else if (rc == STORE_E_TOOBIG)
         cmd_abort(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    else if (rc == TXN_E_UNDO_FULL || c->w->txn.failed == TXN_E_UNDO_FULL)
-        cmd_abort(c, ERR_TOO_LARGE);
-    else
+    else                                         /* TXN_E_NOMEM, or an undo log that could not grow */
         cmd_abort(c, ERR_OOM);
 }
 
@@ -267,6 +298,45 @@ static void reply_unknown_command(client *c)
     reply_error(&c->out, msg);
 }
 
+/* Redis 7: "ERR unknown subcommand 'x'. Try OBJECT HELP." */
+static void reply_unknown_subcommand(client *c, const command *parent)
+{
+    char msg[320], upper[40];
+    size_t len = 0, i = 0;
+    for (; parent->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)parent->name[i]);
+    upper[i] = '\0';
+    append_sanitized(msg, sizeof msg, &len, "ERR unknown subcommand '", 24);
+    append_sanitized(msg, sizeof msg, &len, c->argv[1].ptr, c->argv[1].len > 128 ? 128 : c->argv[1].len);
+    snprintf(msg + len, sizeof msg - len, "'. Try %s HELP.", upper);
+    reply_error(&c->out, msg);
+}
+
+/* True when argc arguments fit cmd's Redis-style arity (N exact, -N at least N). */
+static inline bool arity_ok(const command *cmd, size_t argc)
+{
+    return cmd->arity > 0 ? (int)argc == cmd->arity : (int)argc >= -cmd->arity;
+}
+
+/* The row that runs c->argv: cmd itself, or for a container given a subcommand that
+ * subcommand's row (Redis's lookupCommand). NULL after replying the unknown-subcommand
+ * error or, when check_arity, the arity error under the full name ('object|encoding'). */
+static const command *command_row(client *c, const command *cmd, bool check_arity)
+{
+    const command *row = command_find_row(cmd, c->argv, c->argc);
+    if (!row) {
+        reply_unknown_subcommand(c, cmd);
+        return NULL;
+    }
+    if (check_arity && !arity_ok(row, c->argc)) {
+        char name[96];
+        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command",
+                     command_full_name(cmd, row != cmd ? row : NULL, name, sizeof name));
+        return NULL;
+    }
+    return row;
+}
+
 /* Initializes c->keys[] for the resolved key arguments refs[0..n) and writes their
  * shard ids to shards[]. */
 static inline void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t *shards)
@@ -284,13 +354,11 @@ static inline void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t
     }
 }
 
-/* Bytes a write may add: its arguments plus per-key overhead (a guess made before
- * running it; the exact figure is known at commit). */
-static uint64_t estimate_growth(const client *c)
+uint64_t command_growth_estimate(const resp_arg *argv, size_t argc)
 {
     uint64_t n = 0;
-    for (size_t i = 1; i < c->argc; i++)
-        n += c->argv[i].len + 16;
+    for (size_t i = 1; i < argc; i++)
+        n += argv[i].len + 16;
     return n + 64;
 }
 
@@ -408,8 +476,7 @@ static inline void touch_written_keys(client *c, const command *cmd, const cmd_k
  * over the limit: it must be rolled back and answer OOM (or evict and retry). */
 static bool over_limit_after(const command *cmd, const kv_txn *t, int64_t grow_before)
 {
-    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before &&
-           store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before && command_memory_over_limit();
 }
 
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
@@ -516,7 +583,7 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     bind_keys(c, refs, n, ids);
     kv_txn *t = &c->w->txn;
     if (cmd->flags & CMD_DENYOOM)
-        evict_before_write(c, refs, n, estimate_growth(c), t, NULL);
+        evict_before_write(c, refs, n, command_growth_estimate(c->argv, c->argc), t, NULL);
     for (int attempt = 0;; attempt++) {
         int rc = run_locked(c, cmd, t, refs, ids, (size_t)n);
         if (rc != RUN_OOM)
@@ -567,6 +634,33 @@ static inline void key_room_free(key_room *r)
     }
 }
 
+uint64_t command_evict_for(const command *cmd, const resp_arg *argv, size_t argc, uint64_t need, kv_txn *t)
+{
+    if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK) || store_used_memory() + need <= evict_start_bytes())
+        return 0;
+    key_room room;
+    key_room_init(&room, argc);
+    int n = command_resolve_keys(cmd, argv, (int)argc, room.refs);
+    uint64_t freed = 0;
+    int prev = -1;
+    for (int i = 0; i < n && store_used_memory() + need > evict_start_bytes(); i++) {
+        kv_key k;
+        key_init(&k, argv[room.refs[i].pos].ptr, argv[room.refs[i].pos].len);
+        int nsid = key_nsid_existing(&k);
+        if (nsid < 0 || nsid == prev)
+            continue;
+        prev = nsid;
+        freed += evict_namespace(t, (uint32_t)nsid, need);
+    }
+    key_room_free(&room);
+    return freed;
+}
+
+bool command_memory_over_limit(void)
+{
+    return store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+}
+
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
@@ -577,8 +671,8 @@ static void command_run(client *c, const command *cmd)
         multi_flag_error(c);
         return;
     }
-    c->last_cmd = cmd;
-    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
+    const command *row = cmd;
+    if (cmd->subcommands || !arity_ok(cmd, c->argc)) {   /* skipped by a plain command with its arity */
         if (multi_is_exec(cmd)) {
             /* Redis's execCommandAbort: EXEC itself refused ends the transaction */
             multi_discard(c);
@@ -586,12 +680,17 @@ static void command_run(client *c, const command *cmd)
                                  "'exec' command");
             return;
         }
-        reply_errorf(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
-        multi_flag_error(c);
-        return;
+        row = command_row(c, cmd, true);
+        if (!row) {
+            multi_flag_error(c);
+            return;
+        }
     }
+    /* queued as the container: command_call finds the subcommand's row again */
     if (c->multi && multi_intercept(c, cmd))
         return;
+    cmd = row;
+    c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return;
     if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK)) {
@@ -624,6 +723,10 @@ static int call_nested(client *c, const command *cmd)
         reply_unknown_command(c);
         return CALL_DONE;
     }
+    const command *row = command_row(c, cmd, cmd->subcommands != NULL);
+    if (!row)
+        return CALL_DONE;
+    cmd = row;
     c->last_cmd = cmd;
     if (persist_refuse_write(c, cmd))
         return CALL_DONE;
@@ -655,6 +758,7 @@ static int call_nested(client *c, const command *cmd)
         return CALL_DONE;
     }
     if (!w->nest_allow_oom && over_limit_after(cmd, t, w->nest_sp.grow)) {
+        c->last_grow = t->grow;
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
         lane_stat_add(t->ln, STAT_OOM, 1);

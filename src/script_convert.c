@@ -488,16 +488,18 @@ int script_redis_command(lua_State *L, bool raise)
     if (!build_argv(e, L, argc))
         return call_fail(L, raise, "Lua redis lib command arguments must be strings or integers");
     const command *cmd = command_lookup(e->argv[0].ptr, e->argv[0].len);
-    if (!cmd)
+    /* a container's checks are its subcommand's; command_call finds that row again */
+    const command *row = cmd ? command_find_row(cmd, e->argv, (size_t)argc) : NULL;
+    if (!row)
         return call_fail(L, raise, "Unknown Redis command called from script");
-    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity)
+    if ((row->arity > 0 && argc != row->arity) || argc < -row->arity)
         return call_fail(L, raise, "Wrong number of args calling Redis command from script");
-    if (cmd->flags & CMD_NOSCRIPT)
+    if (row->flags & CMD_NOSCRIPT)
         return call_fail(L, raise, "This Redis command is not allowed from script");
-    if (cmd->flags & CMD_WRITE) {
+    if (row->flags & CMD_WRITE) {
         if (e->sc->ro || (e->sc->flags & SCRIPT_NO_WRITES))
             return call_fail(L, raise, "Write commands are not allowed from read-only scripts.");
-        if ((cmd->flags & CMD_DENYOOM) && e->oom_at_start && !e->wrote && !(e->sc->flags & SCRIPT_ALLOW_OOM))
+        if ((row->flags & CMD_DENYOOM) && e->oom_at_start && !e->wrote && !(e->sc->flags & SCRIPT_ALLOW_OOM))
             return call_fail(L, raise, ERR_OOM);
     }
     client *c = e->c;
@@ -505,7 +507,7 @@ int script_redis_command(lua_State *L, bool raise)
      * limit (nothing of the script was written yet); later ones are not: a script
      * cannot stop half-way, as in Redis */
     c->w->nest_allow_oom = e->wrote || (e->sc->flags & SCRIPT_ALLOW_OOM);
-    if ((cmd->flags & CMD_WRITE) && !e->wrote) {
+    if ((row->flags & CMD_WRITE) && !e->wrote) {
         e->wrote = true;
         __atomic_store_n(&c->w->txn.ln->script_wrote, 1, __ATOMIC_RELAXED);
     }

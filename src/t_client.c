@@ -375,32 +375,28 @@ static void client_getredir(client *c)
 
 
 const command tsrv_client_subs[] = {
-    { "getname", 2, CONN_SUB, NULL, client_getname, NULL, "Returns the name of the connection.", "2.6.9", "O(1)" },
+    { "getname", 2, CONN_SUB, NULL, client_getname, NULL, "Returns the name of the connection.", "2.6.9", "O(1)", NULL },
     { "getredir", 2, CONN_SUB, NULL, client_getredir, NULL,
       "Returns the client ID to which the connection's tracking notifications are redirected.",
-      "6.0.0", "O(1)" },
-    { "id", 2, CONN_SUB, NULL, client_id, NULL, "Returns the unique client ID of the connection.", "5.0.0", "O(1)" },
-    { "info", 2, CONN_SUB, NULL, client_info, NULL, "Returns information about the connection.", "6.2.0", "O(1)" },
+      "6.0.0", "O(1)", NULL },
+    { "id", 2, CONN_SUB, NULL, client_id, NULL, "Returns the unique client ID of the connection.", "5.0.0", "O(1)", NULL },
+    { "info", 2, CONN_SUB, NULL, client_info, NULL, "Returns information about the connection.", "6.2.0", "O(1)", NULL },
     { "kill", -3, ADMIN_SUB, NULL, client_kill, NULL, "Terminates open connections.", "2.4.0",
-      "O(N) where N is the number of client connections" },
+      "O(N) where N is the number of client connections", NULL },
     { "list", -2, ADMIN_SUB, NULL, client_list, NULL, "Lists open connections.", "2.4.0",
-      "O(N) where N is the number of client connections" },
+      "O(N) where N is the number of client connections", NULL },
     { "no-evict", 3, ADMIN_SUB, NULL, client_no_evict, NULL, "Sets the client eviction mode of the connection.",
-      "7.0.0", "O(1)" },
+      "7.0.0", "O(1)", NULL },
     { "no-touch", 3, CONN_SUB, NULL, client_no_touch, NULL,
       "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0",
-      "O(1)" },
+      "O(1)", NULL },
     { "reply", 3, CONN_SUB, NULL, client_reply, NULL, "Instructs the server whether to reply to commands.",
-      "3.2.0", "O(1)" },
+      "3.2.0", "O(1)", NULL },
     { "setinfo", 4, CONN_SUB, NULL, client_setinfo, NULL, "Sets information specific to the client or connection.",
-      "7.2.0", "O(1)" },
-    { "setname", 3, CONN_SUB, NULL, client_setname, NULL, "Sets the connection name.", "2.6.9", "O(1)" },
-    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL,
-      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)" },
+      "7.2.0", "O(1)", NULL },
+    { "setname", 3, CONN_SUB, NULL, client_setname, NULL, "Sets the connection name.", "2.6.9", "O(1)", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, tsrv_sub_help, NULL,
+      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", NULL },
     { 0 }
 };
 
-void tsrv_client(client *c)
-{
-    tsrv_run_subcommand(c, "client", tsrv_client_subs);
-}

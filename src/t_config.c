@@ -364,19 +364,15 @@ static void config_rewrite(client *c)
 const command tsrv_config_subs[] = {
     { "get", -3, ADMIN_SUB, NULL, config_get, NULL,
       "Returns the effective values of configuration parameters.", "2.0.0",
-      "O(N) when N is the number of configuration parameters provided" },
+      "O(N) when N is the number of configuration parameters provided", NULL },
     { "resetstat", 2, ADMIN_SUB, NULL, config_resetstat, NULL, "Resets the server's statistics.",
-      "2.0.0", "O(1)" },
+      "2.0.0", "O(1)", NULL },
     { "rewrite", 2, ADMIN_SUB, NULL, config_rewrite, NULL,
-      "Persists the effective configuration to file.", "2.8.0", "O(1)" },
+      "Persists the effective configuration to file.", "2.8.0", "O(1)", NULL },
     { "set", -4, ADMIN_SUB, NULL, config_set, NULL, "Sets configuration parameters in-flight.",
-      "2.0.0", "O(N) when N is the number of configuration parameters provided" },
-    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL,
-      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)" },
+      "2.0.0", "O(N) when N is the number of configuration parameters provided", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, tsrv_sub_help, NULL,
+      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", NULL },
     { 0 }
 };
 
-void tsrv_config(client *c)
-{
-    tsrv_run_subcommand(c, "config", tsrv_config_subs);
-}

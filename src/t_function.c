@@ -587,30 +587,26 @@ static void fn_kill(client *c)
 
 #define FN_WR (CMD_NOSCRIPT | CMD_WRITE)
 
+/* FUNCTION's subcommands, with Redis 7's arities and flags. */
 static const command tfn_function_subs[] = {
-    { "delete", 3, FN_WR, NULL, fn_delete, NULL, "Deletes a library and its functions.", "7.0.0", "O(1)" },
+    { "delete", 3, FN_WR, NULL, fn_delete, NULL, "Deletes a library and its functions.", "7.0.0", "O(1)", NULL },
     { "dump", 2, CMD_NOSCRIPT, NULL, fn_dump, NULL, "Dumps all libraries into a serialized binary payload.",
-      "7.0.0", "O(N) where N is the number of functions" },
+      "7.0.0", "O(N) where N is the number of functions", NULL },
     { "flush", -2, FN_WR, NULL, fn_flush, NULL, "Deletes all libraries and functions.", "7.0.0",
-      "O(N) where N is the number of functions deleted" },
-    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL, "Returns helpful text about the different subcommands.",
-      "7.0.0", "O(1)" },
-    { "kill", 2, CMD_NOSCRIPT, NULL, fn_kill, NULL, "Terminates a function during execution.", "7.0.0", "O(1)" },
+      "O(N) where N is the number of functions deleted", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, tsrv_sub_help, NULL, "Returns helpful text about the different subcommands.",
+      "7.0.0", "O(1)", NULL },
+    { "kill", 2, CMD_NOSCRIPT, NULL, fn_kill, NULL, "Terminates a function during execution.", "7.0.0", "O(1)", NULL },
     { "list", -2, CMD_NOSCRIPT, NULL, fn_list, NULL, "Returns information about all libraries.", "7.0.0",
-      "O(N) where N is the number of functions" },
+      "O(N) where N is the number of functions", NULL },
     { "load", -3, FN_WR | CMD_DENYOOM, NULL, fn_load, NULL, "Creates a library.", "7.0.0",
-      "O(1) (considering compilation time is redundant)" },
+      "O(1) (considering compilation time is redundant)", NULL },
     { "restore", -3, FN_WR | CMD_DENYOOM, NULL, fn_restore, NULL,
-      "Restores all libraries from a payload.", "7.0.0", "O(N) where N is the number of functions on the payload" },
+      "Restores all libraries from a payload.", "7.0.0", "O(N) where N is the number of functions on the payload", NULL },
     { "stats", 2, CMD_NOSCRIPT, NULL, fn_stats, NULL, "Returns information about a function during execution.",
-      "7.0.0", "O(1)" },
-    { 0 },
+      "7.0.0", "O(1)", NULL },
+    { 0 }
 };
-
-static void tfn_function(client *c)
-{
-    tsrv_run_subcommand(c, "function", tfn_function_subs);
-}
 
 /* FCALL / FCALL_RO: the function, numkeys, keys, args (Redis's fcallCommandGeneric). */
 static void fcall_generic(client *c, bool ro)
@@ -646,11 +642,11 @@ static const key_spec fcall_ro_keys[] = {
 };
 
 const command function_commands[] = {
-    { "function", -2, CMD_NOLOCK | CMD_NOSCRIPT, NULL, tfn_function, "scripting", "A container for function commands.", "7.0.0",
-      "Depends on subcommand." },
-    { "fcall", -3, CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE, fcall_keys, cmd_fcall, "scripting", "Invokes a function.", "7.0.0",
-      "Depends on the function that is executed." },
+    { "function", -2, 0, NULL, NULL, "scripting", "A container for function commands.", "7.0.0",
+      "Depends on subcommand.", tfn_function_subs },
+    { "fcall", -3, CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE, fcall_keys, cmd_fcall, "scripting", "Invokes a function.",
+      "7.0.0", "Depends on the function that is executed.", NULL },
     { "fcall_ro", -3, CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE | CMD_READONLY, fcall_ro_keys, cmd_fcall_ro, "scripting",
-      "Invokes a read-only function.", "7.0.0", "Depends on the function that is executed." },
+      "Invokes a read-only function.", "7.0.0", "Depends on the function that is executed.", NULL },
     { 0 },
 };

@@ -398,51 +398,71 @@ static const char *const object_help[] = {
     "    Prints this help.",
 };
 
-/* OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP. A missing key is a null
- * reply. FREQ is the entry's hit counter (kvns's eviction counter, kept whatever the
- * policy); IDLETIME is always 0 because no per-key access clock is kept; REFCOUNT is
- * always 1 (values are never shared). Runs as NOLOCK with no key specs (Redis's
- * container command has no keys either): it resolves and locks the key itself, and
- * answers the subcommand arity errors the dispatcher cannot know about. */
-static void cmd_object(client *c)
+/* OBJECT HELP: Redis's text. */
+static void object_help_cmd(client *c)
 {
-    static const char *const subs[] = { "encoding", "freq", "idletime", "refcount", "help" };
-    size_t sub = 0;
-    while (sub < 5 && !arg_is(&c->argv[1], subs[sub]))
-        sub++;
-    if (sub == 5) {
-        reply_err_arg(c, "ERR unknown subcommand '", &c->argv[1], 128, "'. Try OBJECT HELP.");
-        return;
-    }
-    if (c->argc != (sub == 4 ? 2u : 3u)) {
-        reply_errorf(&c->out, "ERR wrong number of arguments for 'object|%s' command", subs[sub]);
-        return;
-    }
-    if (sub == 4) {
-        size_t n = sizeof object_help / sizeof object_help[0];
-        reply_array(&c->out, (long long)n);
-        for (size_t i = 0; i < n; i++)
-            reply_simple(&c->out, object_help[i]);
-        return;
-    }
-    kv_key k;
-    key_init(&k, c->argv[2].ptr, c->argv[2].len);
-    kv_txn *t = &c->w->txn;
-    if (!cmd_txn_begin(c, &k.shard, 1))
-        return;
-    kv_entry *e = find_notouch(t, &k);
-    if (!e)
-        reply_null(&c->out);
-    else if (sub == 0)
+    size_t n = sizeof object_help / sizeof object_help[0];
+    reply_array(&c->out, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(&c->out, object_help[i]);
+}
+
+/* OBJECT ENCODING key: the encoding's name, or nil for a missing key. */
+static void object_encoding_cmd(client *c)
+{
+    kv_entry *e = find_notouch(&c->w->txn, &c->keys[2]);
+    if (e)
         reply_bulk_cstr(&c->out, entry_encoding(e));
-    else if (sub == 1)
+    else
+        reply_null(&c->out);
+}
+
+/* OBJECT FREQ key: the entry's hit counter (kvns's eviction counter, kept whatever
+ * the policy), or nil. */
+static void object_freq_cmd(client *c)
+{
+    kv_entry *e = find_notouch(&c->w->txn, &c->keys[2]);
+    if (e)
         reply_int(&c->out, e->hits);
-    else if (sub == 2)
+    else
+        reply_null(&c->out);
+}
+
+/* OBJECT IDLETIME key: always 0 (no per-key access clock is kept), or nil. */
+static void object_idletime_cmd(client *c)
+{
+    if (find_notouch(&c->w->txn, &c->keys[2]))
         reply_int(&c->out, 0);
     else
-        reply_int(&c->out, 1);
-    shard_commit(c);
+        reply_null(&c->out);
 }
+
+/* OBJECT REFCOUNT key: always 1 (values are never shared), or nil. */
+static void object_refcount_cmd(client *c)
+{
+    if (find_notouch(&c->w->txn, &c->keys[2]))
+        reply_int(&c->out, 1);
+    else
+        reply_null(&c->out);
+}
+
+/* OBJECT's subcommands: the key of each is argv[2], locked by the dispatcher. */
+static const key_spec object_key[] = {
+    { KS_RO, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 }
+};
+static const command object_subs[] = {
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, object_help_cmd, NULL,
+      "Returns helpful text about the different subcommands.", "6.2.0", "O(1)", NULL },
+    { "encoding", 3, CMD_READONLY, object_key, object_encoding_cmd, NULL,
+      "Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", NULL },
+    { "idletime", 3, CMD_READONLY, object_key, object_idletime_cmd, NULL,
+      "Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", NULL },
+    { "freq", 3, CMD_READONLY, object_key, object_freq_cmd, NULL,
+      "Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", NULL },
+    { "refcount", 3, CMD_READONLY, object_key, object_refcount_cmd, NULL,
+      "Returns the reference count of a value of a key.", "2.2.3", "O(1)", NULL },
+    { 0 }
+};
 
 /* ---- KEYS, SCAN, RANDOMKEY ------------------------------------------------------- */
 
@@ -620,58 +640,58 @@ static void cmd_flush(client *c)
 
 const command keyspace_commands[] = {
     { "del", -2, WR, (const key_spec[]){ { KS_RM | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_del, "generic",
-      "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed." },
+      "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", NULL },
     { "unlink", -2, WR | FAST, (const key_spec[]){ { KS_RM | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_del, "generic",
-      "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size." },
+      "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size.", NULL },
     { "exists", -2, RO | FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_exists, "generic",
-      "Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check." },
+      "Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check.", NULL },
     { "touch", -2, RO | FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { -1, 1, 0 } }, { 0 } }, cmd_touch, "generic",
       "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-      "3.2.1", "O(N) where N is the number of keys that will be touched." },
+      "3.2.1", "O(N) where N is the number of keys that will be touched.", NULL },
     { "type", 2, RO | FAST, (const key_spec[]){ { KS_RO, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_type, "generic",
-      "Determines the type of value stored at a key.", "1.0.0", "O(1)" },
+      "Determines the type of value stored at a key.", "1.0.0", "O(1)", NULL },
     { "ttl", 2, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_ttl, "generic",
-      "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)" },
+      "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", NULL },
     { "pttl", 2, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_pttl, "generic",
-      "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)" },
+      "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", NULL },
     { "expiretime", 2, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_expiretime, "generic",
-      "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)" },
+      "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)", NULL },
     { "pexpiretime", 2, RO | FAST, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_pexpiretime, "generic",
-      "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)" },
+      "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)", NULL },
     { "expire", -3, WR | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_expire, "generic",
-      "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)" },
+      "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)", NULL },
     { "pexpire", -3, WR | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_pexpire, "generic",
-      "Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)" },
+      "Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)", NULL },
     { "expireat", -3, WR | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_expireat, "generic",
-      "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "O(1)" },
+      "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "O(1)", NULL },
     { "pexpireat", -3, WR | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_pexpireat, "generic",
-      "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "O(1)" },
+      "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "O(1)", NULL },
     { "persist", 2, WR | FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_persist, "generic",
-      "Removes the expiration time of a key.", "2.2.0", "O(1)" },
+      "Removes the expiration time of a key.", "2.2.0", "O(1)", NULL },
     { "rename", 3, WR, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_OW | KS_UPDATE, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_rename, "generic",
-      "Renames a key and overwrites the destination.", "1.0.0", "O(1)" },
+      "Renames a key and overwrites the destination.", "1.0.0", "O(1)", NULL },
     { "renamenx", 3, WR | FAST, (const key_spec[]){ { KS_RW | KS_ACCESS | KS_DELETE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_OW | KS_INSERT, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_renamenx, "generic",
-      "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)" },
+      "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", NULL },
     { "copy", -3, WR | CMD_DENYOOM, (const key_spec[]){ { KS_RO | KS_ACCESS, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { KS_OW | KS_UPDATE, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } }, cmd_copy, "generic",
       "Copies the value of a key to a new key.", "6.2.0",
-      "O(N) worst case for collections, where N is the number of nested items. O(1) for string values." },
-    { "object", -2, RO | ALL_SHARDS, NULL, cmd_object, "generic",
-      "A container for object introspection commands.", "2.2.3", "Depends on subcommand." },
+      "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", NULL },
+    { "object", -2, 0, NULL, NULL, "generic",
+      "A container for object introspection commands.", "2.2.3", "Depends on subcommand.", object_subs },
     { "keys", 2, RO | ALL_SHARDS, NULL, cmd_keys, "generic",
       "Returns all key names that match a pattern.", "1.0.0",
-      "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length." },
+      "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", NULL },
     { "scan", -2, RO | ALL_SHARDS, NULL, cmd_scan, "generic",
       "Iterates over the key names in the database.", "2.8.0",
-      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection." },
+      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", NULL },
     { "randomkey", 1, RO | ALL_SHARDS, NULL, cmd_randomkey, "generic",
-      "Returns a random key name from the database.", "1.0.0", "O(1)" },
+      "Returns a random key name from the database.", "1.0.0", "O(1)", NULL },
     { "dbsize", 1, RO | FAST | ALL_SHARDS, NULL, cmd_dbsize, "server",
-      "Returns the number of keys in the database.", "1.0.0", "O(1)" },
+      "Returns the number of keys in the database.", "1.0.0", "O(1)", NULL },
     { "flushdb", -1, WR | ALL_SHARDS, NULL, cmd_flush, "server",
       "Remove all keys from the current database.", "1.0.0",
-      "O(N) where N is the number of keys in the selected database" },
+      "O(N) where N is the number of keys in the selected database", NULL },
     { "flushall", -1, WR | ALL_SHARDS, NULL, cmd_flush, "server",
       "Removes all keys from all databases.", "1.0.0",
-      "O(N) where N is the total number of keys in all databases" },
+      "O(N) where N is the total number of keys in all databases", NULL },
     { 0 },
 };

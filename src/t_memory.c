@@ -25,16 +25,9 @@ static void memory_usage(client *c)
             return;
         }
     }
-    kv_key k;
-    key_init(&k, c->argv[2].ptr, c->argv[2].len);
-    kv_txn *t = &c->w->txn;
-    if (!cmd_txn_begin(c, &k.shard, 1))
-        return;
-    kv_entry *e = store_find(t, &k);
-    size_t bytes = e ? store_entry_bytes(e) : 0;
-    cmd_commit(c);
+    kv_entry *e = store_find(&c->w->txn, &c->keys[2]);
     if (e)
-        reply_int(&c->out, (long long)bytes);
+        reply_int(&c->out, (long long)store_entry_bytes(e));
     else
         reply_null(&c->out);
 }
@@ -62,53 +55,69 @@ static void memory_stats(client *c)
     reply_int(&c->out, (long long)heap_free_bytes());
 }
 
-/* MEMORY subcommand dispatch. */
-static void cmd_memory(client *c)
+/* MEMORY DOCTOR: nothing to report (the arena's accounting is exact). */
+static void memory_doctor(client *c)
 {
-    const resp_arg *sub = &c->argv[1];
-    if (arg_is(sub, "usage") && c->argc >= 3) {
-        memory_usage(c);
-    } else if (arg_is(sub, "stats") && c->argc == 2) {
-        memory_stats(c);
-    } else if (arg_is(sub, "doctor") && c->argc == 2) {
-        static const char doctor[] = "Hi Sam, I can't find any memory issue in your instance. "
-                                     "I can only account for what occurs on this base.";
-        reply_verbatim(&c->out, doctor, sizeof doctor - 1);
-    } else if (arg_is(sub, "malloc-stats") && c->argc == 2) {
-        static const char nostats[] = "Stats not supported for the current allocator";
-        reply_verbatim(&c->out, nostats, sizeof nostats - 1);
-    } else if (arg_is(sub, "purge") && c->argc == 2) {
-        reply_ok(&c->out);
-    } else if (arg_is(sub, "help") && c->argc == 2) {
-        static const char *const lines[] = {
-            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "DOCTOR",
-            "    Return memory problems reports.",
-            "MALLOC-STATS",
-            "    Return internal statistics report from the memory allocator.",
-            "PURGE",
-            "    Attempt to purge dirty pages for reclamation by the allocator.",
-            "STATS",
-            "    Return information about the memory usage of the server.",
-            "USAGE <key> [SAMPLES <count>]",
-            "    Return memory in bytes used by <key> and its value. Nested values are",
-            "    sampled up to <count> times (default: 5, 0 means sample all).",
-            "HELP",
-            "    Print this help.",
-        };
-        reply_array(&c->out, (long long)(sizeof lines / sizeof *lines));
-        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
-            reply_simple(&c->out, lines[i]);
-    } else {
-        char msg[200];
-        snprintf(msg, sizeof msg, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try MEMORY HELP.",
-                 (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
-        reply_error(&c->out, msg);
-    }
+    static const char doctor[] = "Hi Sam, I can't find any memory issue in your instance. "
+                                 "I can only account for what occurs on this base.";
+    reply_verbatim(&c->out, doctor, sizeof doctor - 1);
 }
 
+/* MEMORY MALLOC-STATS: the arena allocator keeps no such report. */
+static void memory_malloc_stats(client *c)
+{
+    static const char nostats[] = "Stats not supported for the current allocator";
+    reply_verbatim(&c->out, nostats, sizeof nostats - 1);
+}
+
+/* MEMORY PURGE: nothing to purge (freed arena blocks are reused, not returned). */
+static void memory_purge(client *c)
+{
+    reply_ok(&c->out);
+}
+
+/* MEMORY HELP: Redis's text. */
+static void memory_help(client *c)
+{
+    static const char *const lines[] = {
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Print this help.",
+    };
+    reply_array(&c->out, (long long)(sizeof lines / sizeof *lines));
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        reply_simple(&c->out, lines[i]);
+}
+
+/* MEMORY's subcommands; USAGE's key (argv[2]) is locked by the dispatcher. */
+static const command memory_subs[] = {
+    { "doctor", 2, CMD_NOLOCK, NULL, memory_doctor, NULL, "Outputs a memory problems report.", "4.0.0", "O(1)", NULL },
+    { "help", 2, CMD_NOLOCK | CMD_LOADING | CMD_STALE, NULL, memory_help, NULL,
+      "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", NULL },
+    { "malloc-stats", 2, CMD_NOLOCK, NULL, memory_malloc_stats, NULL, "Returns the allocator statistics.", "4.0.0",
+      "Depends on how much memory is allocated, could be slow", NULL },
+    { "purge", 2, CMD_NOLOCK, NULL, memory_purge, NULL, "Asks the allocator to release memory.", "4.0.0",
+      "Depends on how much memory is allocated, could be slow", NULL },
+    { "stats", 2, CMD_NOLOCK, NULL, memory_stats, NULL, "Returns details about memory usage.", "4.0.0", "O(1)", NULL },
+    { "usage", -3, CMD_READONLY, (const key_spec[]){ { KS_RO, KS_INDEX, 2, NULL, KS_RANGE, .range = { 0, 1, 0 } }, { 0 } },
+      memory_usage, NULL, "Estimates the memory usage of a key.", "4.0.0",
+      "O(N) where N is the number of samples.", NULL },
+    { 0 }
+};
+
 const command memory_commands[] = {
-    { "memory", -2, CMD_READONLY | CMD_NOLOCK, NULL, cmd_memory, "server",
-      "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand." },
+    { "memory", -2, 0, NULL, NULL, "server", "A container for memory diagnostics commands.", "4.0.0",
+      "Depends on subcommand.", memory_subs },
     { 0 }
 };

@@ -313,6 +313,7 @@ static void script_load(client *c)
         reply_bulk(&c->out, sha, SCRIPT_SHA_LEN);
 }
 
+/* SCRIPT EXISTS sha...: 1 or 0 per sha, whether the shared cache holds its body. */
 static void script_exists(client *c)
 {
     lua_State *L = script_lua(c->w);
@@ -333,9 +334,11 @@ static void script_exists(client *c)
     lua_settop(L, top);
 }
 
+/* SCRIPT FLUSH [ASYNC|SYNC]: empties the shared cache and this thread's index (the
+ * others follow its generation). Anything but one mode is Redis's option error. */
 static void script_flush(client *c)
 {
-    if (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async")) {
+    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
         reply_error(&c->out, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
         return;
     }
@@ -351,6 +354,7 @@ static void script_flush(client *c)
     reply_ok(&c->out);
 }
 
+/* SCRIPT HELP: Redis's text. */
 static void script_help(client *c)
 {
     static const char *const lines[] = {
@@ -375,32 +379,30 @@ static void script_help(client *c)
         reply_simple(&c->out, lines[i]);
 }
 
+/* SCRIPT KILL: stops the script running on any worker, unless it has written
+ * (script_kill has Redis's NOTBUSY/UNKILLABLE texts). */
 static void script_kill_cmd(client *c)
 {
     script_kill(c, false);
 }
 
-/* SCRIPT <subcommand>: each subcommand with Redis's arity. */
-static void cmd_script(client *c)
-{
-    static const struct { const char *name; int arity; cmd_proc *proc; } subs[] = {
-        { "load", 3, script_load },   { "exists", -3, script_exists }, { "flush", -2, script_flush },
-        { "kill", 2, script_kill_cmd }, { "help", 2, script_help },
-    };
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        if (!arg_is(&c->argv[1], subs[i].name))
-            continue;
-        int a = subs[i].arity;
-        if ((a > 0 && (int)c->argc != a) || (a < 0 && (int)c->argc < -a) || (subs[i].proc == script_flush && c->argc > 3)) {
-            reply_errorf(&c->out, "ERR wrong number of arguments for 'script|%s' command", subs[i].name);
-            return;
-        }
-        subs[i].proc(c);
-        return;
-    }
-    reply_errorf(&c->out, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.",
-                 (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
-}
+/* SCRIPT's subcommands, with Redis 7's arities and flags. */
+static const command script_subs[] = {
+    { "exists", -3, CMD_NOSCRIPT, NULL, script_exists, NULL,
+      "Determines whether server-side Lua scripts exist in the script cache.", "2.6.0",
+      "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+      NULL },
+    { "flush", -2, CMD_NOSCRIPT, NULL, script_flush, NULL, "Removes all server-side Lua scripts from the script cache.",
+      "2.6.0", "O(N) with N being the number of scripts in cache", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, script_help, NULL,
+      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", NULL },
+    { "kill", 2, CMD_NOSCRIPT, NULL, script_kill_cmd, NULL, "Terminates a server-side Lua script during execution.",
+      "2.6.0", "O(1)", NULL },
+    { "load", 3, CMD_NOSCRIPT | CMD_STALE, NULL, script_load, NULL,
+      "Loads a server-side Lua script to the script cache.", "2.6.0",
+      "O(N) with N being the length in bytes of the script body.", NULL },
+    { 0 }
+};
 
 static const key_spec eval_keys[] = {
     { KS_RW | KS_ACCESS | KS_UPDATE, KS_INDEX, 2, NULL, KS_KEYNUM, .keynum = { 0, 1, 1 },
@@ -417,15 +419,15 @@ static const key_spec eval_ro_keys[] = {
 
 const command script_commands[] = {
     { "eval", -3, EVAL_FLAGS, eval_keys, cmd_eval, "scripting", "Executes a server-side Lua script.", "2.6.0",
-      "Depends on the script that is executed." },
+      "Depends on the script that is executed.", NULL },
     { "evalsha", -3, EVAL_FLAGS, eval_keys, cmd_evalsha, "scripting",
-      "Executes a server-side Lua script by SHA1 digest.", "2.6.0", "Depends on the script that is executed." },
+      "Executes a server-side Lua script by SHA1 digest.", "2.6.0", "Depends on the script that is executed.", NULL },
     { "eval_ro", -3, EVAL_FLAGS | CMD_READONLY, eval_ro_keys, cmd_eval_ro, "scripting",
-      "Executes a read-only server-side Lua script.", "7.0.0", "Depends on the script that is executed." },
+      "Executes a read-only server-side Lua script.", "7.0.0", "Depends on the script that is executed.", NULL },
     { "evalsha_ro", -3, EVAL_FLAGS | CMD_READONLY, eval_ro_keys, cmd_evalsha_ro, "scripting",
       "Executes a read-only server-side Lua script by SHA1 digest.", "7.0.0",
-      "Depends on the script that is executed." },
-    { "script", -2, CMD_NOSCRIPT, NULL, cmd_script, "scripting", "A container for Lua scripts management commands.",
-      "2.6.0", "Depends on subcommand." },
+      "Depends on the script that is executed.", NULL },
+    { "script", -2, 0, NULL, NULL, "scripting", "A container for Lua scripts management commands.", "2.6.0",
+      "Depends on subcommand.", script_subs },
     { 0 },
 };

@@ -1,13 +1,12 @@
 /* t_server.c - connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, RESET,
  * SELECT, TIME, DEBUG, WAIT, LATENCY, SLOWLOG, XADD, and the command table of this
- * family (CLIENT is in t_client.c, CONFIG in t_config.c, INFO, COMMAND and LATENCY
- * HISTOGRAM in t_info.c).
+ * family (CLIENT is in t_client.c, CONFIG in t_config.c, COMMAND in t_command.c, INFO
+ * and LATENCY HISTOGRAM in t_info.c).
  *
  * Redis 7.2 is the model for every reply and error text. A container command (CLIENT,
- * COMMAND, CONFIG, LATENCY, SLOWLOG) dispatches through a table of subcommand rows -
- * plain `command` rows whose arity counts the whole argv - that also feeds COMMAND
- * INFO / DOCS / LIST and the container's HELP, so `client|list` and friends are
- * described the way Redis describes them.
+ * COMMAND, CONFIG, LATENCY, SLOWLOG) has a table of subcommand rows (command.h) that
+ * the dispatcher runs and that feeds COMMAND INFO / DOCS / LIST and HELP, so
+ * `client|list` and friends are described the way Redis describes them.
  *
  * CLIENT LIST and CLIENT KILL work on the shared client registry (clients.h), so they
  * see and reach the clients of every worker process and thread. */
@@ -17,7 +16,6 @@
 #include "kvns/glob.h"
 #include "kvns/shard.h"
 #include "kvns/latency.h"
-#include "kvns/log.h"
 #include "t_server.h"
 #include "kvns/worker.h"
 
@@ -25,7 +23,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,52 +86,32 @@ static void set_proto(client *c, int proto)
     c->out.proto = proto;
 }
 
-/* CONTAINER HELP, generated from the subcommand rows: usage line, then each
- * subcommand with its summary (Redis's addReplyHelp shape: an array of status lines). */
-static void reply_sub_help(client *c, const char *upper, const command *subs)
+/* CONTAINER HELP, generated from the container's subcommand rows: usage line, then
+ * each subcommand with its summary (Redis's addReplyHelp shape: an array of status
+ * lines). The handler of the HELP rows that have no hand-written text. */
+void tsrv_sub_help(client *c)
 {
+    const command *parent = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    char upper[32];
+    size_t i = 0;
+    for (; parent->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)parent->name[i]);
+    upper[i] = '\0';
     size_t n = 0;
-    for (const command *s = subs; s->name; s++)
+    for (const command *s = parent->subcommands; s->name; s++)
         n++;
     reply_array(&c->out, (long long)(1 + 2 * n));
     char line[256];
     snprintf(line, sizeof line, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
     reply_simple(&c->out, line);
-    for (const command *s = subs; s->name; s++) {
-        size_t i = 0;
-        for (; s->name[i] && i < sizeof line - 1; i++)
+    for (const command *s = parent->subcommands; s->name; s++) {
+        for (i = 0; s->name[i] && i < sizeof line - 1; i++)
             line[i] = (char)toupper((unsigned char)s->name[i]);
         line[i] = '\0';
         reply_simple(&c->out, line);
         snprintf(line, sizeof line, "    %s", s->summary ? s->summary : "");
         reply_simple(&c->out, line);
     }
-}
-
-/* Runs the subcommand of a container command named by argv[1] (its rows' arity counts
- * the whole argv): Redis's errors for an unknown subcommand and a wrong arity. A row
- * without a handler is the generated HELP. */
-void tsrv_run_subcommand(client *c, const char *parent, const command *subs)
-{
-    char upper[32], arg[160];
-    size_t i = 0;
-    for (; parent[i] && i < sizeof upper - 1; i++)
-        upper[i] = (char)toupper((unsigned char)parent[i]);
-    upper[i] = '\0';
-    const resp_arg *a = &c->argv[1];
-    for (const command *s = subs; s->name; s++) {
-        if (!arg_is(a, s->name))
-            continue;
-        if ((s->arity > 0 && (int)c->argc != s->arity) || (int)c->argc < -s->arity)
-            reply_errorf(&c->out, "ERR wrong number of arguments for '%s|%s' command", parent, s->name);
-        else if (s->proc)
-            s->proc(c);
-        else
-            reply_sub_help(c, upper, subs);
-        return;
-    }
-    tsrv_arg_for_error(a, arg, sizeof arg);
-    reply_errorf(&c->out, "ERR unknown subcommand '%s'. Try %s HELP.", arg, upper);
 }
 
 /* ---- connection commands -------------------------------------------------------------- */
@@ -429,40 +406,6 @@ static void cmd_debug(client *c)
 
 /* WAIT numreplicas timeout: kvns has no replicas, so none acknowledged (answered at once,
  * where Redis would wait out the timeout when numreplicas > 0). */
-/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: asks the supervisor to stop the
- * server (SIGTERM, as systemd would): workers finish, then the final snapshot is
- * written when persistence is on, unless NOSAVE. No reply, as in Redis: the
- * connection closes. NOW and FORCE are accepted (nothing waits for replicas; a
- * failed final snapshot is logged and the server stops anyway). */
-static void cmd_shutdown(client *c)
-{
-    bool nosave = false, save = false, abort_req = false;
-    for (size_t i = 1; i < c->argc; i++) {
-        if (arg_is(&c->argv[i], "nosave"))
-            nosave = true;
-        else if (arg_is(&c->argv[i], "save"))
-            save = true;
-        else if (arg_is(&c->argv[i], "abort"))
-            abort_req = true;
-        else if (!arg_is(&c->argv[i], "now") && !arg_is(&c->argv[i], "force")) {
-            reply_error(&c->out, ERR_SYNTAX);
-            return;
-        }
-    }
-    if ((nosave && save) || (abort_req && c->argc > 2)) {
-        reply_error(&c->out, ERR_SYNTAX);
-        return;
-    }
-    if (abort_req) {
-        reply_error(&c->out, "ERR No shutdown in progress.");
-        return;
-    }
-    log_warn("SHUTDOWN requested", "client=%s nosave=%d", c->addr, (int)nosave);
-    __atomic_store_n(&arena_hdr()->shutdown_nosave, nosave ? 1 : 0, __ATOMIC_RELEASE);
-    kill(getppid(), SIGTERM);
-    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-}
-
 static void cmd_wait(client *c)
 {
     long long replicas, timeout;
@@ -572,26 +515,21 @@ static void latency_sub_graph(client *c)
 
 static const command latency_subs[] = {
     { "doctor", 2, ADMIN_SUB, NULL, latency_sub_doctor, NULL, "Returns a human-readable latency analysis report.",
-      "2.8.13", "O(1)" },
-    { "graph", 3, ADMIN_SUB, NULL, latency_sub_graph, NULL, "Returns a latency graph for an event.", "2.8.13", "O(1)" },
+      "2.8.13", "O(1)", NULL },
+    { "graph", 3, ADMIN_SUB, NULL, latency_sub_graph, NULL, "Returns a latency graph for an event.", "2.8.13", "O(1)", NULL },
     { "histogram", -2, ADMIN_SUB, NULL, tsrv_latency_histogram, NULL,
       "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0",
-      "O(N) where N is the number of commands with latency information being retrieved." },
+      "O(N) where N is the number of commands with latency information being retrieved.", NULL },
     { "history", 3, ADMIN_SUB, NULL, latency_sub_history, NULL, "Returns timestamp-latency samples for an event.",
-      "2.8.13", "O(1)" },
+      "2.8.13", "O(1)", NULL },
     { "latest", 2, ADMIN_SUB, NULL, latency_sub_latest, NULL, "Returns the latest latency samples for all events.",
-      "2.8.13", "O(1)" },
+      "2.8.13", "O(1)", NULL },
     { "reset", -2, ADMIN_SUB, NULL, latency_sub_reset, NULL, "Resets the latency data for one or more events.",
-      "2.8.13", "O(1)" },
-    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL,
-      "Returns helpful text about the different subcommands.", "2.8.13", "O(1)" },
+      "2.8.13", "O(1)", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, tsrv_sub_help, NULL,
+      "Returns helpful text about the different subcommands.", "2.8.13", "O(1)", NULL },
     { 0 }
 };
-
-static void cmd_latency(client *c)
-{
-    tsrv_run_subcommand(c, "latency", latency_subs);
-}
 
 /* SLOWLOG GET [count]: the newest count entries (default 10, -1 all) of every worker,
  * newest first, each [id, unix time, microseconds, [args], client addr, client name]. */
@@ -644,40 +582,19 @@ static void slowlog_sub_reset(client *c)
 
 static const command slowlog_subs[] = {
     { "get", -2, ADMIN_SUB, NULL, slowlog_sub_get, NULL, "Returns the slow log's entries.", "2.2.12",
-      "O(N) where N is the number of entries returned" },
-    { "len", 2, ADMIN_SUB, NULL, slowlog_sub_len, NULL, "Returns the number of entries in the slow log.", "2.2.12", "O(1)" },
+      "O(N) where N is the number of entries returned", NULL },
+    { "len", 2, ADMIN_SUB, NULL, slowlog_sub_len, NULL, "Returns the number of entries in the slow log.", "2.2.12", "O(1)", NULL },
     { "reset", 2, ADMIN_SUB, NULL, slowlog_sub_reset, NULL, "Clears all entries from the slow log.", "2.2.12",
-      "O(N) where N is the number of entries in the slowlog" },
-    { "help", 2, CMD_LOADING | CMD_STALE, NULL, NULL, NULL,
-      "Show helpful text about the different subcommands", "6.2.0", "O(1)" },
+      "O(N) where N is the number of entries in the slowlog", NULL },
+    { "help", 2, CMD_LOADING | CMD_STALE, NULL, tsrv_sub_help, NULL,
+      "Show helpful text about the different subcommands", "6.2.0", "O(1)", NULL },
     { 0 }
 };
-
-static void cmd_slowlog(client *c)
-{
-    tsrv_run_subcommand(c, "slowlog", slowlog_subs);
-}
 
 /* XADD: streams are not implemented (the reference's documented reply). */
 static void cmd_xadd(client *c)
 {
     reply_error(&c->out, "ERR stream type not supported");
-}
-
-/* The subcommand rows of a container command of this family, else NULL. */
-const command *tsrv_subs_of(const command *cmd)
-{
-    if (cmd->proc == tsrv_client)
-        return tsrv_client_subs;
-    if (cmd->proc == tsrv_command)
-        return tsrv_command_subs;
-    if (cmd->proc == tsrv_config)
-        return tsrv_config_subs;
-    if (cmd->proc == cmd_latency)
-        return latency_subs;
-    if (cmd->proc == cmd_slowlog)
-        return slowlog_subs;
-    return NULL;
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */
@@ -687,46 +604,43 @@ const command *tsrv_subs_of(const command *cmd)
 
 const command server_commands[] = {
     { "ping", -1, NL | CMD_FAST | CMD_STALE, NULL, cmd_ping, "connection",
-      "Returns the server's liveliness response.", "1.0.0", "O(1)" },
+      "Returns the server's liveliness response.", "1.0.0", "O(1)", NULL },
     { "echo", 2, NL | CMD_FAST | LS, NULL, cmd_echo, "connection", "Returns the given string.",
-      "1.0.0", "O(1)" },
+      "1.0.0", "O(1)", NULL },
     { "quit", -1, NL | CMD_FAST | CMD_NOSCRIPT | LS, NULL, cmd_quit, "connection",
-      "Closes the connection.", "1.0.0", "O(1)" },
+      "Closes the connection.", "1.0.0", "O(1)", NULL },
     { "hello", -1, NL | CMD_FAST | CMD_NOSCRIPT | LS, NULL, cmd_hello, "connection",
-      "Handshakes with the Redis server.", "6.0.0", "O(1)" },
+      "Handshakes with the Redis server.", "6.0.0", "O(1)", NULL },
     { "auth", -2, NL | CMD_FAST | CMD_NOSCRIPT | LS, NULL, cmd_auth, "connection",
       "Authenticates the connection.", "1.0.0",
-      "O(N) where N is the number of passwords defined for the user" },
+      "O(N) where N is the number of passwords defined for the user", NULL },
     { "reset", 1, NL | CMD_FAST | CMD_NOSCRIPT | LS, NULL, cmd_reset, "connection",
-      "Resets the connection.", "6.2.0", "O(1)" },
+      "Resets the connection.", "6.2.0", "O(1)", NULL },
     { "select", 2, NL | CMD_FAST | LS, NULL, cmd_select, "connection",
-      "Changes the selected database.", "1.0.0", "O(1)" },
-    { "client", -2, NL, NULL, tsrv_client, "connection",
-      "A container for client connection commands.", "2.4.0", "Depends on subcommand." },
+      "Changes the selected database.", "1.0.0", "O(1)", NULL },
+    { "client", -2, NL, NULL, NULL, "connection",
+      "A container for client connection commands.", "2.4.0", "Depends on subcommand.", tsrv_client_subs },
     { "time", 1, NL | CMD_FAST | LS, NULL, cmd_time, "server", "Returns the server time.", "2.6.0",
-      "O(1)" },
+      "O(1)", NULL },
     { "command", -1, NL | LS, NULL, tsrv_command, "server",
       "Returns detailed information about all commands.", "2.8.13",
-      "O(N) where N is the total number of Redis commands" },
+      "O(N) where N is the total number of Redis commands", tsrv_command_subs },
     { "info", -1, NL | LS, NULL, tsrv_info, "server",
-      "Returns information and statistics about the server.", "1.0.0", "O(1)" },
-    { "config", -2, NL, NULL, tsrv_config, "server",
-      "A container for server configuration commands.", "2.0.0", "Depends on subcommand." },
+      "Returns information and statistics about the server.", "1.0.0", "O(1)", NULL },
+    { "config", -2, NL, NULL, NULL, "server",
+      "A container for server configuration commands.", "2.0.0", "Depends on subcommand.", tsrv_config_subs },
     { "debug", -2, NL | CMD_ADMIN | CMD_NOSCRIPT | LS, NULL, cmd_debug, "server",
-      "A container for debugging commands.", "1.0.0", "Depends on subcommand." },
-    { "latency", -2, NL, NULL, cmd_latency, "server",
-      "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand." },
-    { "slowlog", -2, NL, NULL, cmd_slowlog, "server", "A container for slow log commands.",
-      "2.2.12", "Depends on subcommand." },
-    { "shutdown", -1, NL | CMD_ADMIN | CMD_NOSCRIPT | LS, NULL, cmd_shutdown, "server",
-      "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, "
-      "where N is the total number of keys in all databases when saving data, otherwise O(1)" },
+      "A container for debugging commands.", "1.0.0", "Depends on subcommand.", NULL },
+    { "latency", -2, NL, NULL, NULL, "server",
+      "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand.", latency_subs },
+    { "slowlog", -2, NL, NULL, NULL, "server", "A container for slow log commands.",
+      "2.2.12", "Depends on subcommand.", slowlog_subs },
     { "wait", 3, NL | CMD_NOSCRIPT, NULL, cmd_wait, "generic",
       "Blocks until the asynchronous replication of all preceding write commands sent by the "
-      "connection is completed.", "3.0.0", "O(1)" },
+      "connection is completed.", "3.0.0", "O(1)", NULL },
     { "xadd", -5, CMD_WRITE | CMD_DENYOOM | CMD_FAST, (const key_spec[]){ { KS_RW | KS_UPDATE, KS_INDEX, 1, NULL, KS_RANGE, .range = { 0, 1, 0 }, .notes = "UPDATE instead of INSERT because of the optional trimming feature" }, { 0 } }, cmd_xadd, "stream",
       "Appends a new message to a stream. Creates the key if it doesn't exist.", "5.0.0",
       "O(1) when adding a new entry, O(N) when trimming where N being the number of entries "
-      "evicted." },
+      "evicted.", NULL },
     { 0 }
 };

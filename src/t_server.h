@@ -1,5 +1,5 @@
 /* t_server.h - what the server-command files (t_server.c, t_client.c, t_config.c,
- * t_info.c) share. Private to src/. */
+ * t_command.c, t_info.c) share. Private to src/. */
 #ifndef KVNS_T_SERVER_H
 #define KVNS_T_SERVER_H
 
@@ -12,20 +12,16 @@
 #define ADMIN_SUB (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 
 void tsrv_info(client *c);                      /* t_info.c: INFO */
-void tsrv_command(client *c);                   /* t_info.c: COMMAND */
+void tsrv_command(client *c);                   /* t_command.c: COMMAND (no subcommand) */
 void tsrv_latency_histogram(client *c);         /* t_info.c: LATENCY HISTOGRAM */
 void tsrv_reset_memory_peak(void);              /* t_info.c: INFO's used_memory_peak */
-extern const command tsrv_command_subs[];       /* t_info.c */
-void tsrv_client(client *c);                    /* t_client.c: CLIENT */
-extern const command tsrv_client_subs[];
-void tsrv_config(client *c);                    /* t_config.c: CONFIG */
-extern const command tsrv_config_subs[];
+extern const command tsrv_command_subs[];       /* t_command.c */
+extern const command tsrv_client_subs[];        /* t_client.c: CLIENT's */
+extern const command tsrv_config_subs[];        /* t_config.c: CONFIG's */
 
-/* Runs the subcommand of argv[1] from subs, with Redis's unknown-subcommand and
- * arity errors for the container `parent`. */
-void tsrv_run_subcommand(client *c, const char *parent, const command *subs);
-/* The subcommand table of a container command, or NULL. */
-const command *tsrv_subs_of(const command *cmd);
+/* CONTAINER HELP generated from argv[0]'s subcommand rows: the handler of a HELP row
+ * without a hand-written text. */
+void tsrv_sub_help(client *c);
 /* Copies an argument into dst for an error text (truncated, one line). */
 void tsrv_arg_for_error(const resp_arg *a, char *dst, size_t cap);
 /* True when a is a valid client name or lib-name/lib-ver (no spaces or newlines). */

@@ -476,7 +476,8 @@ static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
  * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and
- * SHUTDOWN, which run (they only flag the script, read lanes or signal the supervisor). Nothing here touches
+ * SHUTDOWN NOSAVE, which run (they only flag the script, read lanes or signal the
+ * supervisor). Nothing here touches
  * the store or the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
@@ -502,7 +503,7 @@ static void client_process_busy(client *c, const char *busy)
             script_kill(c, true);
         else if (c->argc == 2 && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "stats"))
             fnlua_reply_stats_cached(c);   /* no registry lock: the thread holds shards */
-        else if (arg_is(&c->argv[0], "shutdown"))
+        else if (c->argc == 2 && arg_is(&c->argv[0], "shutdown") && arg_is(&c->argv[1], "nosave"))
             command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
         else
             reply_error(&c->out, busy);
@@ -521,8 +522,8 @@ void worker_serve_busy(worker_ctx *w, client *running, const char *busy)
          * and parked requests wait for the script to end */
         if (events[i].data.ptr == &listen_marker || c == running || c->parked)
             continue;
-        /* a closed connection is not freed here: the loop turn that ran the script
-         * may still hold an event for it; the loop frees it once the script ends */
+        /* a client that hung up is left to the loop: the loop's own event array,
+         * whose turn runs this script, may still name it */
         if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN))
             continue;
         if ((events[i].events & EPOLLIN) && client_read(c) < 0)

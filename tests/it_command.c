@@ -5,10 +5,16 @@
  *     Redis's errors (invalid command, arity, no keys, bad numkeys);
  *   - the numkeys errors of ZUNIONSTORE & co, LMPOP, ZMPOP, SINTERCARD, ZINTERCARD;
  *   - commands whose keys follow numkeys lock every key (across shards) in one
- *     transaction, and wait for a busy shard (kvns only: DEBUG LOCKSHARD).
+ *     transaction, and wait for a busy shard (kvns only: DEBUG LOCKSHARD);
+ *   - COMMAND DOCS of every listed command and subcommand is redis-server 7.0.15's
+ *     (tests/command_docs_expect.h) but for the summary and complexity texts;
+ *   - subcommand rows: COMMAND LIST/INFO name them, GETKEYS finds their keys, and the
+ *     dispatcher answers their arity and unknown-subcommand errors, and a script's
+ *     redis.call checks the subcommand's arity and flags.
  * Every expectation is Redis 7.0's reply: KVNS_TEST_TARGET=redis passes too (but the
  * busy-shard test). */
 #include "harness.h"
+#include "command_docs_expect.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,6 +271,146 @@ static void test_movable_waits_for_busy_shard(void **state)
     conn_close(holder);
 }
 
+/* The expected compact COMMAND DOCS of name (command_docs_expect.h), or NULL. */
+static const char *redis_doc_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof redis_docs_expect / sizeof redis_docs_expect[0]; i++)
+        if (strcmp(redis_docs_expect[i][0], name) == 0)
+            return redis_docs_expect[i][1];
+    return NULL;
+}
+
+/* The compact form of a COMMAND DOCS map (flat pairs under RESP2) without the fields
+ * the expectations leave out: summary, complexity, subcommands. */
+static void compact_doc(const kv_reply *doc, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "[");
+    bool first = true;
+    for (size_t i = 0; i + 1 < doc->count && len < cap; i += 2) {
+        const char *key = doc->elements[i]->str;
+        if (strcmp(key, "summary") == 0 || strcmp(key, "complexity") == 0 || strcmp(key, "subcommands") == 0)
+            continue;
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s, ", first ? "" : ", ", key);
+        if (len < cap)
+            compact(doc->elements[i + 1], buf, cap, &len);
+        first = false;
+    }
+    if (len < cap)
+        snprintf(buf + len, cap - len, "]");
+}
+
+/* Every command and subcommand COMMAND LIST names documents the arguments, history,
+ * since and group redis-server 7.0.15 does; only kvns's additions from Redis 7.2
+ * (tools/command_docs_kvns.json) have no 7.0 doc to compare with. */
+static void test_docs_match_redis(void **state)
+{
+    kv_conn *c = *state;
+    static const char *const newer[] = { "client|setinfo", "client|no-touch" };
+    kv_reply *list = cmd(c, "COMMAND", "LIST", NULL);
+    size_t compared = 0;
+    static char got[32768];
+    for (size_t i = 0; i < list->count; i++) {
+        const char *name = list->elements[i]->str;
+        const char *want = redis_doc_of(name);
+        if (!want) {
+            bool known = false;
+            for (size_t j = 0; j < sizeof newer / sizeof newer[0]; j++)
+                known |= strcmp(name, newer[j]) == 0;
+            if (!known)
+                it_fail("COMMAND LIST names '%s', which redis-server 7.0.15 does not document", name);
+            continue;
+        }
+        kv_reply *r = cmd(c, "COMMAND", "DOCS", name, NULL);
+        if (r->count != 2 || !kv_reply_is_str(r->elements[0], name))
+            it_fail("COMMAND DOCS %s: want one entry named %s", name, name);
+        compact_doc(r->elements[1], got, sizeof got);
+        if (strcmp(got, want) != 0)
+            it_fail("COMMAND DOCS %s:\n  got  %s\n  want %s", name, got, want);
+        kv_reply_free(r);
+        compared++;
+    }
+    if (compared < 100)
+        it_fail("only %zu commands compared", compared);
+    kv_reply_free(list);
+}
+
+/* Fails unless COMMAND INFO's subcommands entry of container (element 9) names
+ * exactly the given full names, in any order. */
+static void expect_subcommands(kv_conn *c, const char *container, const char *const *names, size_t n)
+{
+    kv_reply *all;
+    const kv_reply *e = info_of(c, container, &all);
+    const kv_reply *subs = e->elements[9];
+    if (subs->count != n)
+        it_fail("%s: %zu subcommands, want %zu", container, subs->count, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < subs->count; j++)
+            found |= kv_reply_is_str(subs->elements[j]->elements[0], names[i]);
+        if (!found)
+            it_fail("%s: subcommand %s missing from COMMAND INFO", container, names[i]);
+    }
+    kv_reply_free(all);
+}
+
+/* OBJECT and MEMORY as containers: their subcommands listed and described like any
+ * command, their keys found by GETKEYS, their errors given by the dispatcher. */
+static void test_subcommand_rows(void **state)
+{
+    kv_conn *c = *state;
+    static const char *const object[] = { "object|encoding", "object|freq", "object|help", "object|idletime",
+                                          "object|refcount" };
+    static const char *const memory[] = { "memory|doctor", "memory|help", "memory|malloc-stats",
+                                          "memory|purge", "memory|stats", "memory|usage" };
+    expect_subcommands(c, "object", object, sizeof object / sizeof object[0]);
+    expect_subcommands(c, "memory", memory, sizeof memory / sizeof memory[0]);
+    expect_info(c, "object|encoding", 2, 2, 1, false,
+                "[[flags, [RO], begin_search, [type, index, spec, [index, 2]], find_keys, "
+                "[type, range, spec, [lastkey, 0, keystep, 1, limit, 0]]]]");
+    kv_reply *list = cmd(c, "COMMAND", "LIST", NULL);
+    if (kv_reply_find_str(list, "object|encoding") < 0 || kv_reply_find_str(list, "memory|usage") < 0)
+        it_fail("COMMAND LIST should name object|encoding and memory|usage");
+    kv_reply_free(list);
+    kv_reply *r = cmd(c, "COMMAND", "GETKEYS", "OBJECT", "ENCODING", "k1", NULL);
+    expect_described(r, "[k1]", "GETKEYS OBJECT ENCODING");
+    kv_reply_free(r);
+    r = cmd(c, "COMMAND", "GETKEYS", "MEMORY", "USAGE", "k2", "SAMPLES", "5", NULL);
+    expect_described(r, "[k2]", "GETKEYS MEMORY USAGE");
+    kv_reply_free(r);
+    expect_error(c, "ERR The command has no key arguments", "COMMAND", "GETKEYS", "MEMORY", "STATS", NULL);
+    expect_error(c, "ERR unknown subcommand 'nope'. Try OBJECT HELP.", "OBJECT", "nope", "k", NULL);
+    expect_error(c, "ERR unknown subcommand 'nope'. Try MEMORY HELP.", "MEMORY", "nope", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'object|encoding' command", "OBJECT", "ENCODING",
+                 NULL);
+    expect_error(c, "ERR wrong number of arguments for 'memory|usage' command", "MEMORY", "USAGE", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'object' command", "OBJECT", NULL);
+    expect_error(c, "ERR unknown subcommand 'nope'. Try SCRIPT HELP.", "SCRIPT", "nope", NULL);
+    expect_error(c, "ERR wrong number of arguments for 'script|load' command", "SCRIPT", "LOAD", NULL);
+    expect_error(c, "ERR SCRIPT FLUSH only support SYNC|ASYNC option", "SCRIPT", "FLUSH", "SYNC", "x", NULL);
+    expect_status(c, "OK", "SET", "k1", "hello", NULL);
+    expect_bulk(c, "embstr", "OBJECT", "ENCODING", "k1", NULL);
+    expect_nil(c, "OBJECT", "ENCODING", "missing", NULL);
+}
+
+/* A script's redis.call checks the subcommand's row, as Redis's scriptCall does after
+ * lookupCommand: its arity, an unknown subcommand, and its flags (CONFIG GET, CLIENT
+ * ID are noscript where their containers are not); OBJECT ENCODING runs. */
+static void test_scripts_check_subcommand_rows(void **state)
+{
+    kv_conn *c = *state;
+    static const struct { const char *body, *error; } refused[] = {
+        { "return redis.call('object', 'nope', 'k')", "ERR Unknown Redis command called from script" },
+        { "return redis.call('object', 'encoding')", "ERR Wrong number of args calling Redis command from script" },
+        { "return redis.call('config', 'get', 'maxmemory')", "ERR This Redis command is not allowed from script" },
+        { "return redis.call('config', 'set', 'maxmemory', '0')", "ERR This Redis command is not allowed from script" },
+        { "return redis.call('client', 'id')", "ERR This Redis command is not allowed from script" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        expect_error_prefix(c, refused[i].error, "EVAL", refused[i].body, "0", NULL);
+    expect_bulk(c, "int", "EVAL", "redis.call('set', KEYS[1], '12'); return redis.call('object', 'encoding', KEYS[1])",
+                "1", "k1", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +422,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numkeys_errors, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_movable_across_shards, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_movable_waits_for_busy_shard, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_docs_match_redis, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_subcommand_rows, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_scripts_check_subcommand_rows, it_test_setup, it_test_teardown),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

@@ -32,6 +32,12 @@ aoff heap_alloc_meta(kv_txn *t, size_t size);
 /* Returns a heap_alloc_meta block to the heap in t (logged under the heap lock, so a
  * rollback gives it back). */
 void heap_free_meta(kv_txn *t, aoff off);
+/* Takes a run of npages from the heap for an undo log segment (kind RUN_UNDO), logged
+ * like any allocation (the heap lock is taken and kept to commit). Returns the run's
+ * offset, or 0 when the arena has no such run. Only txn.c calls it, while growing. */
+aoff alloc_undo_segment(kv_txn *t, uint64_t npages);
+/* Returns an undo segment to the heap (logged). */
+void alloc_free_undo_segment(kv_txn *t, aoff run);
 
 /* Applies the transaction's deferred frees (called by txn_commit). */
 void alloc_apply_frees(kv_txn *t);

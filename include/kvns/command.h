@@ -16,7 +16,41 @@
  * Handlers write their reply into c->out. A handler that fails after mutating must
  * call cmd_abort(c, "ERR ...") (rolls the transaction back and replaces whatever reply
  * it wrote). Rows flagged CMD_NOLOCK get no transaction: the handler opens its own
- * with cmd_txn_begin, to visit shards one at a time (SCAN, KEYS, FLUSHALL, ...). */
+ * with cmd_txn_begin, to visit shards one at a time (SCAN, KEYS, FLUSHALL, ...).
+ *
+ * Container commands (OBJECT, MEMORY, CLIENT, CONFIG, COMMAND, LATENCY, SLOWLOG, SCRIPT,
+ * FUNCTION): the container's row points at a table of
+ * subcommand rows (`.subcommands`, ended by a zeroed row), each an ordinary row named
+ * by the subcommand alone ("encoding"), with its own arity (counting the whole argv),
+ * flags, key specs and handler. The dispatcher runs argv[1]'s row as if it were the
+ * command - its keys resolved and locked, its arity checked as 'object|encoding' -
+ * and answers Redis's "unknown subcommand" itself; COMMAND INFO/DOCS/LIST/GETKEYS and
+ * the HELP rows (handler tsrv_sub_help) read the same table. The container row's own
+ * handler runs only for argv with no subcommand (COMMAND alone); NULL elsewhere. So
+ * adding a subcommand is one handler and one row; its COMMAND DOCS arguments come from
+ * the generated src/command_docs.c by full name ("script|load").
+ *
+ * A new container, e.g. FUNCTION (t_script.c's SCRIPT is the model), in its family's file:
+ *     static const command function_subs[] = {
+ *         { "load", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, NULL, function_load, NULL, "Creates ...",
+ *           "7.0.0", "O(1) ...", NULL },
+ *         { "list", -2, CMD_NOSCRIPT, NULL, function_list, NULL, ... },
+ *         { 0 }
+ *     };
+ * and in the family's table (arity -2, no flags, keys or handler, as Redis's row):
+ *     { "function", -2, 0, NULL, NULL, "scripting", "A container for function commands.", "7.0.0",
+ *       "Depends on subcommand.", function_subs },
+ * A subcommand row's group is NULL (COMMAND reports the container's); its key specs
+ * index the whole argv (OBJECT ENCODING's key is argv[2]). Inside MULTI the container
+ * row is queued once the dispatcher has checked the subcommand and its arity; EXEC
+ * takes the shards of the subcommand row's keys, and command_call finds that row again
+ * (nested calls dispatch exactly like top-level ones; a script's redis.call checks the
+ * subcommand row's arity and flags through command_find_row). Nothing else to register:
+ * src/command_docs.c already has every Redis 7.0.15 command (a subcommand 7.0 lacks
+ * goes in tools/command_docs_kvns.json, then regenerate), it_command checks each
+ * listed name's COMMAND DOCS, and the differential fuzzer needs one grammar row per
+ * "container|sub" (tests/fuzz/difffuzz_grammar.c), since COMMAND LIST names it (a name
+ * without a row gets generic arguments and its replies compared exactly). */
 #ifndef KVNS_COMMAND_H
 #define KVNS_COMMAND_H
 
@@ -36,6 +70,7 @@ enum cmd_flags {
     CMD_LOADING  = 1 << 7,
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
+    CMD_NOMULTI  = 1 << 10,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN, ...) */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
@@ -100,7 +135,44 @@ typedef struct command {
     const char *summary;
     const char *since;
     const char *complexity;
+    const struct command *subcommands;   /* a container's subcommand rows, or NULL */
 } command;
+
+/* COMMAND DOCS argument types and flags, as Redis 7 names them. */
+enum cmd_arg_type {
+    ARG_STRING, ARG_INTEGER, ARG_DOUBLE, ARG_KEY, ARG_PATTERN, ARG_UNIX_TIME, ARG_PURE_TOKEN,
+    ARG_ONEOF, ARG_BLOCK,
+};
+enum cmd_arg_flags { ARG_OPTIONAL = 1 << 0, ARG_MULTIPLE = 1 << 1, ARG_MULTIPLE_TOKEN = 1 << 2 };
+enum cmd_doc_flags { DOC_DEPRECATED = 1 << 0, DOC_SYSCMD = 1 << 1 };
+
+/* One argument of a command as COMMAND DOCS describes it. */
+typedef struct cmd_arg {
+    const char *name;
+    uint8_t     type;                /* enum cmd_arg_type */
+    uint8_t     flags;               /* ARG_* */
+    int8_t      key_spec_index;      /* ARG_KEY: its key spec; -1 otherwise */
+    uint8_t     nargs;               /* ARG_ONEOF / ARG_BLOCK: how many in args */
+    const char *token, *since, *deprecated_since;   /* NULL when absent */
+    const struct cmd_arg *args;
+} cmd_arg;
+
+/* The COMMAND DOCS fields of a command or subcommand beyond its row's summary, since,
+ * group and complexity (src/command_docs.c, generated from redis-server). */
+typedef struct command_doc {
+    const char *name;                /* full name: "get", "object|encoding" */
+    uint8_t     doc_flags;           /* DOC_* */
+    const char *deprecated_since, *replaced_by;
+    const char *const *history;      /* version, text, version, text, ..., NULL; or NULL */
+    const cmd_arg *args;
+    size_t      nargs;
+} command_doc;
+
+/* The docs of the command or subcommand of this full name, or NULL. */
+const command_doc *command_doc_find(const char *full_name);
+/* The generated table (src/command_docs.c), sorted by name. */
+extern const command_doc command_docs[];
+extern const size_t command_docs_count;
 
 enum client_flags {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
@@ -175,6 +247,14 @@ typedef struct client {
 
 /* Looks up a command by name (any case). */
 const command *command_lookup(const char *name, size_t len);
+/* The subcommand row of container parent named by `name` (any case), or NULL. */
+const command *command_sub_lookup(const command *parent, const resp_arg *name);
+/* The row that runs argv for cmd (Redis's lookupCommand): a container's subcommand row
+ * named by argv[1], NULL when it has none of that name; else cmd itself. No reply:
+ * for callers that check a row before command_call (EXEC's keys, a script's flags). */
+const command *command_find_row(const command *cmd, const resp_arg *argv, size_t argc);
+/* Writes "parent|sub" (sub NULL: parent's name) into buf: the name Redis reports. */
+const char *command_full_name(const command *parent, const command *sub, char *buf, size_t cap);
 /* Builds the merged table; call once per process before serving. */
 void command_table_init(void);
 /* Iterates the merged table (COMMAND, COMMAND COUNT/LIST/DOCS). */
@@ -233,8 +313,22 @@ enum call_result {
  * the keys it declared, and commits once when everything has run. Shards it lacks
  * are tried without waiting (see CALL_RELOCK). A command that fails rolls back only
  * itself; a DENYOOM command that leaves memory over the limit is rolled back and
- * answers OOM. cmd may be NULL (unknown command). Arity is the caller's to check. */
+ * answers OOM, setting c->last_grow to what the whole transaction had grown by then
+ * (the room the caller may evict for before running everything again). cmd may be
+ * NULL (unknown command). Arity is the caller's to check, except a subcommand's (a
+ * container's cmd runs argv[1]'s row, checked here). */
 int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc);
+
+/* Bytes a write of argv[0..argc) may add: its arguments plus per-key overhead (a
+ * guess made before running it; the exact figure is known at commit). */
+uint64_t command_growth_estimate(const resp_arg *argv, size_t argc);
+/* Evicts, in the namespaces of cmd's keys in argv (each by its own policy), until
+ * `need` more bytes fit under the eviction threshold or nothing is left there: what
+ * the dispatcher does before a DENYOOM command, for a command not run yet (MULTI's
+ * queue). Returns the bytes freed. t must have no transaction open. */
+uint64_t command_evict_for(const command *cmd, const resp_arg *argv, size_t argc, uint64_t need, kv_txn *t);
+/* True when used memory is over the memory limit (maxmemory). */
+bool command_memory_over_limit(void);
 
 /* Common replies. */
 extern const char *const ERR_WRONGTYPE;   /* "WRONGTYPE Operation against a key holding the wrong kind of value" */
@@ -243,7 +337,6 @@ extern const char *const ERR_NOT_FLOAT;   /* "ERR value is not a valid float" */
 extern const char *const ERR_SYNTAX;      /* "ERR syntax error" */
 extern const char *const ERR_OOM;         /* "OOM command not allowed when used memory > 'maxmemory'." */
 extern const char *const ERR_NO_KEY;      /* "ERR no such key" */
-extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomically" */
 
 /* Case-insensitive compare of an argument with a lower-case word. */
 bool arg_is(const resp_arg *a, const char *word);
@@ -275,8 +368,9 @@ static inline bool key_lookup_typed(client *c, size_t i, uint8_t type, enum key_
     return key_lookup_typed_at(c, &c->keys[i], type, how, ep);
 }
 /* Rolls back (like cmd_abort) and replies the right error for a failed store call
- * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
- * place such failures become replies (handlers and the dispatcher alike). */
+ * (STORE_E_*) or commit (TXN_E_*): OOM (the arena, or an undo log that could not
+ * grow), namespace table full, ... The one place such failures become replies
+ * (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
 
 /* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
@@ -303,6 +397,7 @@ extern const command function_commands[];  /* FUNCTION, FCALL, FCALL_RO (src/t_f
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);
+extern const char *const ERR_MISCONF;     /* "MISCONF Redis is configured to save RDB snapshots, ..." */
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Writes src/command_docs.c: the COMMAND DOCS data of every Redis command and
+subcommand (arguments, history, doc flags, deprecation) as redis-server 7.0.15 reports
+it, plus tools/command_docs_kvns.json for what kvns has and Redis 7.0 lacks.
+
+Regenerate (the outputs are checked in):
+    redis-server --port 7501 --save '' &
+    python3 tools/gen_command_docs.py 7501 > src/command_docs.c
+    python3 tools/gen_command_docs.py 7501 --expect > tests/command_docs_expect.h
+and stop that redis-server by its pid. --expect writes what tests/it_command.c checks
+COMMAND DOCS against: per name, the compact form of Redis's doc without summary,
+complexity and subcommands. Summary, since, group and complexity stay in
+the command rows (kvns follows Redis 7.2's wording there)."""
+import json
+import os
+import socket
+import sys
+
+
+def resp_read(f):
+    """One RESP3 value from the stream f."""
+    line = f.readline()[:-2]
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        return f.read(int(rest) + 2)[:-2].decode()
+    if kind in (b"*", b"~"):
+        return [resp_read(f) for _ in range(int(rest))]
+    if kind == b"%":
+        out = {}
+        for _ in range(int(rest)):
+            k = resp_read(f)
+            out[k] = resp_read(f)
+        return out
+    raise RuntimeError("unexpected reply %r" % line)
+
+
+def redis_docs(port):
+    """COMMAND DOCS of the redis-server on 127.0.0.1:port, as a dict."""
+    s = socket.create_connection(("127.0.0.1", port))
+    f = s.makefile("rb")
+    for cmd in (["HELLO", "3"], ["COMMAND", "DOCS"]):
+        s.sendall(("*%d\r\n" % len(cmd) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in cmd)).encode())
+        reply = resp_read(f)
+    return reply
+
+
+def c_str(s):
+    """A C string literal, or NULL."""
+    if s is None:
+        return "NULL"
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+ARG_TYPES = {"string": "ARG_STRING", "integer": "ARG_INTEGER", "double": "ARG_DOUBLE", "key": "ARG_KEY",
+             "pattern": "ARG_PATTERN", "unix-time": "ARG_UNIX_TIME", "pure-token": "ARG_PURE_TOKEN",
+             "oneof": "ARG_ONEOF", "block": "ARG_BLOCK"}
+ARG_FLAGS = {"optional": "ARG_OPTIONAL", "multiple": "ARG_MULTIPLE", "multiple_token": "ARG_MULTIPLE_TOKEN"}
+DOC_FLAGS = {"deprecated": "DOC_DEPRECATED", "syscmd": "DOC_SYSCMD"}
+ARG_FIELDS = ["name", "type", "key_spec_index", "token", "since", "deprecated_since", "flags", "arguments"]
+DOC_FIELDS = ["summary", "since", "group", "complexity", "doc_flags", "deprecated_since", "replaced_by",
+              "history", "arguments", "subcommands"]
+
+
+class Emitter:
+    def __init__(self):
+        self.lines = []
+        self.n = 0
+
+    def name(self, prefix):
+        self.n += 1
+        return "%s%d" % (prefix, self.n)
+
+    def args(self, args):
+        """Emits an argument array (nested ones first); returns its name."""
+        rows = []
+        for a in args:
+            extra = [k for k in a if k not in ARG_FIELDS]
+            order = [k for k in ARG_FIELDS if k in a]
+            if extra or list(a) != order:
+                sys.exit("argument %s: fields %s are not in the order kvns replies" % (a["name"], list(a)))
+            sub = self.args(a["arguments"]) if "arguments" in a else None
+            flags = " | ".join(ARG_FLAGS[x] for x in a.get("flags", [])) or "0"
+            rows.append("    { %s, %s, %s, %d, %d, %s, %s, %s, %s },"
+                        % (c_str(a["name"]), ARG_TYPES[a["type"]], flags, a.get("key_spec_index", -1),
+                           len(a.get("arguments", [])), c_str(a.get("token")), c_str(a.get("since")),
+                           c_str(a.get("deprecated_since")), sub or "NULL"))
+        name = self.name("args")
+        self.lines.append("static const cmd_arg %s[] = {\n%s\n};" % (name, "\n".join(rows)))
+        return name
+
+    def history(self, hist):
+        name = self.name("history")
+        items = "".join("    %s, %s,\n" % (c_str(v), c_str(t)) for v, t in hist)
+        self.lines.append("static const char *const %s[] = {\n%s    NULL\n};" % (name, items))
+        return name
+
+
+def flatten(docs):
+    """(full name, doc) of every command and subcommand."""
+    for name, doc in docs.items():
+        yield name, doc
+        for sub, sdoc in doc.get("subcommands", {}).items():
+            yield sub, sdoc
+
+
+def compact(v):
+    """it_command.c's compact form: strings bare, integers decimal, [a, b] aggregates
+    (a map as its flat pairs)."""
+    if isinstance(v, dict):
+        return "[" + ", ".join("%s, %s" % (compact(k), compact(x)) for k, x in v.items()) + "]"
+    if isinstance(v, list):
+        return "[" + ", ".join(compact(x) for x in v) + "]"
+    return str(v)
+
+
+EXPECT_SKIP = ("summary", "complexity", "subcommands")
+
+
+def write_expect(docs):
+    print("/* command_docs_expect.h - GENERATED by tools/gen_command_docs.py --expect from\n"
+          " * redis-server 7.0.15's COMMAND DOCS; do not edit. Per command and subcommand: the\n"
+          " * compact form of its doc without summary, complexity and subcommands. */")
+    print("static const char *const redis_docs_expect[][2] = {")
+    for name in sorted(docs):
+        kept = {k: v for k, v in docs[name].items() if k not in EXPECT_SKIP}
+        print("    { %s, %s }," % (c_str(name), c_str(compact(kept))))
+    print("};")
+
+
+def main():
+    docs = dict(flatten(redis_docs(int(sys.argv[1]))))
+    if sys.argv[2:] == ["--expect"]:
+        write_expect(docs)
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "command_docs_kvns.json")) as f:
+        docs.update(json.load(f))
+    em = Emitter()
+    rows = []
+    for name in sorted(docs):
+        doc = docs[name]
+        order = [k for k in DOC_FIELDS if k in doc]
+        if list(doc) != order:
+            sys.exit("%s: fields %s are not in the order kvns replies" % (name, list(doc)))
+        args = em.args(doc["arguments"]) if doc.get("arguments") else "NULL"
+        hist = em.history(doc["history"]) if doc.get("history") else "NULL"
+        flags = " | ".join(DOC_FLAGS[x] for x in doc.get("doc_flags", [])) or "0"
+        rows.append("    { %s, %s, %s, %s, %s, %s, %d },"
+                    % (c_str(name), flags, c_str(doc.get("deprecated_since")), c_str(doc.get("replaced_by")),
+                       hist, args, len(doc.get("arguments", []))))
+    print("/* command_docs.c - GENERATED by tools/gen_command_docs.py from redis-server 7.0.15's\n"
+          " * COMMAND DOCS (and tools/command_docs_kvns.json); do not edit. See that script for how\n"
+          " * to regenerate. One command_doc per command and subcommand, sorted by full name. */")
+    print('#include "kvns/command.h"\n\n#include <stddef.h>\n')
+    print("\n".join(em.lines))
+    print("\nconst command_doc command_docs[] = {\n%s\n};" % "\n".join(rows))
+    print("const size_t command_docs_count = sizeof command_docs / sizeof command_docs[0];")
+
+
+main()
