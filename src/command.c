@@ -442,6 +442,7 @@ bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
     }
     txn_abort(t);
     const char *busy = script_busy_error(c->w, ids, n);
+    c->busy_refused = busy;
     if (busy) {                                  /* a long script holds one: -BUSY */
         reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, busy);

@@ -371,6 +371,13 @@ static bool multi_queue_has(const struct multi_state *m, uint32_t flag)
 
 #define MULTI_EVICT_ROUNDS 16   /* evict-and-run-again rounds when a queued write did not fit */
 
+void multi_refuse_exec(client *c, const char *why)
+{
+    reply_truncate(&c->out, c->reply_mark);
+    reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", why);
+    multi_discard(c);
+}
+
 static void cmd_exec(client *c)
 {
     struct multi_state *m = c->multi;
@@ -404,6 +411,8 @@ static void cmd_exec(client *c)
         size_t n = multi_shards(m, c->watched, all, ids);
         if (!cmd_txn_begin(c, ids, n)) {
             free(ids);                           /* parked: nothing ran, queue kept */
+            if (c->busy_refused && !c->w->nested)
+                multi_refuse_exec(c, c->busy_refused);
             return;
         }
         if (watch_touched(c)) {

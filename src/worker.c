@@ -475,10 +475,11 @@ static void client_on_event(client *c, uint32_t events)
 static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
- * past busy-reply-threshold, except SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and
- * SHUTDOWN NOSAVE, which run (they only flag the script, read lanes or signal the
- * supervisor). Nothing here touches
- * the store or the thread's open transaction. */
+ * past busy-reply-threshold, as Redis does: SCRIPT KILL, FUNCTION KILL, FUNCTION STATS
+ * and SHUTDOWN NOSAVE run (they only flag the script, read lanes or signal the
+ * supervisor), and so do MULTI, DISCARD and UNWATCH; inside MULTI a refused command
+ * fails the EXEC and EXEC itself answers EXECABORT. Nothing here touches the store or
+ * the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
@@ -494,7 +495,9 @@ static void client_process_busy(client *c, const char *busy)
         }
         c->argv = c->req.argv;
         c->argc = c->req.argc;
+        c->reply_mark = reply_len(&c->out);
         bool kill = c->argc == 2 && arg_is(&c->argv[1], "kill");
+        bool alone = c->argc == 1;
         if (c->argc == 0)
             ;
         else if (kill && arg_is(&c->argv[0], "script"))
@@ -505,8 +508,15 @@ static void client_process_busy(client *c, const char *busy)
             fnlua_reply_stats_cached(c);   /* no registry lock: the thread holds shards */
         else if (c->argc == 2 && arg_is(&c->argv[0], "shutdown") && arg_is(&c->argv[1], "nosave"))
             command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
-        else
+        else if (alone && (arg_is(&c->argv[0], "multi") || arg_is(&c->argv[0], "discard") ||
+                           arg_is(&c->argv[0], "unwatch")))
+            command_lookup(c->argv[0].ptr, c->argv[0].len)->proc(c);   /* Redis's allow-busy */
+        else if (c->multi && alone && arg_is(&c->argv[0], "exec"))
+            multi_refuse_exec(c, busy);
+        else {
+            multi_flag_error(c);                 /* a refused command fails the EXEC */
             reply_error(&c->out, busy);
+        }
         c->rpos += consumed;
     }
     client_compact(c);

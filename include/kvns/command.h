@@ -226,6 +226,7 @@ typedef struct client {
     size_t    reply_mark;        /* reply_len(&out) when the current command started */
     bool      aborted;
     bool      lock_busy;         /* the current command met a busy shard: run it again later */
+    const char *busy_refused;    /* cmd_txn_begin refused it with this -BUSY text, or NULL */
     bool      parked;            /* on its thread's parked list, its request kept parsed */
     struct client *parked_next;
     size_t    parked_consumed;   /* bytes of the parked request in rbuf, from rpos */
@@ -379,6 +380,9 @@ void reply_store_error(client *c, int rc);
 bool multi_intercept(client *c, const command *cmd);
 /* True for EXEC's row: EXEC refused for its arity ends the transaction. */
 bool multi_is_exec(const command *cmd);
+/* EXEC refused before it ran (Redis's execCommandAbort): replies "EXECABORT
+ * Transaction discarded because of: <why>" in place of its reply and leaves MULTI. */
+void multi_refuse_exec(client *c, const char *why);
 /* Inside MULTI: a refused command makes EXEC answer EXECABORT. */
 void multi_flag_error(client *c);
 /* Leaves MULTI, dropping the queue, and forgets every WATCHed key (DISCARD, EXEC,
