@@ -260,8 +260,11 @@ static void eval_generic(client *c, bool by_sha, bool ro)
         }
         if (!(flags & SCRIPT_ALLOW_OOM) &&
             store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-            reply_error(&c->out, "OOM allow-oom flag is not set on the script, can not run it when used memory "
-                                 "> 'maxmemory'");
+            /* Redis's processCommand refuses it as a deny-oom command; inside EXEC
+             * scriptPrepareForRun's own text */
+            reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it "
+                                                "when used memory > 'maxmemory'"
+                                              : ERR_OOM);
             lua_settop(L, top);
             return;
         }
