@@ -138,6 +138,32 @@ static void heap_free_run(kv_txn *t, aoff run)
     tx_add64(t, heap_id(), &h->heap_pages_used, -(int64_t)r->npages);
 }
 
+aoff heap_alloc_meta(kv_txn *t, size_t size)
+{
+    if (t->failed)
+        return 0;
+    aoff run = heap_alloc_pages(t, large_pages(size));
+    if (!run) {
+        if (!t->failed)
+            t->failed = TXN_E_NOMEM;
+        return 0;
+    }
+    run_header *r = arena_ptr(run);
+    if (!undo_record(t, heap_id(), r, RUN_HDR))
+        return 0;
+    r->kind = RUN_META;
+    r->shard = 0;
+    r->next = 0;
+    r->prev = 0;
+    return run + RUN_HDR;
+}
+
+void heap_free_meta(kv_txn *t, aoff off)
+{
+    if (off)
+        heap_free_run(t, off - RUN_HDR);
+}
+
 aoff alloc_undo_segment(kv_txn *t, uint64_t npages)
 {
     aoff run = heap_alloc_pages(t, npages);

@@ -18,7 +18,7 @@ char *arena_base;
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-static uint64_t lane_held_words(uint32_t shard_count) { return (shard_count + 1 + 63) / 64; }
+static uint64_t lane_held_words(uint32_t shard_count) { return (shard_count + 2 + 63) / 64; }
 
 /* Offsets of every region for the given params; returns the total size. */
 /* Namespace ids the params allow: KVNS_MAX_NAMESPACES, or the default when unset. */
@@ -160,6 +160,7 @@ int arena_create(const arena_params *p, int *fd_out)
     h->start_time_ms = clock_wall_ms();
     robust_mutex_init(&h->heap_lock);
     robust_mutex_init(&h->ns_lock);
+    robust_mutex_init(&h->fn_lock);
     robust_mutex_init(&h->scripts_lock);
     h->busy_reply_threshold_ms = 5000;
     h->heap_bump = h->heap_start;

@@ -8,6 +8,7 @@
  * snapshot ends). The housekeeper is its only writer once the children run, apart from
  * the request counter the workers bump. */
 #include "kvns/persist.h"
+#include "kvns/function_store.h"
 #include "kvns/clock.h"
 #include "kvns/arena.h"
 #include "kvns/log.h"
@@ -128,10 +129,11 @@ static int64_t next_due_ms;    /* housekeeper-local: monotonic time of the next 
 
 #define SAVE_RETRY_MS 5000     /* a failed snapshot is retried this soon (Redis: 5 s) */
 
-/* Sum of every shard's commit counter: the store's write count (rdb_changes...). */
+/* Sum of every shard's commit counter and the function registry's generation: the
+ * store's write count (rdb_changes...). */
 static uint64_t versions_sum(void)
 {
-    uint64_t n = 0;
+    uint64_t n = fnstore_generation();
     for (uint32_t s = 0; s < arena_hdr()->shard_count; s++)
         n += __atomic_load_n(&shard_at(s)->version, __ATOMIC_RELAXED);
     return n;

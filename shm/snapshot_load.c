@@ -3,6 +3,7 @@
  * written. */
 #include "kvns/persist.h"
 #include "kvns/clock.h"
+#include "kvns/function_store.h"
 #include "kvns/hash.h"
 #include "kvns/list.h"
 #include "kvns/set.h"
@@ -210,6 +211,26 @@ static const char *check_elements(cursor *c, rec_view *v)
     return why;
 }
 
+/* The rest of a function libraries record (after its 8-byte header) into v->val /
+ * v->vlen, decoded once to check it. Returns NULL or what is wrong (in v->why). */
+static const char *parse_functions(cursor *c, rec_view *v, uint8_t flags)
+{
+    if (flags || v->hits)
+        return "function libraries record with flags or hits";
+    if (!take_str(c, &v->key, &v->klen) || v->klen != 0)
+        return "function libraries record without its empty key";
+    if (!take_str(c, &v->val, &v->vlen))
+        return "function libraries run past the section";
+    fn_set set = { 0 };
+    char err[160];
+    if (fnset_decode(v->val, v->vlen, &set, err, sizeof err) != 0) {
+        snprintf(v->why, sizeof v->why, "%s", err);
+        return v->why;
+    }
+    fnset_clear(&set);
+    return NULL;
+}
+
 /* Parses and checks one record at c->pos into v. Returns NULL or what is wrong. */
 static const char *parse_record(cursor *c, rec_view *v)
 {
@@ -222,10 +243,12 @@ static const char *parse_record(cursor *c, rec_view *v)
     uint8_t flags = h[1];
     v->hits = load_u32(h + 4);
     v->expire = -1;
-    if (v->type > KV_ZSET)
+    if (v->type > KV_ZSET && v->type != SNAP_TYPE_FUNCTIONS)
         return "unknown record type";
     if ((flags & ~SNAP_REC_EXPIRE) || h[2] || h[3])
         return "unknown record flags";
+    if (v->type == SNAP_TYPE_FUNCTIONS)
+        return parse_functions(c, v, flags);
     if (flags & SNAP_REC_EXPIRE) {
         const unsigned char *e = take(c, 8);
         if (!e)
@@ -513,11 +536,33 @@ static int load_collection(load_ctx *lc, const rec_view *v, const unsigned char 
     return PERSIST_OK;
 }
 
+/* Replaces the function registry by the libraries of record v (checked by the
+ * verifying pass) in one transaction. Returns PERSIST_OK or the error. */
+static int load_functions(kv_txn *t, const rec_view *v, persist_report *rep)
+{
+    fn_set set = { 0 };
+    char err[160];
+    if (fnset_decode(v->val, v->vlen, &set, err, sizeof err) != 0)
+        return fail(rep, PERSIST_E_NOMEM, v->offset, -1, "function libraries: %s", err);
+    txn_begin(t);
+    int rc = fnstore_install(t, &set);
+    fnset_clear(&set);
+    if (rc != FNSTORE_OK) {
+        txn_abort(t);
+        return fail(rep, PERSIST_E_NOMEM, v->offset, -1, "out of arena memory loading the function libraries");
+    }
+    if (txn_commit(t) != TXN_OK)
+        return fail(rep, PERSIST_E_NOMEM, v->offset, -1, "out of arena memory loading the function libraries");
+    return PERSIST_OK;
+}
+
 /* walk_file callback of the loading pass: inserts one record (or drops it when its
  * TTL has passed). */
 static int load_record(const rec_view *v, const cursor *file, persist_report *rep, void *ctx)
 {
     load_ctx *lc = ctx;
+    if (v->type == SNAP_TYPE_FUNCTIONS)
+        return load_functions(lc->t, v, rep);
     if (v->expire >= 0 && v->expire <= lc->now_ms) {
         rep->expired++;
         return PERSIST_OK;

@@ -2,6 +2,7 @@
  * (format and guarantees: persist.h). */
 #include "kvns/persist.h"
 #include "kvns/clock.h"
+#include "kvns/function_store.h"
 #include "kvns/hash.h"
 #include "kvns/list.h"
 #include "kvns/set.h"
@@ -226,6 +227,7 @@ typedef struct snap_writer {
     uint64_t  records;
     uint32_t  body_crc;        /* CRC32C of every section byte */
     snap_buf  buf;             /* the batch: section header room, then records */
+    uint64_t  function_records; /* of w->records: the function libraries' (not keys) */
     persist_report *rep;
 } snap_writer;
 
@@ -284,6 +286,42 @@ static int write_batch(snap_writer *w, kv_txn *t, uint32_t s, uint64_t *cursor)
         return PERSIST_E_NOMEM;
     }
     return bc.records ? write_section(w, s, bc.records) : PERSIST_OK;
+}
+
+/* Writes the function libraries as one record in a section of its own, when there is
+ * any. Returns PERSIST_OK or an error. */
+static int write_functions(snap_writer *w)
+{
+    fn_set s = { 0 };
+    if (fnstore_read(&s) != 0) {
+        snprintf(w->rep->message, sizeof w->rep->message, "cannot read the function libraries");
+        return PERSIST_E_NOMEM;
+    }
+    int rc = PERSIST_OK;
+    if (s.nlibs) {
+        char *blob;
+        size_t len = fnset_encode(&s, &blob);
+        w->buf.len = 0;
+        if (blob && buf_reserve(&w->buf, SNAP_SECTION_BYTES)) {
+            w->buf.len = SNAP_SECTION_BYTES;
+            put_u8(&w->buf, SNAP_TYPE_FUNCTIONS);
+            put_u8(&w->buf, 0);
+            put_u16(&w->buf, 0);
+            put_u32(&w->buf, 0);
+            put_str(&w->buf, "", 0);
+            put_str(&w->buf, blob, len);
+        }
+        free(blob);
+        if (!blob || w->buf.failed) {
+            snprintf(w->rep->message, sizeof w->rep->message, "out of process memory for the function libraries");
+            rc = PERSIST_E_NOMEM;
+        } else {
+            rc = write_section(w, SNAP_SHARD_FUNCTIONS, 1);
+            w->function_records++;
+        }
+    }
+    fnset_clear(&s);
+    return rc;
 }
 
 /* Serializes every shard, one batch of each in turn: after releasing a shard the
@@ -374,6 +412,8 @@ int persist_write(const char *path, kv_txn *t, const volatile sig_atomic_t *canc
     }
     w.offset = SNAP_HEADER_BYTES;
     if (rc == PERSIST_OK)
+        rc = write_functions(&w);
+    if (rc == PERSIST_OK)
         rc = write_shards(&w, t, cancel);
     if (rc == PERSIST_OK)
         rc = write_header_footer(&w, created_ms);
@@ -399,7 +439,7 @@ int persist_write(const char *path, kv_txn *t, const volatile sig_atomic_t *canc
         snprintf(rep->message, sizeof rep->message, "fsync of the directory failed: %s", strerror(errno));
         return rep->error = PERSIST_E_IO;
     }
-    rep->keys = w.records;
+    rep->keys = w.records - w.function_records;
     rep->sections = w.sections;
     rep->bytes = w.offset;
     rep->created_ms = created_ms;

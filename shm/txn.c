@@ -164,6 +164,8 @@ static pthread_mutex_t *lock_mutex(uint32_t lock_id)
     arena_header *h = arena_hdr();
     if (lock_id < h->shard_count)
         return &shard_at(lock_id)->lock;
+    if (lock_id == lock_id_functions())
+        return &h->fn_lock;
     return &h->heap_lock;
 }
 
@@ -178,7 +180,7 @@ void txn_init(kv_txn *t, uint32_t lane_id)
     }
     seg_cursor c = seg_first(t->ln);
     txn_seg_set(t, &c);
-    t->locked = calloc(arena_hdr()->shard_count + 1, sizeof(uint32_t));
+    t->locked = calloc(arena_hdr()->shard_count + 2, sizeof(uint32_t));
     if (!t->locked)
         abort();
     t->ln->pid = getpid();

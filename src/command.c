@@ -69,6 +69,7 @@ void command_table_init(void)
     table_add(keyspace_commands);
     table_add(persist_commands);
     table_add(script_commands);
+    table_add(function_commands);
     table_add(server_commands);
     table_add(memory_commands);
     table_add(list_commands);

@@ -11,18 +11,16 @@
 #define KVNS_SCRIPT_LUA_H
 
 #include "kvns/command.h"
+#include "kvns/script_flags.h"
 
 #include <lua.h>
 
-/* Redis's script flags (`#!lua flags=...`, redis.register_function). */
-enum script_flags {
-    SCRIPT_NO_WRITES        = 1 << 0,
-    SCRIPT_ALLOW_OOM        = 1 << 1,
-    SCRIPT_ALLOW_STALE      = 1 << 2,
-    SCRIPT_NO_CLUSTER       = 1 << 3,
-    SCRIPT_ALLOW_CROSS_SLOT = 1 << 4,
-    SCRIPT_EVAL_COMPAT      = 1 << 8,   /* an EVAL script without a shebang */
-};
+/* A script flag's name (`#!lua flags=`, register_function), in FUNCTION LIST order. */
+typedef struct script_flag_name {
+    const char *name;
+    uint32_t    flag;
+} script_flag_name;
+extern const script_flag_name script_flag_names[];   /* ended by a NULL name */
 
 /* One script run. */
 typedef struct script_call {
@@ -74,7 +72,8 @@ const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n
 
 /* A script of w's thread runs past busy-reply-threshold: serves the thread's other
  * clients the way Redis does meanwhile (src/worker.c): -BUSY (the text busy) to every
- * command but SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE. Called from the script's hook. */
+ * command but SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and SHUTDOWN NOSAVE. Called
+ * from the script's hook. */
 void worker_serve_busy(worker_ctx *w, client *running, const char *busy);
 
 #endif

@@ -228,10 +228,11 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
                            uint32_t *ids)
 {
     uint32_t nshards = arena_hdr()->shard_count;
-    if (all) {
+    if (all) {                      /* every shard and the function registry */
         for (uint32_t s = 0; s < nshards; s++)
             ids[s] = s;
-        return nshards;
+        ids[nshards] = lock_id_functions();
+        return nshards + 1;
     }
     bool *seen = calloc(nshards, sizeof *seen);
     size_t n = 0;

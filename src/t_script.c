@@ -57,14 +57,15 @@ static void index_push(script_engine *e, lua_State *L)
     }
 }
 
+const script_flag_name script_flag_names[] = {
+    { "no-writes", SCRIPT_NO_WRITES },     { "allow-oom", SCRIPT_ALLOW_OOM },
+    { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
+    { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT }, { NULL, 0 },
+};
+
 int script_shebang_flags(const char *body, size_t len, uint32_t *flags, size_t *shebang_len, char *err,
                          size_t errlen)
 {
-    static const struct { const char *name; uint32_t flag; } names[] = {
-        { "no-writes", SCRIPT_NO_WRITES },     { "allow-oom", SCRIPT_ALLOW_OOM },
-        { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
-        { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
-    };
     *flags = SCRIPT_EVAL_COMPAT;
     *shebang_len = 0;
     if (len < 2 || memcmp(body, "#!", 2) != 0)
@@ -105,15 +106,14 @@ int script_shebang_flags(const char *body, size_t len, uint32_t *flags, size_t *
             const char *comma = memchr(f, ',', (size_t)(fend - f));
             const char *fe = comma ? comma : fend;
             size_t fl = (size_t)(fe - f);
-            size_t i = 0;
-            for (; i < sizeof names / sizeof names[0]; i++)
-                if (strlen(names[i].name) == fl && memcmp(names[i].name, f, fl) == 0)
-                    break;
-            if (i == sizeof names / sizeof names[0]) {
+            const script_flag_name *n = script_flag_names;
+            while (n->name && !(strlen(n->name) == fl && memcmp(n->name, f, fl) == 0))
+                n++;
+            if (!n->name) {
                 snprintf(err, errlen, "Unexpected flag in script shebang: %.*s", (int)fl, f);
                 return -1;
             }
-            *flags |= names[i].flag;
+            *flags |= n->flag;
             f = comma ? comma + 1 : fend;
         }
     }
@@ -260,8 +260,11 @@ static void eval_generic(client *c, bool by_sha, bool ro)
         }
         if (!(flags & SCRIPT_ALLOW_OOM) &&
             store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-            reply_error(&c->out, "OOM allow-oom flag is not set on the script, can not run it when used memory "
-                                 "> 'maxmemory'");
+            /* Redis's processCommand refuses it as a deny-oom command; inside EXEC
+             * scriptPrepareForRun's own text */
+            reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it "
+                                                "when used memory > 'maxmemory'"
+                                              : ERR_OOM);
             lua_settop(L, top);
             return;
         }

@@ -2,6 +2,7 @@
  * the shared listening socket (EPOLLEXCLUSIVE), parsing RESP in place, executing
  * pipelined commands and writing their replies in one write per batch. */
 #include "kvns/worker.h"
+#include "function_lua.h"
 #include "script_lua.h"
 #include "kvns/command.h"
 #include "kvns/clients.h"
@@ -474,10 +475,11 @@ static void client_on_event(client *c, uint32_t events)
 static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
- * past busy-reply-threshold, as Redis does: SCRIPT KILL, FUNCTION KILL and SHUTDOWN
- * NOSAVE run (they only flag the script or signal the supervisor), and so do MULTI,
- * DISCARD and UNWATCH; inside MULTI a refused command fails the EXEC and EXEC itself
- * answers EXECABORT. Nothing here touches the store or the thread's open transaction. */
+ * past busy-reply-threshold, as Redis does: SCRIPT KILL, FUNCTION KILL, FUNCTION STATS
+ * and SHUTDOWN NOSAVE run (they only flag the script, read lanes or signal the
+ * supervisor), and so do MULTI, DISCARD and UNWATCH; inside MULTI a refused command
+ * fails the EXEC and EXEC itself answers EXECABORT. Nothing here touches the store or
+ * the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
@@ -502,6 +504,8 @@ static void client_process_busy(client *c, const char *busy)
             script_kill(c, false);
         else if (kill && arg_is(&c->argv[0], "function"))
             script_kill(c, true);
+        else if (c->argc == 2 && arg_is(&c->argv[0], "function") && arg_is(&c->argv[1], "stats"))
+            fnlua_reply_stats_cached(c);   /* no registry lock: the thread holds shards */
         else if (c->argc == 2 && arg_is(&c->argv[0], "shutdown") && arg_is(&c->argv[1], "nosave"))
             command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
         else if (alone && (arg_is(&c->argv[0], "multi") || arg_is(&c->argv[0], "discard") ||

@@ -24,6 +24,14 @@ void shard_free(kv_txn *t, uint32_t s, aoff off, size_t size);
  * (FLUSHALL): O(chunks), not O(keys). The caller resets the shard's tables. */
 void shard_release_all(kv_txn *t, uint32_t s);
 
+/* Pages for arena data that belongs to no shard (the function registry): a heap run
+ * of kind RUN_META taken in t under the heap lock, kept to commit. Returns the offset
+ * of its first usable byte (size bytes, garbage), or 0 with t->failed = TXN_E_NOMEM.
+ * Its bytes count in no shard's mem_used, so not in used_memory. */
+aoff heap_alloc_meta(kv_txn *t, size_t size);
+/* Returns a heap_alloc_meta block to the heap in t (logged under the heap lock, so a
+ * rollback gives it back). */
+void heap_free_meta(kv_txn *t, aoff off);
 /* Takes a run of npages from the heap for an undo log segment (kind RUN_UNDO), logged
  * like any allocation (the heap lock is taken and kept to commit). Returns the run's
  * offset, or 0 when the arena has no such run. Only txn.c calls it, while growing. */

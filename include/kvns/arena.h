@@ -4,7 +4,8 @@
  * arena stores a raw pointer: references are byte offsets from the mapping base (aoff)
  * or, where 4 bytes must do, "refs" = offset / 8 (so the arena is at most 32 GiB).
  * Locks are robust, process-shared pthread mutexes; lock ids 0..shard_count-1 are the
- * shards, LOCK_HEAP(h) is the page heap. See DESIGN.md and README "Architecture". */
+ * shards, then come the function registry and the page heap (lock_id_functions,
+ * lock_id_heap). See DESIGN.md and README "Architecture". */
 #ifndef KVNS_ARENA_H
 #define KVNS_ARENA_H
 
@@ -58,6 +59,9 @@ typedef struct lane {
     uint32_t script_kill;      /* SCRIPT/FUNCTION KILL asked it to stop (atomic) */
     uint32_t script_is_function;  /* FCALL rather than EVAL */
     uint32_t script_pad;
+    /* FCALL: the function's name and command line for FUNCTION STATS, written before
+     * script_since_ms is set (function_lua.c's format) */
+    char     script_desc[256];
     /* slowlog: this lane's slow-log ring and latency samples (slowlog.c); kept last */
     uint64_t slowlog_area[SLOWLOG_LANE_BYTES / 8];
 } lane;
@@ -178,6 +182,12 @@ typedef struct arena_header {
     uint64_t latency_generation[2];    /* atomic, per latency event: bumped by LATENCY RESET */
     /* ---- end slowlog ---- */
 
+    /* ---- functions: the FUNCTION library registry (function_store.h) ---- */
+    pthread_mutex_t fn_lock;           /* lock_id_functions(): changes and readers' copies */
+    aoff     fn_blob;                  /* the encoded registry (a RUN_META run), 0 = empty */
+    uint64_t fn_blob_len;
+    uint64_t fn_gen;                   /* bumped by every change; read without the lock */
+    /* ---- end functions ---- */
     /* the EVAL script cache (scripts.h) */
     pthread_mutex_t scripts_lock;
     aoff     scripts_off;       /* SCRIPTS_AREA_BYTES of records */
@@ -194,7 +204,10 @@ static inline aoff arena_off(const void *p) { return p ? (aoff)((const char *)p 
 static inline void *ref_ptr(aref r) { return arena_base + ((uint64_t)r << 3); }
 static inline aref ptr_ref(const void *p) { return p ? (aref)(((const char *)p - arena_base) >> 3) : 0; }
 static inline arena_header *arena_hdr(void) { return (arena_header *)arena_base; }
-static inline uint32_t lock_id_heap(void) { return arena_hdr()->shard_count; }
+/* Lock ids: 0..shard_count-1 the shards, then the function registry, then the heap
+ * (taken last: every allocation may need it). */
+static inline uint32_t lock_id_functions(void) { return arena_hdr()->shard_count; }
+static inline uint32_t lock_id_heap(void) { return arena_hdr()->shard_count + 1; }
 
 typedef struct arena_params {
     uint64_t memory_limit;

@@ -19,7 +19,7 @@
  * with cmd_txn_begin, to visit shards one at a time (SCAN, KEYS, FLUSHALL, ...).
  *
  * Container commands (OBJECT, MEMORY, CLIENT, CONFIG, COMMAND, LATENCY, SLOWLOG, SCRIPT,
- * and FUNCTION when it comes): the container's row points at a table of
+ * FUNCTION): the container's row points at a table of
  * subcommand rows (`.subcommands`, ended by a zeroed row), each an ordinary row named
  * by the subcommand alone ("encoding"), with its own arity (counting the whole argv),
  * flags, key specs and handler. The dispatcher runs argv[1]'s row as if it were the
@@ -395,8 +395,9 @@ extern const command string_commands[];
 extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
-extern const command persist_commands[];
-extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */
+extern const command function_commands[];  /* FUNCTION, FCALL, FCALL_RO (src/t_function.c) */
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);

@@ -60,8 +60,8 @@
  *    16  u64 number of records in all sections
  *    24  u32 CRC32C of every byte from offset 40 to the footer (all sections)
  *    28  u32 CRC32C of bytes 0..27 of the footer
- *   Record (one key):
- *     u8  type: 0 string, 1 list, 2 hash, 3 set, 4 sorted set
+ *   Record (one key, or the function libraries):
+ *     u8  type: 0 string, 1 list, 2 hash, 3 set, 4 sorted set, 5 function libraries
  *     u8  flags: bit 0 = an expiry follows; other bits 0
  *     u16 reserved (0)
  *     u32 hit counter (OBJECT FREQ, lru/mru eviction)
@@ -75,6 +75,13 @@
  *       set         u64 count, count x (u32 length, member)
  *       sorted set  u64 count, count x (f64 score (IEEE 754 binary64), u32 length, member)
  *                   in ascending (score, member) order, no duplicates, no NaN
+ *   The function libraries (FUNCTION LOAD's registry) are one type-5 record, in a
+ *   section of its own before the shards' (shard field 0xffffffff), written only when
+ *   there is a library: flags 0, hits 0, an empty key, then u32 length and the
+ *   registry's encoding (function_store.c: every library's name, engine, code and its
+ *   functions' names, descriptions and flags). The loader decodes and checks it in the
+ *   verifying pass and replaces the registry with it; a snapshot without one (older
+ *   ones) leaves no library.
  *   Collections are never empty; hash fields, set members and sorted-set members are
  *   unique within their record (the loader refuses a repeat; list elements may repeat).
  *   CRC32C is the Castagnoli polynomial (iSCSI, ext4), as
@@ -98,6 +105,8 @@
 #define SNAP_SECTION_TAG    "SECT"
 #define SNAP_FOOTER_TAG     "KEND"
 #define SNAP_REC_EXPIRE     1u
+#define SNAP_TYPE_FUNCTIONS 5u         /* the record of the function libraries */
+#define SNAP_SHARD_FUNCTIONS 0xffffffffu  /* its section's shard field */
 /* Bounds of one batch (one lock hold, one section): buckets, bytes of records, and
  * microseconds of work (checked every 16 buckets). */
 #define SNAP_BATCH_BUCKETS  256u

@@ -40,7 +40,7 @@ typedef struct run_header {
     aoff     prev;             /* large list; a free run: the tag of the transaction
                                   that freed it (alloc.c: not reused by that one) */
     uint32_t magic;
-    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE, RUN_UNDO */
+    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE, RUN_UNDO, RUN_META */
     uint16_t slab_class;
     uint32_t shard;
     uint32_t pad;
@@ -48,7 +48,8 @@ typedef struct run_header {
 } run_header;                  /* 48 bytes */
 
 #define RUN_MAGIC 0x4e555221u  /* "!RUN" */
-enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3, RUN_UNDO = 4 };   /* UNDO: a log segment */
+enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3, RUN_UNDO = 4,   /* UNDO: a log segment */
+                RUN_META = 5 };  /* META: arena data of no shard (the function registry) */
 
 static inline shard *shard_at(uint32_t i) { return arena_shard_at(i, sizeof(shard)); }
 

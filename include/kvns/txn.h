@@ -47,7 +47,7 @@ typedef struct kv_txn {
     bool      growing;         /* taking the next segment: records may use the reserve */
     uint32_t  lane_id;
     uint32_t  nlocked;
-    uint32_t *locked;          /* lock ids held, ascending; capacity shard_count + 1 */
+    uint32_t *locked;          /* lock ids held, ascending; capacity shard_count + 2 */
     int       failed;          /* enum txn_error: once set, logged writes are skipped */
     int64_t   grow;            /* net bytes charged by this transaction */
     int64_t   now_ms;          /* wall clock at txn_begin, for expiry decisions */
@@ -64,8 +64,8 @@ void txn_init(kv_txn *t, uint32_t lane_id);
 void txn_destroy(kv_txn *t);
 
 void txn_begin(kv_txn *t);
-/* Takes lock id (a shard or the heap). Ids must be taken in ascending order within a
- * transaction; taking one already held is a no-op. Recovers the lock if its previous
+/* Takes lock id (a shard, the function registry or the heap). Ids must be taken in
+ * ascending order within a transaction; taking one already held is a no-op. Recovers the lock if its previous
  * owner died. */
 void txn_lock(kv_txn *t, uint32_t lock_id);
 /* Sorts and de-duplicates ids[] in place, then takes them in ascending order. */
