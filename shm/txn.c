@@ -658,6 +658,8 @@ void txn_abort(kv_txn *t)
 void lane_sweep(uint32_t lane_id)
 {
     lane *ln = arena_lane(lane_id);
+    /* a script the dead thread ran is over: nobody is answered BUSY for it any more */
+    __atomic_store_n(&ln->script_since_ms, 0, __ATOMIC_RELEASE);
     uint64_t *held = lane_held(ln);
     for (uint64_t w = 0; w < ln->held_words; w++) {
         while (held[w]) {

@@ -503,7 +503,17 @@ static void test_worker_killed_mid_script(void **state)
     /* it is running, past its writes: k1's shard answers BUSY */
     expect_error_prefix(tw.b, "BUSY", "GET", "k1", NULL);
     assert_int_equal(kill((pid_t)tw.a_pid, SIGKILL), 0);
-    sleep_ms(200);
+    /* until the supervisor's sweep has taken the dead lane's locks, its script may
+     * still look busy */
+    long long deadline = mono_ms() + 10000;
+    for (;;) {
+        kv_reply *r = run4(tw.b, "GET", "k1", NULL, NULL);
+        bool busy = r->type == KV_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
+        kv_reply_free(r);
+        if (!busy || mono_ms() > deadline)
+            break;
+        sleep_ms(20);
+    }
     char key[16];
     for (int i = 1; i <= 8; i++) {
         snprintf(key, sizeof key, "k%d", i);
