@@ -474,7 +474,7 @@ static void test_worker_killed_mid_script(void **state)
     expect_error_prefix(tw.b, "BUSY", "GET", "k1", NULL);
     assert_int_equal(kill((pid_t)tw.a_pid, SIGKILL), 0);
     sleep_ms(200);
-    char key[8];
+    char key[16];
     for (int i = 1; i <= 8; i++) {
         snprintf(key, sizeof key, "k%d", i);
         expect_nil(tw.b, "GET", key, NULL);
