@@ -70,6 +70,7 @@ enum cmd_flags {
     CMD_LOADING  = 1 << 7,
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
+    CMD_NO_MANDATORY_KEYS = 1 << 10,   /* may have no keys (EVAL ... 0): GETKEYS answers [] */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
