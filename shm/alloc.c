@@ -50,19 +50,34 @@ size_t alloc_real_size(size_t size)
 
 static inline uint32_t heap_id(void) { return lock_id_heap(); }
 
+/* The tag heap_free_run leaves in a run's prev field: which transaction freed it. */
+static inline uint64_t free_tag(const kv_txn *t) { return (t->ln->txn << 16) | (t->lane_id + 1); }
+
+/* True when the npages at run may be handed out to t: not freed by t itself (its
+ * bytes are still the contents a rollback restores, as deferred frees guarantee for
+ * slab slots) and not an undo segment of a lane that died (see txn.h). */
+static bool run_usable(const kv_txn *t, aoff run, uint64_t npages, bool is_free)
+{
+    if (is_free && ((run_header *)arena_ptr(run))->prev == free_tag(t))
+        return false;
+    return !undo_segments_overlap(t, run, run + npages * ARENA_PAGE);
+}
+
 /* Takes npages from the heap (the heap lock is taken in this transaction and kept to
  * commit). Returns the run offset, or 0 when the arena is full. */
 static aoff heap_alloc_pages(kv_txn *t, uint64_t npages)
 {
     arena_header *h = arena_hdr();
     txn_lock(t, heap_id());
+    if (!undo_reserve(t))
+        return 0;
     uint64_t list = npages < LARGE_LIST ? npages : LARGE_LIST;
     aoff run = 0;
-    if (list < LARGE_LIST && h->heap_free[list]) {
+    if (list < LARGE_LIST && h->heap_free[list] && run_usable(t, h->heap_free[list], npages, true)) {
         run = h->heap_free[list];
         run_header *r = arena_ptr(run);
         tx_store64(t, heap_id(), &h->heap_free[list], r->next);
-    } else if (h->heap_bump + npages * ARENA_PAGE <= h->heap_end) {
+    } else if (h->heap_bump + npages * ARENA_PAGE <= h->heap_end && run_usable(t, h->heap_bump, npages, false)) {
         run = h->heap_bump;
         tx_store64(t, heap_id(), &h->heap_bump, run + npages * ARENA_PAGE);
         run_header *r = arena_ptr(run);       /* fresh memory: no undo needed */
@@ -70,12 +85,12 @@ static aoff heap_alloc_pages(kv_txn *t, uint64_t npages)
         r->npages = npages;
         r->magic = RUN_MAGIC;
     } else {
-        /* first fit among longer runs, splitting off the tail */
-        for (uint64_t l = list + (list < LARGE_LIST); l <= LARGE_LIST && !run; l++) {
+        /* first fit among runs at least as long, splitting off the tail */
+        for (uint64_t l = list; l <= LARGE_LIST && !run; l++) {
             aoff *link = &h->heap_free[l];
             while (*link) {
                 run_header *r = arena_ptr(*link);
-                if (r->npages >= npages) {
+                if (r->npages >= npages && run_usable(t, *link, npages, true)) {
                     run = *link;
                     tx_store64(t, heap_id(), link, r->next);
                     break;
@@ -104,21 +119,40 @@ static aoff heap_alloc_pages(kv_txn *t, uint64_t npages)
     return run;
 }
 
-/* Returns a run to the heap's free lists (logged; the heap lock is taken). */
+/* Returns a run to the heap's free lists (logged; the heap lock is taken), tagged
+ * with t so that t does not take it again. */
 static void heap_free_run(kv_txn *t, aoff run)
 {
     arena_header *h = arena_hdr();
     txn_lock(t, heap_id());
+    if (!undo_reserve(t))
+        return;
     run_header *r = arena_ptr(run);
     uint64_t list = r->npages < LARGE_LIST ? r->npages : LARGE_LIST;
     if (undo_record(t, heap_id(), r, RUN_HDR)) {
         r->kind = RUN_FREE;
         r->next = h->heap_free[list];
-        r->prev = 0;
+        r->prev = free_tag(t);
     }
     tx_store64(t, heap_id(), &h->heap_free[list], run);
     tx_add64(t, heap_id(), &h->heap_pages_used, -(int64_t)r->npages);
 }
+
+aoff alloc_undo_segment(kv_txn *t, uint64_t npages)
+{
+    aoff run = heap_alloc_pages(t, npages);
+    if (!run)
+        return 0;
+    run_header *r = arena_ptr(run);
+    if (!undo_record(t, heap_id(), r, RUN_HDR))
+        return 0;
+    r->kind = RUN_UNDO;
+    r->next = 0;
+    r->prev = 0;
+    return run;
+}
+
+void alloc_free_undo_segment(kv_txn *t, aoff run) { heap_free_run(t, run); }
 
 /* Gives shard s a fresh slab chunk for class c; returns false when the arena is full. */
 static bool slab_new_chunk(kv_txn *t, shard *sh, unsigned c)
@@ -287,6 +321,11 @@ int alloc_check(char *err, size_t errlen)
         run_header *r = arena_ptr(at);
         if (r->magic != RUN_MAGIC || r->npages == 0 || at + r->npages * ARENA_PAGE > h->heap_bump) {
             snprintf(err, errlen, "heap run at %llu is corrupt", (unsigned long long)at);
+            return -1;
+        }
+        if (r->kind == RUN_UNDO) {
+            /* a live log with segments holds the heap lock; a dead one's were undone */
+            snprintf(err, errlen, "undo segment at %llu outlived its transaction", (unsigned long long)at);
             return -1;
         }
         if (r->kind != RUN_FREE)

@@ -25,7 +25,6 @@ const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
 const char *const ERR_SYNTAX = "ERR syntax error";
 const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 const char *const ERR_NO_KEY = "ERR no such key";
-const char *const ERR_TOO_LARGE = "ERR command too large to run atomically (undo log full)";
 
 server_state server;
 extern const command list_commands[];
@@ -176,9 +175,7 @@ void reply_store_error(client *c, int rc)
         cmd_abort(c, "ERR too many namespaces");
     else if (rc == STORE_E_TOOBIG)
         cmd_abort(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    else if (rc == TXN_E_UNDO_FULL || c->w->txn.failed == TXN_E_UNDO_FULL)
-        cmd_abort(c, ERR_TOO_LARGE);
-    else
+    else                                         /* TXN_E_NOMEM, or an undo log that could not grow */
         cmd_abort(c, ERR_OOM);
 }
 
@@ -356,13 +353,11 @@ static inline void bind_keys(client *c, const cmd_key_ref *refs, int n, uint32_t
     }
 }
 
-/* Bytes a write may add: its arguments plus per-key overhead (a guess made before
- * running it; the exact figure is known at commit). */
-static uint64_t estimate_growth(const client *c)
+uint64_t command_growth_estimate(const resp_arg *argv, size_t argc)
 {
     uint64_t n = 0;
-    for (size_t i = 1; i < c->argc; i++)
-        n += c->argv[i].len + 16;
+    for (size_t i = 1; i < argc; i++)
+        n += argv[i].len + 16;
     return n + 64;
 }
 
@@ -446,6 +441,7 @@ bool cmd_txn_begin(client *c, uint32_t *ids, size_t n)
     }
     txn_abort(t);
     const char *busy = script_busy_error(c->w, ids, n);
+    c->busy_refused = busy;
     if (busy) {                                  /* a long script holds one: -BUSY */
         reply_truncate(&c->out, c->reply_mark);
         reply_error(&c->out, busy);
@@ -480,8 +476,7 @@ static inline void touch_written_keys(client *c, const command *cmd, const cmd_k
  * over the limit: it must be rolled back and answer OOM (or evict and retry). */
 static bool over_limit_after(const command *cmd, const kv_txn *t, int64_t grow_before)
 {
-    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before &&
-           store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+    return (cmd->flags & CMD_DENYOOM) && t->grow > grow_before && command_memory_over_limit();
 }
 
 enum run_result { RUN_DONE = 0, RUN_OOM = 1, RUN_BUSY = 2 };
@@ -588,7 +583,7 @@ static void run_with_keys(client *c, const command *cmd, const cmd_key_ref *refs
     bind_keys(c, refs, n, ids);
     kv_txn *t = &c->w->txn;
     if (cmd->flags & CMD_DENYOOM)
-        evict_before_write(c, refs, n, estimate_growth(c), t, NULL);
+        evict_before_write(c, refs, n, command_growth_estimate(c->argv, c->argc), t, NULL);
     for (int attempt = 0;; attempt++) {
         int rc = run_locked(c, cmd, t, refs, ids, (size_t)n);
         if (rc != RUN_OOM)
@@ -639,6 +634,33 @@ static inline void key_room_free(key_room *r)
     }
 }
 
+uint64_t command_evict_for(const command *cmd, const resp_arg *argv, size_t argc, uint64_t need, kv_txn *t)
+{
+    if (!cmd->key_specs || (cmd->flags & CMD_NOLOCK) || store_used_memory() + need <= evict_start_bytes())
+        return 0;
+    key_room room;
+    key_room_init(&room, argc);
+    int n = command_resolve_keys(cmd, argv, (int)argc, room.refs);
+    uint64_t freed = 0;
+    int prev = -1;
+    for (int i = 0; i < n && store_used_memory() + need > evict_start_bytes(); i++) {
+        kv_key k;
+        key_init(&k, argv[room.refs[i].pos].ptr, argv[room.refs[i].pos].len);
+        int nsid = key_nsid_existing(&k);
+        if (nsid < 0 || nsid == prev)
+            continue;
+        prev = nsid;
+        freed += evict_namespace(t, (uint32_t)nsid, need);
+    }
+    key_room_free(&room);
+    return freed;
+}
+
+bool command_memory_over_limit(void)
+{
+    return store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
+}
+
 /* Executes one request against cmd (NULL: unknown command). */
 static void command_run(client *c, const command *cmd)
 {
@@ -665,7 +687,7 @@ static void command_run(client *c, const command *cmd)
         }
     }
     /* queued as the container: command_call finds the subcommand's row again */
-    if (c->multi && multi_intercept(c, cmd))
+    if (c->multi && multi_intercept(c, cmd, row))
         return;
     cmd = row;
     c->last_cmd = cmd;
@@ -736,6 +758,7 @@ static int call_nested(client *c, const command *cmd)
         return CALL_DONE;
     }
     if (!w->nest_allow_oom && over_limit_after(cmd, t, w->nest_sp.grow)) {
+        c->last_grow = t->grow;
         txn_rollback_to(t, &w->nest_sp);
         reply_truncate(&c->out, c->reply_mark);
         lane_stat_add(t->ln, STAT_OOM, 1);

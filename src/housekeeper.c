@@ -121,8 +121,10 @@ int housekeeper_main(const kvns_config *cfg)
         persist_housekeeper_tick(t, &housekeeper_stopping);
         persist_housekeeper_sleep(CYCLE_MS);
     }
-    /* persist: the supervisor stopped every worker before this SIGTERM: final snapshot */
-    bool final_snapshot_ok = persist_housekeeper_final(t);
+    /* persist: the supervisor stopped every worker before this SIGTERM: final snapshot,
+     * unless the stop is not clean or SHUTDOWN NOSAVE asked for none */
+    bool final_snapshot_ok = __atomic_load_n(&arena_hdr()->no_final_snapshot, __ATOMIC_ACQUIRE) ||
+                             persist_housekeeper_final(t);
     if (metrics_running) {                                            /* metrics */
         metrics_stopping = 1;
         pthread_join(metrics_tid, NULL);

@@ -1,6 +1,7 @@
 /* lua_libs.c - opens the libraries of a script's Lua state in Redis's order
  * (luaLoadLibraries, script_lua.c): base, table, string, math, debug, then the
- * globals cjson, struct, cmsgpack and bit, with bit.tohex replaced by a fixed one. */
+ * globals cjson (guarded, lua_cjson_guard.c), struct, cmsgpack and bit (with
+ * bit.tohex replaced by a fixed one). */
 #include "lua_libs.h"
 
 #include <lauxlib.h>
@@ -79,6 +80,9 @@ void lua_libs_open(lua_State *L)
     lua_libs_open_standard(L, luaopen_math, LUA_MATHLIBNAME);
     lua_libs_open_standard(L, luaopen_debug, LUA_DBLIBNAME);
     lua_libs_open_global(L, luaopen_cjson, "cjson");
+    lua_getglobal(L, "cjson");
+    lua_cjson_guard_install(L);
+    lua_pop(L, 1);
     lua_libs_open_global(L, luaopen_struct, "struct");
     lua_libs_open_global(L, luaopen_cmsgpack, "cmsgpack");
     lua_libs_open_global(L, luaopen_bit, "bit");

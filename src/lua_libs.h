@@ -15,12 +15,18 @@ int luaopen_cmsgpack(lua_State *L);
  * returns 1 (a lua_CFunction: call it through lua_call). */
 int luaopen_struct(lua_State *L);
 
+/* Replaces encode and decode of the cjson table on top of the stack (Debian's
+ * lua-cjson) by wrappers that refuse what would overrun its int-sized buffers
+ * (lua_cjson_guard.c). Stack unchanged. */
+void lua_cjson_guard_install(lua_State *L);
+
 /* Opens base (with coroutine), table, string, math and debug into their globals,
- * then cjson, struct, cmsgpack and bit as globals, as Redis does (bit.tohex is
- * kvns's own: Debian's has CVE-2024-31449). Not os, io, package: the sandbox has
- * none. Leaves the stack as it found it; raises a Lua error
- * (LUA_ERRMEM) only when memory runs out, so call it from lua_cpcall or right after
- * luaL_newstate where a panic is acceptable. */
+ * then cjson, struct, cmsgpack and bit as globals, as Redis does. Two fixes over
+ * the Debian packages: bit.tohex is kvns's own (CVE-2024-31449), cjson.encode and
+ * decode are guarded (CVE-2022-24834). Not os, io, package: the sandbox has none.
+ * Leaves the stack as it found it; raises a Lua error (LUA_ERRMEM) only when memory
+ * runs out, so call it from lua_cpcall or right after lua_newstate where a panic is
+ * acceptable. */
 void lua_libs_open(lua_State *L);
 
 #endif

@@ -204,6 +204,23 @@ static int read_multibulk_count(const char *buf, size_t len, size_t *pos, long l
     return RESP_OK;
 }
 
+/* The *need of a multibulk that stopped at pos of buf[0..len) with `left` bulks not
+ * yet complete (the first of which needs bytes up to first_end, when its length is
+ * known, else 0). A request of many arguments is parsed again from its start on every
+ * attempt, so with more than ARGV_PREALLOC_MAX of them left this asks for the lower
+ * bound every bulk gives ("$0\r\n\r\n" at least), capped at twice what has arrived:
+ * attempts then come each time the bytes double, not once per read, and the buffer
+ * never grows past what the request surely needs. Below that only first_end counts. */
+static size_t multibulk_need(size_t pos, size_t len, long long left, size_t first_end)
+{
+    if (left <= ARGV_PREALLOC_MAX)
+        return first_end;
+    size_t floor = first_end > len ? first_end : len + 1;
+    size_t bound = (first_end ? first_end : pos) + (size_t)(left - (first_end != 0)) * 6;
+    size_t need = bound < 2 * len ? bound : 2 * len;
+    return need > floor ? need : floor;
+}
+
 /* Parses "*N\r\n" followed by N "$L\r\n<L bytes>\r\n" bulks. Returns RESP_OK with the
  * arguments pointing into buf, RESP_INCOMPLETE (with *need once a bulk's length is
  * known), or RESP_ERROR. A count of zero or below is a complete empty request, as in
@@ -230,6 +247,8 @@ static int parse_multibulk(resp_request *req, char *buf, size_t len, size_t *con
 
     for (i = 0; i < count; i++) {
         status = read_bulk_header(buf, len, &pos, &bulk_len, errmsg);
+        if (status == RESP_INCOMPLETE)
+            *need = multibulk_need(pos, len, count - i, 0);
         if (status != RESP_OK)
             goto not_complete;
         if (bulk_len < 0 || bulk_len > RESP_MAX_BULK) {
@@ -238,7 +257,7 @@ static int parse_multibulk(resp_request *req, char *buf, size_t len, size_t *con
             goto not_complete;
         }
         if (len - pos < (size_t)bulk_len + 2) {
-            *need = pos + (size_t)bulk_len + 2;
+            *need = multibulk_need(pos, len, count - i, pos + (size_t)bulk_len + 2);
             status = RESP_INCOMPLETE;
             goto not_complete;
         }

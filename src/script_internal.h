@@ -31,7 +31,8 @@ struct script_engine {
     bool       wrote;          /* a write command was called */
     bool       oom_at_start;   /* memory was over the limit when it began */
     bool       relock;         /* it needs a shard another thread holds: unwinding */
-    bool       killed;         /* SCRIPT KILL stopped it: unwinding */
+    bool       killed;         /* SCRIPT KILL or a shutdown stopped it: unwinding */
+    bool       stopping;       /* the worker is stopping: undo it all, commit nothing */
     unsigned   runs;           /* scripts run, for the periodic GC step */
 };
 typedef struct script_engine script_engine;

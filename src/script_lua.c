@@ -425,8 +425,11 @@ static lua_State *script_state_new(script_engine *e)
     open_libraries(L);
     push_redis_table(L);
     lua_setglobal(L, "redis");
-    /* Redis 7's deny list */
-    static const char *const denied[] = { "loadfile", "dofile", "print", "gcinfo", "newproxy", NULL };
+    /* Redis 7's deny list, plus getfenv/setfenv (a C function's environment is the
+     * real globals table: it would let a script write globals) and debug (Redis
+     * removes it once loaded) */
+    static const char *const denied[] = { "loadfile", "dofile", "print", "newproxy", "getfenv", "setfenv",
+                                          "debug", NULL };
     for (const char *const *n = denied; *n; n++) {
         lua_pushnil(L);
         lua_setglobal(L, *n);

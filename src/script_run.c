@@ -9,6 +9,7 @@
 
 #include "kvns/arena.h"
 #include "kvns/txn.h"
+#include "kvns/worker.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -66,6 +67,13 @@ static void script_hook(lua_State *L, lua_Debug *ar)
         e->killed = true;
         lua_sethook(L, script_hook, LUA_MASKLINE, 0);
     }
+    if (!e->stopping && worker_is_stopping()) {
+        /* SHUTDOWN (or SIGTERM): even a script that wrote stops, and is undone */
+        e->killed = e->stopping = true;
+        lua_sethook(L, script_hook, LUA_MASKLINE, 0);
+    }
+    if (e->stopping)
+        script_raise(L, "Script killed by a server shutdown");
     if (e->killed)
         script_raise(L, "Script killed by user with SCRIPT KILL...");
 }
@@ -113,11 +121,12 @@ static void push_args_table(lua_State *L, const resp_arg *a, size_t n)
     }
 }
 
-enum { RUN_OK = 0, RUN_RELOCK = 1 };
+enum { RUN_OK = 0, RUN_RELOCK = 1, RUN_STOPPED = 2 };
 
 /* Runs the function at the top of L for c, inside the open transaction, and
  * replies. RUN_RELOCK: it met a shard another thread holds and stopped; its reply
- * is not written and the caller must undo and run it again. */
+ * is not written and the caller must undo and run it again. RUN_STOPPED: the worker
+ * is stopping; the caller undoes it (its error is replied). */
 static int script_run(client *c, lua_State *L, const script_call *sc)
 {
     script_engine *e = script_engine_of(L);
@@ -140,7 +149,7 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     e->c = c;
     e->sc = sc;
     e->resp = 2;
-    e->wrote = e->relock = e->killed = false;
+    e->wrote = e->relock = e->killed = e->stopping = false;
     e->oom_at_start = store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED);
     lane *ln = c->w->txn.ln;
     ln->script_wrote = 0;
@@ -161,6 +170,8 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
         reply_run_error(c, L, sc);
     else
         script_lua_to_reply(c, L, e->resp);
+    if (e->stopping)
+        rc = RUN_STOPPED;
     lua_settop(L, base);
     if (sc->eval) {
         lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_GLOBALS);
@@ -211,8 +222,14 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
             cmd_commit(c);
             return;
         }
-        if (script_run(c, L, sc) == RUN_OK)
+        int rc = script_run(c, L, sc);
+        if (rc == RUN_OK)
             break;
+        if (rc == RUN_STOPPED) {
+            free(ids);
+            cmd_abort(c, "ERR Script killed by a server shutdown");
+            return;
+        }
         reply_truncate(&c->out, mark);
         if (c->w->nested) {
             /* inside EXEC: the caller undoes it and runs everything holding more */

@@ -283,6 +283,8 @@ static int stop_children(bool final)
     sd_notify_send("STOPPING=1");
     log_info("stopping", NULL);
     __atomic_store_n(&arena_hdr()->shutting_down, 1, __ATOMIC_RELEASE);
+    if (!final)      /* the housekeeper writes one when SIGTERMed: not this time */
+        __atomic_store_n(&arena_hdr()->no_final_snapshot, 1, __ATOMIC_RELEASE);
     stop_slots(final);
     return final ? final_snapshot() : EXIT_OK;
 }
@@ -430,8 +432,10 @@ int supervisor_main(const kvns_config *cfg)
             next_watchdog = now + watchdog_ms;
         }
     }
-    /* persist: a final snapshot only after a clean stop (never from a broken arena) */
-    int stop_rc = stop_children(exit_code == EXIT_OK && persist_enabled());
+    /* persist: a final snapshot only after a clean stop (never from a broken arena),
+     * unless SHUTDOWN NOSAVE asked for none */
+    bool nosave = __atomic_load_n(&arena_hdr()->no_final_snapshot, __ATOMIC_ACQUIRE) != 0;
+    int stop_rc = stop_children(exit_code == EXIT_OK && persist_enabled() && !nosave);
     if (exit_code == EXIT_OK)
         exit_code = stop_rc;
     log_info("stopped", "exit_code=%d", exit_code);

@@ -20,7 +20,7 @@ static size_t command_flag_names(uint32_t flags, bool movable, const char **out)
         { CMD_WRITE, "write" },     { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
         { CMD_ADMIN, "admin" },     { CMD_PUBSUB, "pubsub" },     { CMD_NOSCRIPT, "noscript" },
         { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },       { CMD_FAST, "fast" },
-        { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" },
+        { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" }, { CMD_NOMULTI, "no_multi" },
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {

@@ -12,7 +12,7 @@ static kv_txn *txn_of(client *c) { return &c->w->txn; }
 /* The root of a list entry, for reading. */
 static const list_root *root_of(const kv_entry *e) { return arena_ptr(entry_obj(e)); }
 
-/* Aborts the command after a list operation failed (arena or undo log full). */
+/* Aborts the command after a list operation failed (arena full, or the undo log could not grow). */
 static void list_fail(client *c) { reply_store_error(c, STORE_E_NOMEM); }
 
 /* Parses LEFT/RIGHT at argv[i] into *tail; replies a syntax error and returns false

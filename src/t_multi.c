@@ -2,12 +2,22 @@
  *
  * While a client is in MULTI, command_run hands every command but the ones that
  * control the transaction to multi_intercept, which queues a copy of its argv (the
- * read buffer is reused) with +QUEUED. EXEC resolves the keys of every queued
- * command, opens ONE transaction holding the union of their shards (every shard when
- * a queued command locks for itself, e.g. FLUSHALL or KEYS), runs each queued command
- * with command_call and commits once: no client on any worker sees part of an EXEC,
- * and a worker killed mid-EXEC leaves none of it (the undo log rolls it back). When a
- * shard is busy nothing has run: EXEC is parked and run again later, queue intact.
+ * read buffer is reused) with +QUEUED - or refuses it as Redis's processCommand
+ * does, flagging the transaction: a no-multi command (SAVE), any command while
+ * memory is over the limit after eviction in its keys' namespaces, a write or PING
+ * while snapshots fail (MISCONF).
+ *
+ * EXEC resolves the keys of every queued command, opens ONE transaction holding the
+ * union of their shards (every shard when a queued command locks for itself, e.g.
+ * FLUSHALL or KEYS), runs each queued command with command_call and commits once: no
+ * client on any worker sees part of an EXEC, and a worker killed mid-EXEC leaves none
+ * of it (the undo log rolls it back). When a shard is busy nothing has run: EXEC is
+ * parked and run again later, queue intact. With a write queued, EXEC is refused
+ * while snapshots fail; with a DENYOOM command queued it first evicts for the
+ * queue's estimated growth and is refused (EXECABORT ... OOM) when memory stays over
+ * the limit. A queued write that still does not fit makes EXEC evict for the whole
+ * transaction and run again; where nothing can be evicted it answers OOM inside
+ * EXEC's array.
  *
  * WATCH records, under each key's shard lock, the key's version (watch.h) and
  * whether it was live. EXEC holds the watched keys' shards too and aborts (a null
@@ -19,11 +29,13 @@
 
 #include "kvns/command.h"
 #include "kvns/arena.h"
+#include "kvns/persist.h"
 #include "kvns/txn.h"
 #include "kvns/watch.h"
 
 typedef struct multi_cmd {
-    const command *cmd;
+    const command *cmd;      /* what command_call runs: the row argv[0] names */
+    const command *row;      /* its subcommand's row for a container, else cmd: flags, keys */
     resp_arg *argv;          /* one malloc'd block: the array, then the bytes */
     size_t argc;
 } multi_cmd;
@@ -116,13 +128,58 @@ static resp_arg *multi_copy_argv(const resp_arg *argv, size_t argc)
     return out;
 }
 
+/* Whether cmd is refused while memory is over the limit inside MULTI: every command
+ * but the ones that end the transaction or the connection (Redis's processCommand:
+ * queueing may use unbounded memory). */
+static bool multi_oom_refuses(const command *cmd)
+{
+    static const char *const names[] = { "exec", "discard", "quit", "reset" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return false;
+    return true;
+}
+
+/* True when memory is over the limit for cmd queued inside MULTI, once eviction in
+ * its keys' namespaces (where their policies allow) has had its chance. */
+static bool multi_over_memory(client *c, const command *cmd)
+{
+    if (!multi_oom_refuses(cmd) || !command_memory_over_limit())
+        return false;
+    command_evict_for(cmd, c->argv, c->argc, 0, &c->w->txn);
+    return command_memory_over_limit();
+}
+
+/* Refuses cmd inside MULTI as Redis's processCommand does before queueing: a
+ * no-multi command, any command while memory stays over the limit after evicting in
+ * its keys' namespaces, a write or PING while snapshots fail (MISCONF). Returns true
+ * when it did (replied and flagged the transaction). */
+static bool multi_refuse(client *c, const command *cmd)
+{
+    if (cmd->flags & CMD_NOMULTI) {
+        reply_error(&c->out, "ERR Command not allowed inside a transaction");
+    } else if (multi_over_memory(c, cmd)) {
+        lane_stat_add(c->w->txn.ln, STAT_OOM, 1);
+        reply_error(&c->out, ERR_OOM);
+    } else if (!persist_refuse_write(c, cmd)) {  /* which replied MISCONF if it refused */
+        return false;
+    }
+    c->multi->dirty = true;
+    return true;
+}
+
 /* Queues c->argv for cmd when the client is in MULTI and cmd is not one of the
- * commands that run at once. Returns true when it did (and replied +QUEUED), so
- * that command_run stops there. */
-bool multi_intercept(client *c, const command *cmd)
+ * commands that run at once. row is the row that runs (cmd's subcommand row for a
+ * container): its flags decide the refusals. Returns true when it queued (and
+ * replied +QUEUED) or refused (multi_refuse), so that command_run stops there. */
+bool multi_intercept(client *c, const command *cmd, const command *row)
 {
     struct multi_state *m = c->multi;
-    if (!m || multi_runs_now(cmd))
+    if (!m)
+        return false;
+    if (multi_refuse(c, row))
+        return true;
+    if (multi_runs_now(cmd))
         return false;
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 8;
@@ -132,6 +189,7 @@ bool multi_intercept(client *c, const command *cmd)
     }
     multi_cmd *q = &m->queue[m->n++];
     q->cmd = cmd;
+    q->row = row;
     q->argc = c->argc;
     q->argv = multi_copy_argv(c->argv, c->argc);
     reply_simple(&c->out, "QUEUED");
@@ -178,14 +236,12 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
         abort();
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
-        /* a container was queued only with a known subcommand: that row has the keys */
-        const command *row = command_find_row(q->cmd, q->argv, q->argc);
-        if (!row->key_specs || (row->flags & CMD_NOLOCK))
+        if (!q->row->key_specs || (q->row->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);
         if (!refs)
             abort();
-        int nk = command_resolve_keys(row, q->argv, (int)q->argc, refs);
+        int nk = command_resolve_keys(q->row, q->argv, (int)q->argc, refs);
         for (int k = 0; k < nk; k++) {
             kv_key key;
             key_init(&key, q->argv[refs[k].pos].ptr, q->argv[refs[k].pos].len);
@@ -278,6 +334,50 @@ static void cmd_unwatch(client *c)
     reply_ok(&c->out);
 }
 
+/* Evicts, in the namespaces of the queue's DENYOOM commands, until `need` more bytes
+ * fit (no transaction open). Returns the bytes freed. */
+static uint64_t multi_evict(client *c, const struct multi_state *m, uint64_t need)
+{
+    uint64_t freed = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->queue[i].row->flags & CMD_DENYOOM)
+            freed += command_evict_for(m->queue[i].row, m->queue[i].argv, m->queue[i].argc, need, &c->w->txn);
+    return freed;
+}
+
+/* Redis's processCommand for EXEC: with a DENYOOM command queued, memory must not be
+ * over the limit once eviction has made room for the queue's estimated growth.
+ * Returns true when it is (EXEC is refused). */
+static bool multi_out_of_memory(client *c, const struct multi_state *m)
+{
+    uint64_t need = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->queue[i].row->flags & CMD_DENYOOM)
+            need += command_growth_estimate(m->queue[i].argv, m->queue[i].argc);
+    if (!need)
+        return false;
+    multi_evict(c, m, need);
+    return command_memory_over_limit();
+}
+
+/* True when a queued command has flag (CMD_WRITE, ...): EXEC counts as one then. */
+static bool multi_queue_has(const struct multi_state *m, uint32_t flag)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->queue[i].row->flags & flag)
+            return true;
+    return false;
+}
+
+#define MULTI_EVICT_ROUNDS 16   /* evict-and-run-again rounds when a queued write did not fit */
+
+void multi_refuse_exec(client *c, const char *why)
+{
+    reply_truncate(&c->out, c->reply_mark);
+    reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", why);
+    multi_discard(c);
+}
+
 static void cmd_exec(client *c)
 {
     struct multi_state *m = c->multi;
@@ -290,15 +390,29 @@ static void cmd_exec(client *c)
         reply_error(&c->out, ERR_EXECABORT);
         return;
     }
+    kv_txn *t = &c->w->txn;
+    if (multi_out_of_memory(c, m)) {
+        multi_discard(c);
+        lane_stat_add(t->ln, STAT_OOM, 1);
+        reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", ERR_OOM);
+        return;
+    }
+    if (persist_writes_refused() && multi_queue_has(m, CMD_WRITE)) {
+        multi_discard(c);
+        reply_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", ERR_MISCONF);
+        return;
+    }
     uint32_t *ids = malloc((arena_hdr()->shard_count + 1) * sizeof *ids);
     if (!ids)
         abort();
     size_t mark = reply_len(&c->out);
-    kv_txn *t = &c->w->txn;
-    for (bool all = false;; all = true) {
+    bool all = false;
+    for (int round = 0;;) {
         size_t n = multi_shards(m, c->watched, all, ids);
         if (!cmd_txn_begin(c, ids, n)) {
             free(ids);                           /* parked: nothing ran, queue kept */
+            if (c->busy_refused && !c->w->nested)
+                multi_refuse_exec(c, c->busy_refused);
             return;
         }
         if (watch_touched(c)) {
@@ -308,10 +422,21 @@ static void cmd_exec(client *c)
             reply_null_array(&c->out);
             return;
         }
-        if (multi_run_queue(c, m))
+        c->last_grow = 0;
+        bool ran = multi_run_queue(c, m);
+        if (ran && (c->last_grow == 0 || round == MULTI_EVICT_ROUNDS))
             break;
         txn_abort(t);
         reply_truncate(&c->out, mark);
+        if (!ran) {
+            all = true;                          /* a shard it lacked: hold them all */
+            continue;
+        }
+        /* a queued write did not fit: make room for the whole transaction (more each
+         * round, as run_with_keys does) and run it again; when nothing could be freed
+         * the next run is the last, its OOM errors inside EXEC's array */
+        uint64_t need = (uint64_t)c->last_grow << (round < 10 ? round : 10);
+        round = multi_evict(c, m, need) ? round + 1 : MULTI_EVICT_ROUNDS;
     }
     free(ids);
     int rc = txn_commit(t);

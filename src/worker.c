@@ -474,9 +474,10 @@ static void client_on_event(client *c, uint32_t events)
 static int listen_marker;
 
 /* Answers every complete request of c with -BUSY while a script of this thread runs
- * past busy-reply-threshold, except SCRIPT KILL and FUNCTION KILL, which run (they
- * only flag the script). Nothing here touches the store or the thread's open
- * transaction. */
+ * past busy-reply-threshold, as Redis does: SCRIPT KILL, FUNCTION KILL and SHUTDOWN
+ * NOSAVE run (they only flag the script or signal the supervisor), and so do MULTI,
+ * DISCARD and UNWATCH; inside MULTI a refused command fails the EXEC and EXEC itself
+ * answers EXECABORT. Nothing here touches the store or the thread's open transaction. */
 static void client_process_busy(client *c, const char *busy)
 {
     while (c->rpos < c->rlen && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
@@ -492,15 +493,26 @@ static void client_process_busy(client *c, const char *busy)
         }
         c->argv = c->req.argv;
         c->argc = c->req.argc;
+        c->reply_mark = reply_len(&c->out);
         bool kill = c->argc == 2 && arg_is(&c->argv[1], "kill");
+        bool alone = c->argc == 1;
         if (c->argc == 0)
             ;
         else if (kill && arg_is(&c->argv[0], "script"))
             script_kill(c, false);
         else if (kill && arg_is(&c->argv[0], "function"))
             script_kill(c, true);
-        else
+        else if (c->argc == 2 && arg_is(&c->argv[0], "shutdown") && arg_is(&c->argv[1], "nosave"))
+            command_lookup("shutdown", 8)->proc(c);   /* stops the script too (its hook) */
+        else if (alone && (arg_is(&c->argv[0], "multi") || arg_is(&c->argv[0], "discard") ||
+                           arg_is(&c->argv[0], "unwatch")))
+            command_lookup(c->argv[0].ptr, c->argv[0].len)->proc(c);   /* Redis's allow-busy */
+        else if (c->multi && alone && arg_is(&c->argv[0], "exec"))
+            multi_refuse_exec(c, busy);
+        else {
+            multi_flag_error(c);                 /* a refused command fails the EXEC */
             reply_error(&c->out, busy);
+        }
         c->rpos += consumed;
     }
     client_compact(c);
@@ -516,20 +528,15 @@ void worker_serve_busy(worker_ctx *w, client *running, const char *busy)
          * and parked requests wait for the script to end */
         if (events[i].data.ptr == &listen_marker || c == running || c->parked)
             continue;
-        if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN)) {
-            client_free(c);
+        /* a client that hung up is left to the loop: the loop's own event array,
+         * whose turn runs this script, may still name it */
+        if ((events[i].events & (EPOLLERR | EPOLLHUP)) && !(events[i].events & EPOLLIN))
             continue;
-        }
-        if ((events[i].events & EPOLLIN) && client_read(c) < 0) {
-            client_free(c);
+        if ((events[i].events & EPOLLIN) && client_read(c) < 0)
             continue;
-        }
         client_process_busy(c, busy);
-        if (client_flush(c) < 0) {
-            client_free(c);
-            continue;
-        }
-        client_update_events(c);
+        if (client_flush(c) == 0)
+            client_update_events(c);
     }
 }
 

@@ -304,7 +304,8 @@ long long it_info_ll(kv_conn *c, const char *section, const char *name) KVT_SYM(
 /* A new connection to port served by a worker process other than pid (INFO server's
  * process_id). The kernel may queue a new connection on any worker's listener; one
  * that lands on pid's worker (or on a worker whose only thread is busy and gives no
- * INFO within 300 ms) is closed for another try. Fails the test after 30 tries. */
+ * INFO within 300 ms) is closed for another try: an idle server often hands several
+ * in a row to the same thread. Fails the test after 200 tries. */
 kv_conn *it_connect_elsewhere(int port, long long pid) KVT_SYM(it_connect_elsewhere);
 
 #endif

@@ -806,6 +806,9 @@ bool drill_begin(drill *d, kv_server *srv, int workers, drill_client *const *cli
     g_w0 = -1;
     __atomic_store_n(&drill_stop_writers, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&drill_stop_observers, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&g_fail_mu);
+    g_fail_count = 0;            /* a binary may run several drills: each its own verdict */
+    pthread_mutex_unlock(&g_fail_mu);
     err[0] = '\0';
     d->ctl = conn_open(g_port);
     if (d->ctl)

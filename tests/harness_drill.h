@@ -169,7 +169,8 @@ typedef struct drill {
 } drill;
 
 /* Prepares a drill on a started server: FLUSHALL, learns W0 (the worker of the control
- * connection), opens every observer's connection on W0, resets the stop flags. False
+ * connection), opens every observer's connection on W0, resets the stop flags and the
+ * recorded failures. False
  * with err set on failure (the caller then stops the server and fails). d may be large:
  * make it static. */
 bool drill_begin(drill *d, kv_server *srv, int workers, drill_client *const *clients,

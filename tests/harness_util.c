@@ -194,7 +194,7 @@ long long it_info_ll(kv_conn *c, const char *section, const char *name)
 
 kv_conn *it_connect_elsewhere(int port, long long pid)
 {
-    for (int attempt = 0; attempt < 30; attempt++) {
+    for (int attempt = 0; attempt < 200; attempt++) {
         kv_conn *c = conn_open(port);
         if (!c)
             it_fail("cannot connect to port %d", port);
@@ -206,6 +206,6 @@ kv_conn *it_connect_elsewhere(int port, long long pid)
         }
         conn_close(c);
     }
-    it_fail("30 new connections in a row landed on worker %lld (or found no other answering)", pid);
+    it_fail("200 new connections in a row landed on worker %lld (or found no other answering)", pid);
     return NULL;
 }

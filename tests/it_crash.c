@@ -5,6 +5,11 @@
  * duplicated, the arena is consistent, every child was respawned, and that clients of
  * a worker that was never killed (W0) saw no error at all.
  *
+ * The EXEC drill (test_crash_drill_exec) does the same while clients EXEC groups of
+ * INCRs over keys of many shards and namespaces: every acknowledged EXEC is wholly
+ * there, no EXEC is ever seen or left in part (about 17 s, up to 60 s on a loaded
+ * host; fewer kills under ASan).
+ *
  * Only runs against kvns (skipped with KVNS_TEST_TARGET=redis). Everything is on
  * 127.0.0.1; every thread is joined and the server is stopped before the test returns.
  * The killer, the observers, worker discovery and the writers' reconnecting connections
@@ -33,6 +38,19 @@
 #define MSET_KEYS              12
 #define MIN_WORKER_KILLS       100
 #define HOUSEKEEPER_KILLS      4
+/* the EXEC drill: writers EXEC groups of INCRs over keys of many shards and namespaces */
+#define N_EXEC_WRITERS         4
+#define N_EXEC_READERS         2
+#define EXEC_KEYS              8
+#define EXEC_SHARDS            "KVNS_SHARD_COUNT=64"
+#ifdef __SANITIZE_ADDRESS__
+#define EXEC_WORKER_KILLS      40     /* ASan: slower workers, fewer kills in the same time */
+#else
+#define EXEC_WORKER_KILLS      100
+#endif
+#define EXEC_HOUSEKEEPER_KILLS 2
+#define EXEC_KILL_PHASE_LIMIT_MS 60000 /* ~17 s normally; kills slow down with the host's load
+                                          (33 in 40 s at load 40) */
 
 /* ---- time bounds (milliseconds); the whole test stays under ~60 s ----------------- */
 #define WARMUP_MS              300    /* writers run before the first kill */
@@ -40,9 +58,9 @@
 
 /* ---- writers ------------------------------------------------------------------------ */
 
-typedef enum { W_INCR, W_MSET, W_APPEND } writer_kind;
+typedef enum { W_INCR, W_MSET, W_APPEND, W_EXEC, W_EXEC_READ } writer_kind;
 
-static const char *const kind_name[] = { "INCR", "MSET", "APPEND" };
+static const char *const kind_name[] = { "INCR", "MSET", "APPEND", "EXEC", "EXEC reader" };
 
 typedef struct writer {
     int         id;
@@ -298,6 +316,159 @@ static void run_append(writer *w)
     }
 }
 
+/* ---- the EXEC drill's writers and readers ------------------------------------------- */
+
+/* Key of counter j of EXEC writer id: one namespace per counter, so that one EXEC spans
+ * EXEC_KEYS namespaces and, with KVNS_SHARD_COUNT=64, about as many shards. */
+static void exec_key(char *out, size_t cap, int id, int j)
+{
+    snprintf(out, cap, "x%d/e%d:%d", j, id, j);
+}
+
+/* MGET argv for EXEC writer id's counters (keys[] holds their names). */
+static void exec_mget_argv(int id, char keys[][64], const char **argv)
+{
+    argv[0] = "MGET";
+    for (int j = 0; j < EXEC_KEYS; j++) {
+        exec_key(keys[j], 64, id, j);
+        argv[1 + j] = keys[j];
+    }
+}
+
+/* The common value of writer id's counters in an MGET reply (0 when all are missing),
+ * or -1 when they differ - part of an EXEC seen - with a description in why. */
+static long long exec_counters(const kv_reply *r, int id, char *why, size_t cap)
+{
+    char got[600];
+    long long v = -2;
+    for (size_t j = 0; r->type == KV_REPLY_ARRAY && r->count == EXEC_KEYS && j < EXEC_KEYS; j++) {
+        const kv_reply *e = r->elements[j];
+        long long x = e->type == KV_REPLY_NIL ? 0 : e->type == KV_REPLY_BULK ? strtoll(e->str, NULL, 10) : -1;
+        if (v != -2 && x != v) {
+            v = -1;
+            break;
+        }
+        v = x;
+    }
+    if (v >= 0)
+        return v;
+    snprintf(why, cap, "the %d counters x*/e%d:* differ (part of an EXEC): %s", EXEC_KEYS, id,
+             kv_reply_describe(r, got, sizeof got));
+    return -1;
+}
+
+/* Sends MULTI, one INCR of each counter and EXEC in one go, and reads their replies.
+ * Returns EXEC's reply, or NULL when the connection failed (the EXEC may have run). A
+ * reply other than OK/QUEUED before it is recorded (*bad set). */
+static kv_reply *exec_round(writer *w, char keys[][64], bool *bad)
+{
+    kv_conn *c = w->cl.c;
+    bool sent = conn_send_cmd(c, "MULTI", NULL) == 0;
+    for (int j = 0; sent && j < EXEC_KEYS; j++)
+        sent = conn_send_cmd(c, "INCR", keys[j], NULL) == 0;
+    if (!sent || conn_send_cmd(c, "EXEC", NULL) != 0)
+        return NULL;
+    for (int i = 0; i <= EXEC_KEYS; i++) {
+        kv_reply *r = conn_read_reply(c);
+        if (!r)
+            return NULL;
+        if (!kv_reply_is_str(r, i == 0 ? "OK" : "QUEUED")) {
+            writer_bad_reply(w, i == 0 ? "MULTI" : "INCR (queued)", r);
+            *bad = true;
+        }
+        kv_reply_free(r);
+    }
+    return conn_read_reply(c);
+}
+
+/* EXEC writer: increments its EXEC_KEYS counters together, one transaction each round.
+ * last_acked is the counters' value for sure; an acknowledged EXEC must answer it plus
+ * one for every counter; after a lost reply the counters must all hold last_acked (not
+ * applied) or last_acked + 1 (applied), checked before the next round. */
+static void run_exec(writer *w)
+{
+    char keys[EXEC_KEYS][64], why[700];
+    const char *mget[1 + EXEC_KEYS];
+    exec_mget_argv(w->id, keys, mget);
+    bool unsure = false;
+    while (!drill_stopping(&drill_stop_writers) && !w->gave_up) {
+        if (!drill_client_ready(&w->cl, !unsure))
+            break;
+        if (unsure) {
+            kv_reply *r = conn_cmdv(w->cl.c, 1 + EXEC_KEYS, mget, NULL);
+            if (!r) {
+                drill_client_failed(&w->cl, "MGET");
+                continue;
+            }
+            long long v = exec_counters(r, w->id, why, sizeof why);
+            if (v < 0) {
+                drill_fail("EXEC writer %d: after an EXEC got no reply: %s", w->id, why);
+                w->gave_up = true;
+            } else if (v != w->last_acked && v != w->last_acked + 1) {
+                drill_fail("EXEC writer %d: after an EXEC got no reply the counters hold %lld, expected %lld "
+                           "or %lld", w->id, v, w->last_acked, w->last_acked + 1);
+                w->gave_up = true;
+            }
+            w->last_acked = v;
+            w->last_attempted = v;
+            unsure = false;
+            kv_reply_free(r);
+            continue;
+        }
+        w->attempts++;
+        w->last_attempted = w->last_acked + 1;
+        bool bad = false;
+        kv_reply *r = exec_round(w, keys, &bad);
+        if (!r) {
+            w->lost++;
+            unsure = true;
+            drill_client_failed(&w->cl, "MULTI/INCR/EXEC");
+            continue;
+        }
+        bool whole = r->type == KV_REPLY_ARRAY && r->count == EXEC_KEYS;
+        for (size_t j = 0; whole && j < EXEC_KEYS; j++)
+            whole = r->elements[j]->type == KV_REPLY_INTEGER && r->elements[j]->integer == w->last_acked + 1;
+        if (!whole && !bad) {
+            char got[600];
+            drill_fail("EXEC writer %d: EXEC answered %s, expected %d times %lld (worker pid %d)", w->id,
+                       kv_reply_describe(r, got, sizeof got), EXEC_KEYS, w->last_acked + 1, (int)w->cl.pid);
+            w->gave_up = true;
+        }
+        w->acked++;
+        w->last_acked++;
+        kv_reply_free(r);
+    }
+}
+
+/* EXEC reader: reads the counters of EXEC writer (id % N_EXEC_WRITERS) with MGET from
+ * any worker; they must always be equal and never go back. */
+static void run_exec_read(writer *w)
+{
+    char keys[EXEC_KEYS][64], why[700];
+    const char *mget[1 + EXEC_KEYS];
+    int owner = w->id % N_EXEC_WRITERS;
+    exec_mget_argv(owner, keys, mget);
+    long long last = 0;
+    while (!drill_stopping(&drill_stop_writers) && !w->gave_up) {
+        if (!drill_client_ready(&w->cl, true))
+            break;
+        kv_reply *r = conn_cmdv(w->cl.c, 1 + EXEC_KEYS, mget, NULL);
+        if (!r) {
+            w->lost++;
+            drill_client_failed(&w->cl, "MGET");
+            continue;
+        }
+        long long v = exec_counters(r, owner, why, sizeof why);
+        if (v < 0 || v < last) {
+            drill_fail("EXEC reader %d: %s", w->id, v < 0 ? why : "the counters went back");
+            w->gave_up = true;
+        }
+        last = v;
+        w->acked++;
+        kv_reply_free(r);
+    }
+}
+
 static writer g_writers[N_WRITERS];
 
 static void *writer_main(void *arg)
@@ -307,8 +478,12 @@ static void *writer_main(void *arg)
         run_incr(w);
     else if (w->kind == W_MSET)
         run_mset(w);
-    else
+    else if (w->kind == W_APPEND)
         run_append(w);
+    else if (w->kind == W_EXEC)
+        run_exec(w);
+    else
+        run_exec_read(w);
     if (w->cl.c)
         drill_client_disconnect(&w->cl);
     return NULL;
@@ -369,8 +544,28 @@ static void check_append(kv_conn *c, const writer *w)
     kv_reply_free(r);
 }
 
+/* Every acknowledged EXEC is there, whole: the counters are equal and hold the last
+ * acknowledged count, or one more when the last EXEC's reply was lost. */
+static void check_exec(kv_conn *c, const writer *w)
+{
+    char keys[EXEC_KEYS][64], why[700];
+    const char *argv[1 + EXEC_KEYS];
+    exec_mget_argv(w->id, keys, argv);
+    kv_reply *r = conn_cmdv(c, 1 + EXEC_KEYS, argv, NULL);
+    if (!r) {
+        drill_fail("final check: MGET got no reply: %s", conn_error(c));
+        return;
+    }
+    long long v = exec_counters(r, w->id, why, sizeof why);
+    if (v < 0)
+        drill_fail("EXEC writer %d after the drill: %s", w->id, why);
+    else if (v < w->last_acked || v > w->last_attempted)
+        drill_fail("EXEC writer %d after the drill: the counters hold %lld, expected [%lld (acked), %lld]",
+                   w->id, v, w->last_acked, w->last_attempted);
+    kv_reply_free(r);
+}
 
-/* ---- the test ------------------------------------------------------------------------ */
+/* ---- the tests ------------------------------------------------------------------------ */
 
 static void test_crash_drill(void **state)
 {
@@ -468,10 +663,90 @@ static void test_crash_drill(void **state)
     drill_finish(srv, "crash drill");
 }
 
+#define N_EXEC_CLIENTS (N_EXEC_WRITERS + N_EXEC_READERS)
+static writer g_exec_writers[N_EXEC_CLIENTS];
+
+/* The EXEC drill: workers are SIGKILLed while N_EXEC_WRITERS clients EXEC groups of
+ * EXEC_KEYS INCRs over keys of different shards and namespaces (each client its own
+ * counters, pipelined MULTI...EXEC so that workers spend their time inside EXEC) and
+ * readers MGET them from any worker. No reader ever sees the counters of one client
+ * differ, every acknowledged EXEC answered the same count for every counter, and at
+ * the end each client's counters are all its acknowledged count (one more when the
+ * last EXEC's reply was lost). */
+static void test_crash_drill_exec(void **state)
+{
+    it_skip_unless_kvns("crash drill of kvns workers");
+    long long t_start = drill_now_ms();
+    const char *env[] = { "KVNS_WORKERS=3", EXEC_SHARDS, NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+
+    static drill d;
+    static drill_observer obs[N_OBSERVERS];
+    static drill_client *clients[N_EXEC_CLIENTS];
+    writer *wr = g_exec_writers;
+    for (int i = 0; i < N_EXEC_CLIENTS; i++)
+        clients[i] = &wr[i].cl;
+    char err[512] = "";
+    if (!drill_begin(&d, srv, DRILL_WORKERS, clients, N_EXEC_CLIENTS, obs, N_OBSERVERS, err, sizeof err))
+        drill_abort(&d, obs, N_OBSERVERS, srv, err);
+    for (int i = 0; i < N_EXEC_CLIENTS; i++) {
+        wr[i].id = i;
+        wr[i].kind = i < N_EXEC_WRITERS ? W_EXEC : W_EXEC_READ;
+        wr[i].cl.rng = (unsigned)t_start * 2654435761u + (unsigned)i;
+        snprintf(wr[i].cl.name, sizeof wr[i].cl.name, "%s %d", kind_name[wr[i].kind], i);
+    }
+
+    /* From here on no cmocka assertion until every thread is joined. */
+    static pthread_t tids[N_EXEC_CLIENTS];
+    const drill_writers writers = { writer_main, wr, sizeof *wr, tids, N_EXEC_CLIENTS };
+    d.aim_running = true;        /* kill workers inside a command: mostly inside an EXEC */
+    long long kill_phase_ms;
+    drill_run(&d, obs, N_OBSERVERS, &writers, WARMUP_MS, EXEC_WORKER_KILLS, EXEC_HOUSEKEEPER_KILLS,
+              EXEC_KILL_PHASE_LIMIT_MS, (unsigned)getpid() ^ (unsigned)t_start, &kill_phase_ms);
+
+    bool server_up = drill_supervisor_ok(&d);
+    kv_conn *fc = server_up ? conn_open(drill_port()) : NULL;
+    long long acked = 0, lost = 0, reads = 0;
+    if (fc) {
+        conn_set_timeout(fc, DRILL_WRITER_TIMEOUT_MS);
+        drill_final_debug_check(fc);
+        for (int i = 0; i < N_EXEC_CLIENTS; i++) {
+            if (wr[i].acked == 0)
+                drill_fail("%s made no acknowledged progress", wr[i].cl.name);
+            if (wr[i].kind == W_EXEC)
+                check_exec(fc, &wr[i]);
+        }
+        conn_close(fc);
+    } else if (server_up) {
+        drill_fail("cannot connect after the drill");
+    }
+    if (server_up)
+        drill_check_children(&d);
+    long long obs_ops;
+    bool observers_ok = drill_observers_ok(obs, N_OBSERVERS, &obs_ops);
+    drill_end(&d, obs, N_OBSERVERS);
+    for (int i = 0; i < N_EXEC_CLIENTS; i++) {
+        if (wr[i].kind == W_EXEC) {
+            acked += wr[i].acked;
+            lost += wr[i].lost;
+        } else {
+            reads += wr[i].acked;
+        }
+    }
+    print_message("EXEC drill: %d worker kills (%d hit writers, %d aimed at a running worker) and %d "
+                  "housekeeper kills in %lld ms; %lld acknowledged EXECs of %d INCRs, %lld replies lost "
+                  "(each checked whole or absent), %lld MGETs never saw part of one; observers %lld ops "
+                  "on W0 %s\n", d.worker_kills, d.kills_with_writers, d.aimed_kills, d.hk_kills, kill_phase_ms,
+                  acked, EXEC_KEYS, lost, reads, obs_ops, observers_ok ? "without error" : "WITH ERRORS");
+    drill_finish(srv, "EXEC drill");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_drill),
+        cmocka_unit_test(test_crash_drill_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -718,13 +718,26 @@ static void test_stop_writes_on_bgsave_error(void **state)
     assert_non_null(strstr(r->str, "Is a directory"));
     kv_reply_free(r);
     expect_error(c, MISCONF, "INCR", "n", NULL);
+    /* inside MULTI a write or PING is refused while queueing, failing the EXEC */
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "GET", "before", NULL);
+    expect_error(c, MISCONF, "SET", "after", "1", NULL);
+    expect_error(c, MISCONF, "PING", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
 
     expect_error(c, "ERR CONFIG SET failed (possibly related to argument 'stop-writes-on-bgsave-error') - "
                  "argument must be 'yes' or 'no'", "CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe", NULL);
     expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "no", NULL);
     expect_status(c, "OK", "SET", "after", "1", NULL);
     expect_status(c, "PONG", "PING", NULL);
-    expect_status(c, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", NULL);
+    /* a write queued before the refusal began makes EXEC itself refused */
+    kv_conn *admin = conn_open(srv_port(srv));
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_status(c, "QUEUED", "SET", "after", "queued", NULL);
+    expect_status(admin, "OK", "CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", NULL);
+    conn_close(admin);
+    expect_error(c, "EXECABORT Transaction discarded because of: " MISCONF, "EXEC", NULL);
+    expect_bulk(c, "1", "GET", "after", NULL);
     expect_error(c, MISCONF, "SET", "after", "2", NULL);
 
     assert_int_equal(rmdir(tmp), 0);
@@ -801,6 +814,73 @@ static void test_no_persistence(void **state)
     assert_int_equal(srv_stop(srv), 0);
 }
 
+/* Waits up to 10 s for srv to exit on its own (SHUTDOWN) and returns its exit status. */
+static int wait_exit(kv_server *srv)
+{
+    for (long long deadline = now_ms() + 10000; srv_alive(srv) && now_ms() < deadline;)
+        sleep_ms(10);
+    if (srv_alive(srv))
+        it_fail("the server still runs 10 s after SHUTDOWN");
+    return srv_stop(srv);
+}
+
+/* Sends SHUTDOWN with up to two options on a fresh connection to srv: the connection
+ * must close without a reply and the server exit with 0. */
+static void shutdown_ok(kv_server *srv, const char *opt1, const char *opt2)
+{
+    kv_conn *c = conn_open(srv_port(srv));
+    kv_reply *r = conn_cmd(c, "SHUTDOWN", opt1, opt2, NULL);
+    char got[300];
+    if (r)
+        it_fail("SHUTDOWN %s answered %s: want the connection closed", opt1 ? opt1 : "",
+                kv_reply_describe(r, got, sizeof got));
+    conn_close(c);
+    assert_int_equal(wait_exit(srv), 0);
+}
+
+/* SHUTDOWN writes the final snapshot (what was set is there after a restart), NOSAVE
+ * does not; its option errors are Redis's, it is refused inside MULTI; without
+ * persistence SAVE cannot save and is refused unless FORCE. */
+static void test_shutdown(void **state)
+{
+    (void)state;
+    it_skip_unless_kvns("snapshot persistence");
+    kv_server *srv = start_persistent();
+    kv_conn *c = conn_open(srv_port(srv));
+    expect_error(c, "ERR No shutdown in progress.", "SHUTDOWN", "ABORT", NULL);
+    expect_error(c, "ERR syntax error", "SHUTDOWN", "NOSAVE", "SAVE", NULL);
+    expect_error(c, "ERR syntax error", "SHUTDOWN", "ABORT", "NOW", NULL);
+    expect_error(c, "ERR syntax error", "SHUTDOWN", "LATER", NULL);
+    expect_status(c, "OK", "MULTI", NULL);
+    expect_error(c, "ERR Command not allowed inside a transaction", "SHUTDOWN", "NOSAVE", NULL);
+    expect_error(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_status(c, "OK", "SET", "kept", "1", NULL);
+    conn_close(c);
+    shutdown_ok(srv, NULL, NULL);
+
+    srv = start_persistent();
+    c = conn_open(srv_port(srv));
+    expect_bulk(c, "1", "GET", "kept", NULL);
+    expect_status(c, "OK", "SET", "lost", "1", NULL);
+    conn_close(c);
+    shutdown_ok(srv, "NOSAVE", "NOW");
+
+    srv = start_persistent();
+    c = conn_open(srv_port(srv));
+    expect_bulk(c, "1", "GET", "kept", NULL);
+    expect_nil(c, "GET", "lost", NULL);
+    conn_close(c);
+    shutdown_ok(srv, "SAVE", NULL);
+
+    srv = srv_start(NULL);
+    assert_non_null(srv);
+    c = conn_open(srv_port(srv));
+    expect_error(c, "ERR Errors trying to SHUTDOWN. Check logs.", "SHUTDOWN", "SAVE", NULL);
+    expect_status(c, "PONG", "PING", NULL);
+    conn_close(c);
+    shutdown_ok(srv, "SAVE", "FORCE");
+}
+
 /* Every test starts and stops its own servers (no group server). */
 int main(void)
 {
@@ -815,6 +895,7 @@ int main(void)
         T(test_no_persistence),
         T(test_stale_tmp_removed_at_start),
         T(test_stop_writes_on_bgsave_error),
+        T(test_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

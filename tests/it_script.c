@@ -10,8 +10,12 @@
  *   - a script touching a shard it did not declare while another worker holds it is
  *     undone and run again: nothing of the first run stays;
  *   - past busy-reply-threshold a client of another worker needing the script's shard
- *     gets -BUSY (another shard is served), SCRIPT KILL stops it, UNKILLABLE once it wrote;
- *   - a worker SIGKILLed in the middle of a script leaves none of its writes. */
+ *     gets -BUSY (another shard is served; an EXEC needing it answers EXECABORT), SCRIPT
+ *     KILL stops it, UNKILLABLE once it wrote; the script's own thread answers its
+ *     other clients -BUSY (MULTI allowed, EXEC aborted) from the hook;
+ *   - a worker SIGKILLed in the middle of a script leaves none of its writes;
+ *   - SHUTDOWN NOSAVE stops a busy script that wrote (nothing of it saved), SHUTDOWN
+ *     writes the final snapshot. */
 #include "harness.h"
 
 #include <signal.h>
@@ -163,6 +167,17 @@ static void test_sandbox(void **state)
         char body[64], want[128];
         snprintf(body, sizeof body, "%s('x')", missing[i]);
         snprintf(want, sizeof want, "Script attempted to access nonexistent global variable '%s'", missing[i]);
+        kv_reply *r = eval0(c, body);
+        assert_reply_type(r, KV_REPLY_ERROR);
+        if (!strstr(r->str, want))
+            it_fail("%s: %s", body, r->str);
+        kv_reply_free(r);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const absent[] = { "getfenv", "setfenv", "debug" };
+        char body[64], want[128];
+        snprintf(body, sizeof body, "return %s", absent[i]);
+        snprintf(want, sizeof want, "Script attempted to access nonexistent global variable '%s'", absent[i]);
         kv_reply *r = eval0(c, body);
         assert_reply_type(r, KV_REPLY_ERROR);
         if (!strstr(r->str, want))
@@ -444,6 +459,21 @@ static void test_busy_and_script_kill(void **state)
         it_fail("killed script replied %s", r->str);
     kv_reply_free(r);
     expect_bulk(tw.b, "v", "GET", "k", NULL);
+    /* an EXEC that needs the busy script's shard is refused as a whole and leaves MULTI */
+    expect_status(tw.b, "OK", "MULTI", NULL);
+    expect_status(tw.b, "QUEUED", "INCR", "k2", NULL);
+    expect_status(tw.b, "QUEUED", "GET", "k", NULL);
+    assert_int_equal(conn_send_cmd(tw.a, "EVAL", "redis.call('get', KEYS[1]); while true do end", "1", "k", NULL), 0);
+    sleep_ms(300);
+    expect_error(tw.b,
+                 "EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. You can only "
+                 "call SCRIPT KILL or SHUTDOWN NOSAVE.",
+                 "EXEC", NULL);
+    expect_nil(tw.b, "GET", "k2", NULL);
+    expect_status(tw.b, "OK", "SCRIPT", "KILL", NULL);
+    r = conn_read_reply(tw.a);
+    assert_reply_type(r, KV_REPLY_ERROR);
+    kv_reply_free(r);
     /* one that wrote cannot be killed; it ends by itself (after about 1.5 s) */
     assert_int_equal(conn_send_cmd(tw.a, "EVAL",
                                    "redis.call('set', KEYS[1], 'w'); local t = redis.call('time'); "
@@ -484,6 +514,102 @@ static void test_worker_killed_mid_script(void **state)
     two_workers_stop(&tw);
 }
 
+/* One serving thread: while its script runs past busy-reply-threshold the thread's
+ * other clients get -BUSY from the script's hook, as Redis's clients do; MULTI still
+ * starts a transaction, a refused command fails it, EXEC then answers EXECABORT, and
+ * SCRIPT KILL stops the script. */
+static void test_busy_on_the_scripts_own_thread(void **state)
+{
+    it_skip_unless_kvns("one worker thread serves both clients");
+    const char *env[] = { "KVNS_WORKERS=1", "KVNS_THREADS=1", NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *a = conn_open(srv_port(srv)), *b = conn_open(srv_port(srv));
+    assert_non_null(a);
+    assert_non_null(b);
+    expect_status(b, "OK", "CONFIG", "SET", "busy-reply-threshold", "100", NULL);
+    expect_status(b, "OK", "MULTI", NULL);
+    expect_status(b, "QUEUED", "INCR", "x", NULL);
+    assert_int_equal(conn_send_cmd(a, "EVAL", "while true do end", "0", NULL), 0);
+    sleep_ms(300);
+    const char *busy = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    expect_error(b, busy, "INCR", "y", NULL);
+    expect_error(b, "EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. You can "
+                    "only call SCRIPT KILL or SHUTDOWN NOSAVE.", "EXEC", NULL);
+    expect_error(b, busy, "PING", NULL);
+    expect_status(b, "OK", "MULTI", NULL);       /* allowed while busy, as in Redis */
+    expect_error(b, busy, "INCR", "x", NULL);
+    expect_status(b, "OK", "SCRIPT", "KILL", NULL);
+    conn_set_timeout(a, 5000);
+    kv_reply *r = conn_read_reply(a);
+    assert_reply_type(r, KV_REPLY_ERROR);
+    kv_reply_free(r);
+    expect_error(b, "EXECABORT Transaction discarded because of previous errors.", "EXEC", NULL);
+    expect_nil(b, "GET", "x", NULL);
+    expect_status(b, "PONG", "PING", NULL);
+    conn_close(a);
+    conn_close(b);
+    assert_int_equal(srv_stop(srv), 0);
+}
+
+/* SHUTDOWN NOSAVE from another worker stops the server while a script that wrote
+ * runs; nothing of the script reaches the snapshot, what SAVE wrote before stays. A
+ * plain SHUTDOWN writes the final snapshot. */
+static void test_shutdown_stops_busy_script(void **state)
+{
+    it_skip_unless_kvns("restarts on one snapshot file");
+    char dir[] = "/tmp/kvns-it-script-XXXXXX", env_path[300], cmd[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(env_path, sizeof env_path, "KVNS_PERSIST_PATH=%s/dump.kvns", dir);
+    const char *env[] = { "KVNS_WORKERS=2", "KVNS_THREADS=1", env_path, NULL };
+    kv_server *srv = srv_start(env);
+    assert_non_null(srv);
+    kv_conn *a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    kv_conn *b = it_connect_elsewhere(srv_port(srv), serving_pid(a));
+    expect_status(b, "OK", "SET", "base", "1", NULL);
+    expect_status(b, "OK", "SAVE", NULL);
+    expect_status(b, "OK", "CONFIG", "SET", "busy-reply-threshold", "100", NULL);
+    assert_int_equal(conn_send_cmd(a, "EVAL", "redis.call('set', KEYS[1], 'w'); while true do end", "1", "k", NULL),
+                     0);
+    sleep_ms(300);
+    expect_error_prefix(b, "UNKILLABLE", "SCRIPT", "KILL", NULL);
+    assert_int_equal(conn_send_cmd(b, "SHUTDOWN", "NOSAVE", NULL), 0);
+    assert_true(conn_wait_closed(b, 10000));
+    long long deadline = mono_ms() + 10000;
+    while (srv_alive(srv) && mono_ms() < deadline)
+        sleep_ms(20);
+    assert_false(srv_alive(srv));
+    conn_close(a);
+    conn_close(b);
+    assert_int_equal(srv_stop(srv), 0);
+    srv = srv_start(env);
+    assert_non_null(srv);
+    a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    expect_bulk(a, "1", "GET", "base", NULL);
+    expect_nil(a, "GET", "k", NULL);
+    expect_status(a, "OK", "SET", "later", "2", NULL);
+    assert_int_equal(conn_send_cmd(a, "SHUTDOWN", NULL), 0);
+    assert_true(conn_wait_closed(a, 10000));
+    deadline = mono_ms() + 10000;
+    while (srv_alive(srv) && mono_ms() < deadline)
+        sleep_ms(20);
+    conn_close(a);
+    assert_int_equal(srv_stop(srv), 0);
+    srv = srv_start(env);
+    assert_non_null(srv);
+    a = conn_open(srv_port(srv));
+    assert_non_null(a);
+    expect_bulk(a, "2", "GET", "later", NULL);
+    expect_error(a, "ERR No shutdown in progress.", "SHUTDOWN", "ABORT", NULL);
+    expect_error(a, "ERR syntax error", "SHUTDOWN", "SAVE", "NOSAVE", NULL);
+    conn_close(a);
+    assert_int_equal(srv_stop(srv), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +625,8 @@ int main(void)
         cmocka_unit_test(test_undeclared_key_reruns_script),
         cmocka_unit_test(test_busy_and_script_kill),
         cmocka_unit_test(test_worker_killed_mid_script),
+        cmocka_unit_test(test_busy_on_the_scripts_own_thread),
+        cmocka_unit_test(test_shutdown_stops_busy_script),
     };
     return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

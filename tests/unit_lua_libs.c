@@ -69,6 +69,22 @@ static void run_cases(const lua_case *cases, size_t count)
     }
 }
 
+/* A string whose JSON encoding would need more than cjson's int-sized buffer holds
+ * (6 bytes reserved per byte: 341 MB here) is refused before Debian's cjson
+ * overruns the heap with it (CVE-2022-24834). Redis, with size_t buffers, encodes
+ * it; this is kvns's answer. */
+static void test_cjson_guard_refuses_overrun(void **state)
+{
+    (void)state;
+    static const lua_case huge[] = {
+        {"return (cjson.encode(string.rep('a', 357913941)))",
+         "E:user_script:1: Cannot serialise string: JSON text too long"},
+        {"return (cjson.encode({1, {k = string.rep('a', 357913941)}}))",
+         "E:user_script:1: Cannot serialise string: JSON text too long"},
+    };
+    run_cases(huge, sizeof huge / sizeof huge[0]);
+}
+
 /* lua_libs_open opens what Redis opens and nothing more: no os, io, package,
  * require or loadlib; debug and coroutine are there (the sandbox decides). */
 static void test_open_globals(void **state)
@@ -141,6 +157,72 @@ static void test_bit_tohex(void **state)
 {
     (void)state;
     run_cases(bit_tohex_cases, sizeof bit_tohex_cases / sizeof bit_tohex_cases[0]);
+}
+
+/* Cjson through kvns's guard: Debian's behaviour, and its errors with the script position Redis gives them. */
+static const lua_case cjson_wrapped_cases[] = {
+    {"return (cjson.encode(function() end))",
+     "E:user_script:1: Cannot serialise function: type not supported"},
+    {"return (cjson.encode({[true] = 1}))",
+     "E:user_script:1: Cannot serialise boolean: table key must be a number or string"},
+    {"return (cjson.encode({[1] = 1, [100] = 2}))",
+     "E:user_script:1: Cannot serialise table: excessively sparse array"},
+    {"return (cjson.encode(0/0))",
+     "E:user_script:1: Cannot serialise number: must not be NaN or Inf"},
+    {"local t = {} t[1] = t return (cjson.encode(t))",
+     "E:user_script:1: Cannot serialise, excessive nesting (1001)"},
+    {"local t = {} t.a = t return (cjson.encode(t))",
+     "E:user_script:1: Cannot serialise, excessive nesting (1001)"},
+    {"return (cjson.encode())",
+     "E:user_script:1: bad argument #1 to 'encode' (expected 1 argument)"},
+    {"return (cjson.encode(1, 2))",
+     "E:user_script:1: bad argument #1 to 'encode' (expected 1 argument)"},
+    {"return (cjson.decode('[1,'))",
+     "E:user_script:1: Expected value but found T_END at character 4"},
+    {"return (cjson.decode('{\"a\":'))",
+     "E:user_script:1: Expected value but found T_END at character 6"},
+    {"return (cjson.decode())",
+     "E:user_script:1: bad argument #1 to 'decode' (expected 1 argument)"},
+    {"return (cjson.decode(1, 2))",
+     "E:user_script:1: bad argument #1 to 'decode' (expected 1 argument)"},
+    {"cjson.decode_max_depth(1) return (cjson.decode('[[1]]'))",
+     "E:user_script:1: Found too many nested data structures (2) at character 2"},
+    {"cjson.encode_max_depth(2) return (cjson.encode({{{1}}}))",
+     "E:user_script:1: Cannot serialise, excessive nesting (3)"},
+    {"return pcall(cjson.encode, type)",
+     "2:false \"Cannot serialise function: type not supported\""},
+    {"return pcall(cjson.decode, '{')",
+     "2:false \"Expected object key string but found T_END at character 2\""},
+    {"cjson.encode_max_depth(2) return cjson.encode({{1}})",
+     "1:\"[[1]]\""},
+    {"return cjson.encode({[2^31] = 1, [1] = 2}), cjson.encode({[2^40] = 1}), cjson.encode({})",
+     "3:\"[2]\" \"{\\\"1099511627776\\\":1}\" \"{}\""},
+    {"return cjson.encode({'a/b', '\\1\\127\"\\\\\\8\\9\\10\\12\\13'}), cjson.encode({['a\"b'] = 1})",
+     "2:\"[\\\"a\\\\/b\\\",\\\"\\\\u0001\\\\u007f\\\\\\\"\\\\\\\\\\\\b\\\\t\\\\n\\\\f\\\\r\\\"]\" \"{\\\"a\\\\\\\"b\\\":1}\""},
+    {"return cjson.encode({a = {1, 2, {b = true, c = cjson.null}}, [5] = false})",
+     "1:\"{\\\"a\\\":[1,2,{\\\"c\\\":null,\\\"b\\\":true}],\\\"5\\\":false}\""},
+    {"return cjson.encode({1, 2, nil, 4}), cjson.encode({[1] = 1, [3] = 3})",
+     "2:\"[1,2,null,4]\" \"[1,null,3]\""},
+    {"cjson.encode_sparse_array(true) return cjson.encode({[1] = 1, [100] = 2})",
+     "1:\"{\\\"1\\\":1,\\\"100\\\":2}\""},
+    {"cjson.encode_sparse_array(false, 0) return #cjson.encode({[1] = 1, [1000] = 2})",
+     "1:4995"},
+    {"cjson.encode_max_depth(100000) local t = {} for i = 1, 3000 do t = {t} end return #cjson.encode(t)",
+     "1:6002"},
+    {"cjson.encode_max_depth(100000) local t = {} for i = 1, 3000 do t = {a = t} end return #cjson.encode(t)",
+     "1:18002"},
+    {"cjson.encode_keep_buffer(false) return cjson.encode({1, 'x'}), cjson.encode(1e300), cjson.encode(-0.5), cjson.encode(123456789012345)",
+     "4:\"[1,\\\"x\\\"]\" \"1e+300\" \"-0.5\" \"1.2345678901234e+14\""},
+    {"return #cjson.encode(string.rep('x', 100000)), ser(cjson.decode('{\"a\":[1,2,{\"b\":null}],\"c\":\"\\\\u00e9\"}'))",
+     "2:100002 \"{\\\"a\\\"={1=1,2=2,3={\\\"b\\\"=userdata: (nil)}},\\\"c\\\"=\\\"\303\251\\\"}\""},
+    {"return cjson.decode(5), cjson.decode('\"x\"'), cjson.decode('[1e400]')[1]",
+     "3:5 \"x\" inf"},
+};
+
+static void test_cjson_wrapped(void **state)
+{
+    (void)state;
+    run_cases(cjson_wrapped_cases, sizeof cjson_wrapped_cases / sizeof cjson_wrapped_cases[0]);
 }
 
 /* Integers take the smallest encoding of their sign at every width boundary, and decode back. */
@@ -551,8 +633,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_globals),
+        cmocka_unit_test(test_cjson_guard_refuses_overrun),
         cmocka_unit_test(test_libs_present),
         cmocka_unit_test(test_bit_tohex),
+        cmocka_unit_test(test_cjson_wrapped),
         cmocka_unit_test(test_cmsgpack_ints),
         cmocka_unit_test(test_cmsgpack_floats),
         cmocka_unit_test(test_cmsgpack_strings),

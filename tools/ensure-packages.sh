@@ -1,9 +1,15 @@
 #!/bin/sh
 # Installs the named Debian packages that are not installed yet. Needs root for apt-get.
+# A name counts as installed when an installed package provides it (NodeSource's nodejs
+# provides npm and conflicts with Debian's npm package).
 set -eu
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null |
+           sed -n 's/^ii *|//p' | tr ',' '\n' | sed 's/^ *//; s/ .*//')
 missing=""
 for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+    printf '%s\n' "$provided" | grep -qx "$p" && continue
+    missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 echo "installing Debian packages:$missing"

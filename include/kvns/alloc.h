@@ -24,6 +24,13 @@ void shard_free(kv_txn *t, uint32_t s, aoff off, size_t size);
  * (FLUSHALL): O(chunks), not O(keys). The caller resets the shard's tables. */
 void shard_release_all(kv_txn *t, uint32_t s);
 
+/* Takes a run of npages from the heap for an undo log segment (kind RUN_UNDO), logged
+ * like any allocation (the heap lock is taken and kept to commit). Returns the run's
+ * offset, or 0 when the arena has no such run. Only txn.c calls it, while growing. */
+aoff alloc_undo_segment(kv_txn *t, uint64_t npages);
+/* Returns an undo segment to the heap (logged). */
+void alloc_free_undo_segment(kv_txn *t, aoff run);
+
 /* Applies the transaction's deferred frees (called by txn_commit). */
 void alloc_apply_frees(kv_txn *t);
 

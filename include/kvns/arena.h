@@ -42,9 +42,11 @@ typedef struct lane {
     uint32_t state;            /* enum lane_state; the store of COMMITTED is the commit point */
     int32_t  pid;              /* owner process, for diagnostics */
     uint64_t txn;              /* lane-local transaction counter */
-    uint64_t undo_used;        /* bytes of undo entries, published with release order */
-    uint64_t undo_cap;
-    aoff     undo_off;         /* the undo area */
+    uint64_t undo_used;        /* logical bytes of undo entries (over every segment),
+                                  published with release order */
+    uint64_t undo_cap;         /* bytes of the lane's own undo area: the log's first segment */
+    aoff     undo_off;         /* the lane's own undo area */
+    aoff     undo_next;        /* the log's first heap segment (txn.c), 0 = none */
     aoff     held_off;         /* bitmap of lock ids this lane holds or is acquiring */
     uint64_t held_words;
     uint64_t stat[16];         /* enum lane_stat counters, single writer, relaxed */
@@ -141,6 +143,8 @@ typedef struct arena_header {
     aoff     heap_bump;
     aoff     heap_free[HEAP_FREE_LISTS];
     uint64_t heap_pages_used;
+    uint64_t undo_chains;      /* atomic: lanes whose undo log has heap segments (txn.c);
+                                  while non-zero the heap checks its candidates */
 
     /* namespaces */
     pthread_mutex_t ns_lock;
@@ -155,7 +159,8 @@ typedef struct arena_header {
     volatile int32_t shutting_down;
     uint32_t workers;
     uint32_t threads;
-    uint32_t pad2;
+    int32_t  no_final_snapshot; /* atomic: the housekeeper stops without the final snapshot
+                                   (SHUTDOWN NOSAVE, or a stop that is not clean) */
     uint64_t worker_restarts;
     uint64_t next_client_id;    /* atomic: client ids are unique across workers */
     uint64_t ns_evictions[NS_MAX]; /* atomic: keys evicted per namespace */

@@ -70,7 +70,8 @@ enum cmd_flags {
     CMD_LOADING  = 1 << 7,
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
-    CMD_NO_MANDATORY_KEYS = 1 << 10,   /* may have no keys (EVAL ... 0): GETKEYS answers [] */
+    CMD_NOMULTI  = 1 << 10,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN, ...) */
+    CMD_NO_MANDATORY_KEYS = 1 << 11,   /* may have no keys (EVAL ... 0): GETKEYS answers [] */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
@@ -226,6 +227,7 @@ typedef struct client {
     size_t    reply_mark;        /* reply_len(&out) when the current command started */
     bool      aborted;
     bool      lock_busy;         /* the current command met a busy shard: run it again later */
+    const char *busy_refused;    /* cmd_txn_begin refused it with this -BUSY text, or NULL */
     bool      parked;            /* on its thread's parked list, its request kept parsed */
     struct client *parked_next;
     size_t    parked_consumed;   /* bytes of the parked request in rbuf, from rpos */
@@ -313,9 +315,22 @@ enum call_result {
  * the keys it declared, and commits once when everything has run. Shards it lacks
  * are tried without waiting (see CALL_RELOCK). A command that fails rolls back only
  * itself; a DENYOOM command that leaves memory over the limit is rolled back and
- * answers OOM. cmd may be NULL (unknown command). Arity is the caller's to check,
- * except a subcommand's (a container's cmd runs argv[1]'s row, checked here). */
+ * answers OOM, setting c->last_grow to what the whole transaction had grown by then
+ * (the room the caller may evict for before running everything again). cmd may be
+ * NULL (unknown command). Arity is the caller's to check, except a subcommand's (a
+ * container's cmd runs argv[1]'s row, checked here). */
 int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc);
+
+/* Bytes a write of argv[0..argc) may add: its arguments plus per-key overhead (a
+ * guess made before running it; the exact figure is known at commit). */
+uint64_t command_growth_estimate(const resp_arg *argv, size_t argc);
+/* Evicts, in the namespaces of cmd's keys in argv (each by its own policy), until
+ * `need` more bytes fit under the eviction threshold or nothing is left there: what
+ * the dispatcher does before a DENYOOM command, for a command not run yet (MULTI's
+ * queue). Returns the bytes freed. t must have no transaction open. */
+uint64_t command_evict_for(const command *cmd, const resp_arg *argv, size_t argc, uint64_t need, kv_txn *t);
+/* True when used memory is over the memory limit (maxmemory). */
+bool command_memory_over_limit(void);
 
 /* Common replies. */
 extern const char *const ERR_WRONGTYPE;   /* "WRONGTYPE Operation against a key holding the wrong kind of value" */
@@ -324,7 +339,6 @@ extern const char *const ERR_NOT_FLOAT;   /* "ERR value is not a valid float" */
 extern const char *const ERR_SYNTAX;      /* "ERR syntax error" */
 extern const char *const ERR_OOM;         /* "OOM command not allowed when used memory > 'maxmemory'." */
 extern const char *const ERR_NO_KEY;      /* "ERR no such key" */
-extern const char *const ERR_TOO_LARGE;   /* "ERR command too large to run atomically" */
 
 /* Case-insensitive compare of an argument with a lower-case word. */
 bool arg_is(const resp_arg *a, const char *word);
@@ -356,16 +370,21 @@ static inline bool key_lookup_typed(client *c, size_t i, uint8_t type, enum key_
     return key_lookup_typed_at(c, &c->keys[i], type, how, ep);
 }
 /* Rolls back (like cmd_abort) and replies the right error for a failed store call
- * (STORE_E_*) or commit (TXN_E_*): OOM, namespace table full, too large, ... The one
- * place such failures become replies (handlers and the dispatcher alike). */
+ * (STORE_E_*) or commit (TXN_E_*): OOM (the arena, or an undo log that could not
+ * grow), namespace table full, ... The one place such failures become replies
+ * (handlers and the dispatcher alike). */
 void reply_store_error(client *c, int rc);
 
 /* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
  * (replying +QUEUED) and returns true, unless cmd is one that runs at once (EXEC,
- * DISCARD, MULTI, WATCH, QUIT, RESET). */
-bool multi_intercept(client *c, const command *cmd);
+ * DISCARD, MULTI, WATCH, QUIT, RESET). row is the row that runs (a container's
+ * subcommand row, else cmd): its flags and keys are the ones checked. */
+bool multi_intercept(client *c, const command *cmd, const command *row);
 /* True for EXEC's row: EXEC refused for its arity ends the transaction. */
 bool multi_is_exec(const command *cmd);
+/* EXEC refused before it ran (Redis's execCommandAbort): replies "EXECABORT
+ * Transaction discarded because of: <why>" in place of its reply and leaves MULTI. */
+void multi_refuse_exec(client *c, const char *why);
 /* Inside MULTI: a refused command makes EXEC answer EXECABORT. */
 void multi_flag_error(client *c);
 /* Leaves MULTI, dropping the queue, and forgets every WATCHed key (DISCARD, EXEC,
@@ -383,6 +402,7 @@ extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);
+extern const char *const ERR_MISCONF;     /* "MISCONF Redis is configured to save RDB snapshots, ..." */
 
 /* Process-wide state a command may read (set by the worker at start). */
 typedef struct server_state {

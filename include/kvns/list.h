@@ -77,7 +77,7 @@ void list_bind(list_h *h, kv_txn *t, uint32_t s, const kv_entry *e, aoff root);
 void list_bind_entry(list_h *h, kv_txn *t, uint32_t s, const kv_entry *e);
 
 /* Pushes one element at the tail (or head). Returns false when the transaction
- * failed (arena or undo log full): abort the command. */
+ * failed (arena full, or the undo log could not grow): abort the command. */
 bool list_push(list_h *h, bool tail, const void *p, size_t n);
 /* Removes the element at the tail (or head) into *out (valid until commit). Returns
  * false when the list is empty or the transaction failed. */

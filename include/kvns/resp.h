@@ -19,7 +19,7 @@
 #include "kvns/parse.h"   /* parse_ll and friends: the argument parsers */
 
 #define RESP_MAX_BULK   (512LL * 1024 * 1024)
-#define RESP_MAX_ARGS   (1024 * 1024)
+#define RESP_MAX_ARGS   2147483647LL      /* Redis's: a multibulk count above INT_MAX is refused */
 #define RESP_MAX_INLINE (64 * 1024)
 
 typedef struct resp_arg {

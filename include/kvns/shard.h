@@ -37,9 +37,10 @@ typedef struct shard {
 typedef struct run_header {
     uint64_t npages;
     aoff     next;             /* heap free list, or the shard's chunk/large list */
-    aoff     prev;             /* large list only */
+    aoff     prev;             /* large list; a free run: the tag of the transaction
+                                  that freed it (alloc.c: not reused by that one) */
     uint32_t magic;
-    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE */
+    uint16_t kind;             /* RUN_FREE, RUN_SLAB, RUN_LARGE, RUN_UNDO */
     uint16_t slab_class;
     uint32_t shard;
     uint32_t pad;
@@ -47,7 +48,7 @@ typedef struct run_header {
 } run_header;                  /* 48 bytes */
 
 #define RUN_MAGIC 0x4e555221u  /* "!RUN" */
-enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3 };
+enum run_kind { RUN_FREE = 1, RUN_SLAB = 2, RUN_LARGE = 3, RUN_UNDO = 4 };   /* UNDO: a log segment */
 
 static inline shard *shard_at(uint32_t i) { return arena_shard_at(i, sizeof(shard)); }
 

@@ -10,6 +10,11 @@
  * Bytes of freshly allocated objects need no undo: they become reachable only through
  * logged writes. Frees are deferred to commit so a block freed by a transaction is
  * never reused inside it.
+ * The undo log is one logical byte sequence that starts in the lane's own area and
+ * grows, inside the transaction, into segments taken from the page heap (see "The
+ * undo log's segments" in txn.c): no transaction is too large for it while the arena
+ * has room. A transaction that cannot get a segment fails with TXN_E_UNDO_FULL and
+ * is rolled back.
  * The namespace registry's lock (arena_header.ns_lock, not a txn lock id) comes after
  * every txn lock: it may be taken while shard and heap locks are held, and no other
  * lock is taken while it is held (namespace.c). */
@@ -20,7 +25,7 @@
 
 enum txn_error {
     TXN_OK = 0,
-    TXN_E_UNDO_FULL = 1,   /* the lane's undo area is full: the command is too large */
+    TXN_E_UNDO_FULL = 1,   /* the undo log could not grow: no arena room for a segment */
     TXN_E_NOMEM = 2,       /* the arena has no room left */
 };
 
@@ -34,6 +39,12 @@ typedef struct txn_free {
 
 typedef struct kv_txn {
     lane     *ln;
+    /* the undo segment holding the log's end: logical bytes [seg_start, seg_end) are
+     * at arena offset seg_bias + logical; entries go up to seg_limit (the rest is the
+     * reserve for the heap records of a growth, see txn.c) */
+    uint64_t  seg_bias, seg_start, seg_end, seg_limit;
+    aoff      seg_run;         /* its heap run, 0 = the lane's own area */
+    bool      growing;         /* taking the next segment: records may use the reserve */
     uint32_t  lane_id;
     uint32_t  nlocked;
     uint32_t *locked;          /* lock ids held, ascending; capacity shard_count + 1 */
@@ -70,9 +81,23 @@ bool txn_trylock_many(kv_txn *t, uint32_t *ids, size_t n);
 bool txn_holds(const kv_txn *t, uint32_t lock_id);
 
 /* Records the current bytes at p[0..len) under lock_id before the caller overwrites
- * them. Returns false (and sets t->failed) when the undo area is full; the caller must
- * then skip the write. 8-byte words already recorded in this transaction are skipped. */
+ * them. Returns false (and sets t->failed) when the log could not grow; the caller
+ * must then skip the write. 8-byte words already recorded in this transaction are
+ * skipped. A record under a shard lock may grow the log (taking the heap lock); one
+ * under the heap lock never does: the heap's own operations call undo_reserve first. */
 bool undo_record(kv_txn *t, uint32_t lock_id, void *p, size_t len);
+
+/* The undo bytes one page-heap operation (alloc.c) logs at most. */
+#define UNDO_HEAP_OP_MAX 256
+/* Called by the page heap before it reads its free lists: grows the log now if it is
+ * past its soft limit, so that the operation's records (at most UNDO_HEAP_OP_MAX)
+ * never make it grow in the middle of a heap update. False when growing failed
+ * (t->failed is set). */
+bool undo_reserve(kv_txn *t);
+/* True when [start, end) overlaps an undo segment of another lane that died holding
+ * it (its log may still be read by recovery until the lane is swept): the heap must
+ * not hand that memory out yet. Caller holds the heap lock. */
+bool undo_segments_overlap(const kv_txn *t, aoff start, aoff end);
 
 /* Logged stores: record, then write (skipped when the transaction has failed). */
 void tx_store64(kv_txn *t, uint32_t lock_id, uint64_t *p, uint64_t v);
@@ -91,7 +116,8 @@ void txn_abort(kv_txn *t);
 
 /* A point inside an open transaction that it can be rolled back to, keeping its
  * locks: EXEC and scripts take one before each command they run, so a command that
- * fails undoes only itself. */
+ * fails undoes only itself. undo_used is a logical log offset: a savepoint may lie
+ * in any segment, and rolling back to it returns the segments taken after it. */
 typedef struct txn_savepoint {
     uint64_t undo_used;
     size_t   nfrees;
@@ -134,5 +160,9 @@ extern long txn_kill_after_records;
 /* Test hook: 1 = raise SIGKILL just before the commit store, 2 = just after it
  * (locks still held). */
 extern int txn_kill_at_commit;
+/* Test hook: the log's next growth raises SIGKILL at step 1 = segment taken from the
+ * heap, not linked; 2 = linked and padded, the log's end not moved into it; 3 = during the
+ * commit's release of the segments, after the first one went back to the heap. */
+extern int txn_kill_at_grow;
 
 #endif

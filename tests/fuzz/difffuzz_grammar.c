@@ -245,6 +245,12 @@ static const df_row rows[] = {
     { "bgsave", 0, DF_EXACT, "", "would write snapshot files" },
     { "quit", 0, DF_EXACT, "", "closes the connection" },
     { "xadd", 0, DF_EXACT, "", "streams are not implemented (ERR stream type not supported)" },
+    { "shutdown", 0, DF_EXACT, "", "would stop both servers" },
+    { "eval", 0, DF_EXACT, "", "scripts are compared by it_script (a random body is a syntax error)" },
+    { "evalsha", 0, DF_EXACT, "", "scripts are compared by it_script" },
+    { "eval_ro", 0, DF_EXACT, "", "scripts are compared by it_script" },
+    { "evalsha_ro", 0, DF_EXACT, "", "scripts are compared by it_script" },
+    { "script", 0, DF_EXACT, "", "scripts are compared by it_script" },
 };
 
 enum { ROW_COUNT = sizeof rows / sizeof rows[0] };
