@@ -688,7 +688,7 @@ static void command_run(client *c, const command *cmd)
         }
     }
     /* queued as the container: command_call finds the subcommand's row again */
-    if (c->multi && multi_intercept(c, cmd))
+    if (c->multi && multi_intercept(c, cmd, row))
         return;
     cmd = row;
     c->last_cmd = cmd;

@@ -20,7 +20,7 @@ static size_t command_flag_names(uint32_t flags, bool movable, const char **out)
         { CMD_WRITE, "write" },     { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
         { CMD_ADMIN, "admin" },     { CMD_PUBSUB, "pubsub" },     { CMD_NOSCRIPT, "noscript" },
         { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },       { CMD_FAST, "fast" },
-        { CMD_NOMULTI, "no_multi" },
+        { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" }, { CMD_NOMULTI, "no_multi" },
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -464,8 +464,8 @@ static void command_list_cmd(client *c)
 }
 
 /* The key arguments of argv[from..] as a command line, resolved from its command's
- * key specs into refs (positions relative to from); returns the count, or -1 after
- * replying Redis's error. */
+ * key specs into refs (positions relative to from); returns the count (0 only for a
+ * no_mandatory_keys command), or -1 after replying Redis's error. */
 static int command_keys(client *c, size_t from, cmd_key_ref *refs)
 {
     const resp_arg *argv = c->argv + from;
@@ -486,6 +486,8 @@ static int command_keys(client *c, size_t from, cmd_key_ref *refs)
         return -1;
     }
     int n = command_resolve_keys(cmd, argv, argc, refs);
+    if (n <= 0 && (cmd->flags & CMD_NO_MANDATORY_KEYS))
+        return 0;                                /* EVAL with 0 (or a bad) numkeys: [] as Redis */
     if (n <= 0) {
         reply_error(&c->out, "ERR Invalid arguments specified for command");
         return -1;
@@ -500,9 +502,9 @@ static void command_getkeys_common(client *c, bool with_flags)
     if (!refs)
         abort();
     int n = command_keys(c, 2, refs);
+    if (n >= 0)
+        reply_array(&c->out, n);
     for (int i = 0; i < n; i++) {
-        if (i == 0)
-            reply_array(&c->out, n);
         const resp_arg *key = &c->argv[2 + refs[i].pos];
         if (with_flags) {
             const char *names[12];

@@ -71,6 +71,7 @@ enum cmd_flags {
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
     CMD_NOMULTI  = 1 << 10,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN, ...) */
+    CMD_NO_MANDATORY_KEYS = 1 << 11,   /* may have no keys (EVAL ... 0): GETKEYS answers [] */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
@@ -376,8 +377,9 @@ void reply_store_error(client *c, int rc);
 
 /* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
  * (replying +QUEUED) and returns true, unless cmd is one that runs at once (EXEC,
- * DISCARD, MULTI, WATCH, QUIT, RESET). */
-bool multi_intercept(client *c, const command *cmd);
+ * DISCARD, MULTI, WATCH, QUIT, RESET). row is the row that runs (a container's
+ * subcommand row, else cmd): its flags and keys are the ones checked. */
+bool multi_intercept(client *c, const command *cmd, const command *row);
 /* True for EXEC's row: EXEC refused for its arity ends the transaction. */
 bool multi_is_exec(const command *cmd);
 /* EXEC refused before it ran (Redis's execCommandAbort): replies "EXECABORT
