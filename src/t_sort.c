@@ -183,14 +183,15 @@ static bool sort_lookup(client *c, const resp_arg *pat, const char *elem, size_t
     size_t prefix = (size_t)(star - pat->ptr);
     size_t postfix = pat->len - prefix - 1 - (field ? fieldlen + 2 : 0);
     size_t klen = prefix + elen + postfix;
-    if (klen > *bufcap) {
-        *bufcap = klen * 2;
+    if (klen + 1 > *bufcap) {                    /* + 1: never a 0-byte (NULL) buffer */
+        *bufcap = klen * 2 + 1;
         *buf = realloc(*buf, *bufcap);
         if (!*buf)
             abort();
     }
     memcpy(*buf, pat->ptr, prefix);
-    memcpy(*buf + prefix, elem, elen);
+    if (elen)
+        memcpy(*buf + prefix, elem, elen);
     memcpy(*buf + prefix + elen, star + 1, postfix);
     kv_key k;
     key_init(&k, *buf, klen);
@@ -208,7 +209,8 @@ static bool sort_lookup(client *c, const resp_arg *pat, const char *elem, size_t
 /* Binary comparison of two byte strings (Redis's compareStringObjects). */
 static int sort_bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
-    int cmp = memcmp(a, b, an < bn ? an : bn);
+    size_t common = an < bn ? an : bn;
+    int cmp = common ? memcmp(a, b, common) : 0;
     if (cmp)
         return cmp;
     return an < bn ? -1 : an > bn;
@@ -260,7 +262,8 @@ static void sort_vec_add(sort_vec *v, const char *p, size_t n, bool copy)
         char *dup = malloc(n ? n : 1);
         if (!dup)
             abort();
-        memcpy(dup, p, n);
+        if (n)
+            memcpy(dup, p, n);
         v->owned[v->nowned++] = dup;
         p = dup;
     }
@@ -366,7 +369,8 @@ static bool sort_scores(client *c, const sort_opts *o, sort_vec *v, char **buf, 
             if (!num)
                 abort();
         }
-        memcpy(num, val.p, val.len);
+        if (val.len)
+            memcpy(num, val.p, val.len);
         num[val.len] = '\0';
         char *eptr;
         errno = 0;
@@ -488,7 +492,8 @@ static void sort_generic(client *c, bool readonly)
             goto out;
         }
         sort_cmp_ctx ctx = { o.desc, o.alpha, o.by != NULL };
-        qsort_r(v.items, v.n, sizeof *v.items, sort_compare, &ctx);
+        if (v.n > 1)
+            qsort_r(v.items, v.n, sizeof *v.items, sort_compare, &ctx);
     }
     if (o.store)
         sort_store(c, &o, &v, start, end, &dest, &buf, &bufcap);
