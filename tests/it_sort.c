@@ -141,6 +141,47 @@ static void test_by_many_keys(void **state)
     kv_reply_free(r);
 }
 
+/* A SORT with a BY pattern takes every shard: while another worker holds the shard
+ * of one weight (DEBUG LOCKSHARD) it waits for it and then answers in full, where a
+ * SORT without patterns (its key on another shard) answers at once. */
+static void test_by_waits_for_a_held_shard(void **state)
+{
+    kv_conn *c = *state;
+    it_skip_unless_kvns("DEBUG LOCKSHARD holds a shard");
+    kv_reply *r = it_run(c, "DEBUG", "KEYSHARD", "w_1", NULL);
+    long long wshard = r->integer;
+    kv_reply_free(r);
+    char list[32];
+    for (int i = 0;; i++) {
+        snprintf(list, sizeof list, "list%d", i);
+        r = it_run(c, "DEBUG", "KEYSHARD", list, NULL);
+        long long s = r->integer;
+        kv_reply_free(r);
+        if (s != wshard)
+            break;
+    }
+    expect_int(c, 2, "RPUSH", list, "1", "2", NULL);
+    expect_status(c, "OK", "MSET", "w_1", "2", "w_2", "1", NULL);
+    kv_conn *holder = it_connect();
+    long long pid = it_info_ll(holder, "server", "process_id");
+    assert_int_equal(conn_send_cmd(holder, "DEBUG", "LOCKSHARD", "w_1", "600", NULL), 0);
+    sleep_ms(100);
+    kv_conn *other = it_connect_elsewhere(it_port(), pid);
+    long long t0 = mono_ms();
+    expect_strings(other, "1,2", "SORT", list, NULL);
+    long long plain_ms = mono_ms() - t0;
+    expect_strings(other, "2,1", "SORT", list, "BY", "w_*", NULL);
+    long long by_ms = mono_ms() - t0;
+    conn_set_timeout(holder, 10000);
+    r = conn_read_reply(holder);
+    assert_status(r, "OK");
+    kv_reply_free(r);
+    conn_close(holder);
+    conn_close(other);
+    if (plain_ms > 250 || by_ms < 300)
+        it_fail("SORT took %lld ms, SORT BY %lld ms (the shard was held for 600 ms)", plain_ms, by_ms);
+}
+
 /* ---- GET ------------------------------------------------------------------------------ */
 
 /* GET # is the element; GET of a missing key, another type, a missing field or a
@@ -321,6 +362,7 @@ int main(void)
         T(test_numeric_and_alpha),
         T(test_by),
         T(test_by_many_keys),
+        T(test_by_waits_for_a_held_shard),
         T(test_get),
         T(test_limit),
         T(test_store),
