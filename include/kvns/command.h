@@ -276,7 +276,8 @@ typedef struct cmd_key_ref {
 } cmd_key_ref;
 
 /* Resolves the key arguments of argv[0..argc) for cmd from its key specs, in spec
- * order, into out[] (room for argc entries). Returns how many, or -1 when a keynum
+ * order, into out[] (room for argc entries); an "unknown" spec gives the key its
+ * find_key proc finds, if any. Returns how many, or -1 when a keynum
  * spec's count is not a number, negative, or runs past the arguments (Redis's
  * getKeysUsingKeySpecs: no keys for a spec whose keyword is absent). */
 int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd_key_ref *out);
