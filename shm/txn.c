@@ -445,21 +445,40 @@ static bool undo_grow(kv_txn *t, size_t need)
     return true;
 }
 
+/* Writes one entry at logical byte `at` of t's current segment and publishes it
+ * (before the caller's in-place write can happen). */
+static inline bool undo_write(kv_txn *t, uint64_t at, uint32_t lock_id, const void *p, size_t len, size_t need)
+{
+    undo_entry *e = arena_ptr(t->seg_bias + at);
+    e->lock_id = lock_id;
+    e->len = (uint32_t)len;
+    e->off = arena_off(p);
+    memcpy(e + 1, p, len);
+    __atomic_store_n(&t->ln->undo_used, at + need, __ATOMIC_RELEASE);
+    if (txn_kill_after_records && --txn_kill_after_records == 0)
+        raise(SIGKILL);
+    return true;
+}
+
 /* undo_record's slow path: an entry of need bytes does not fit below the segment's
  * soft limit. Records of a growth and of the heap (under lock_id) go into the
- * reserve; others get a new segment. Sets *at to where the entry goes. */
-static bool undo_make_room(kv_txn *t, uint32_t lock_id, size_t need, uint64_t *at)
+ * reserve; others get a new segment. Out of line (and reached by a tail call), so
+ * that the common record pays nothing for it. */
+__attribute__((noinline, cold)) static bool undo_record_slow(kv_txn *t, uint32_t lock_id, const void *p,
+                                                             size_t len, size_t need)
 {
+    uint64_t at = t->ln->undo_used;
     if (t->growing || lock_id == lock_id_heap()) {
-        if (*at + need <= t->seg_end)
-            return true;
-        t->failed = TXN_E_UNDO_FULL;   /* undo_reserve keeps this from happening */
-        return false;
+        if (at + need > t->seg_end) {
+            t->failed = TXN_E_UNDO_FULL;   /* undo_reserve keeps this from happening */
+            return false;
+        }
+    } else {
+        if (!undo_grow(t, need))
+            return false;
+        at = t->seg_start;             /* == undo_used now */
     }
-    if (!undo_grow(t, need))
-        return false;
-    *at = t->seg_start;                /* == undo_used now */
-    return true;
+    return undo_write(t, at, lock_id, p, len, need);
 }
 
 bool undo_reserve(kv_txn *t)
@@ -493,21 +512,11 @@ bool undo_record(kv_txn *t, uint32_t lock_id, void *p, size_t len)
     aoff off = arena_off(p);
     if (len == 8 && (off & 7) == 0 && dedup_seen(t, off))
         return true;
-    lane *ln = t->ln;
     size_t need = sizeof(undo_entry) + ((len + 7) & ~(size_t)7);
-    uint64_t at = ln->undo_used;
-    if (at + need > t->seg_limit && !undo_make_room(t, lock_id, need, &at))
-        return false;
-    undo_entry *e = arena_ptr(t->seg_bias + at);
-    e->lock_id = lock_id;
-    e->len = (uint32_t)len;
-    e->off = off;
-    memcpy(e + 1, p, len);
-    /* publish the entry before the caller's in-place write can happen */
-    __atomic_store_n(&ln->undo_used, at + need, __ATOMIC_RELEASE);
-    if (txn_kill_after_records && --txn_kill_after_records == 0)
-        raise(SIGKILL);
-    return true;
+    uint64_t at = t->ln->undo_used;
+    if (at + need > t->seg_limit)
+        return undo_record_slow(t, lock_id, p, len, need);
+    return undo_write(t, at, lock_id, p, len, need);
 }
 
 void tx_store64(kv_txn *t, uint32_t lock_id, uint64_t *p, uint64_t v)
@@ -548,8 +557,9 @@ void txn_defer_free(kv_txn *t, uint32_t shard_id, aoff off, uint32_t size)
 
 /* Unlinks the segments of t's log that start after logical byte `from` (their
  * allocation was just undone, or they were freed) and points the writer at the one
- * holding `from`. Caller holds the heap lock whenever there are segments. */
-static void undo_truncate_chain(kv_txn *t, uint64_t from)
+ * holding `from`. Caller holds the heap lock whenever there are segments. Out of
+ * line, as undo_record_slow: the end of every transaction tests whether to call it. */
+__attribute__((noinline, cold)) static void undo_truncate_chain(kv_txn *t, uint64_t from)
 {
     lane *ln = t->ln;
     seg_cursor c = seg_first(ln);
@@ -600,7 +610,7 @@ void txn_rollback_to(kv_txn *t, const txn_savepoint *sp)
 
 /* Ends the transaction: lane idle, undo emptied, segments unlinked (they are free
  * by now), locks released. */
-static void txn_finish(kv_txn *t)
+static inline void txn_finish(kv_txn *t)
 {
     __atomic_store_n(&t->ln->undo_used, 0, __ATOMIC_RELEASE);
     if (t->seg_run)
@@ -612,7 +622,7 @@ static void txn_finish(kv_txn *t)
 /* Before the commit point: returns every heap segment of t's log to the heap
  * (logged: a crash before the commit point undoes this with the rest). Freeing may
  * itself take one more segment, which the walk then reaches and frees too. */
-static void undo_release_segments(kv_txn *t)
+__attribute__((noinline, cold)) static void undo_release_segments(kv_txn *t)
 {
     for (aoff run = t->ln->undo_next; run && !t->failed; run = seg_hdr(run)->next) {
         alloc_free_undo_segment(t, run);
@@ -658,6 +668,8 @@ void txn_abort(kv_txn *t)
 void lane_sweep(uint32_t lane_id)
 {
     lane *ln = arena_lane(lane_id);
+    /* a script the dead thread ran is over: nobody is answered BUSY for it any more */
+    __atomic_store_n(&ln->script_since_ms, 0, __ATOMIC_RELEASE);
     uint64_t *held = lane_held(ln);
     for (uint64_t w = 0; w < ln->held_words; w++) {
         while (held[w]) {

@@ -77,6 +77,7 @@ void command_table_init(void)
     table_add(hash_commands);
     table_add(set_commands);
     table_add(zset_commands);
+    table_add(sort_commands);
     table_add(multi_commands);
     store_register_type(KV_HASH, &hash_type_ops);
     store_register_type(KV_SET, &set_type_ops);
@@ -199,6 +200,12 @@ int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd
 {
     int n = 0;
     for (const key_spec *s = cmd->key_specs; s && s->begin != KS_END; s++) {
+        if (s->begin == KS_BEGIN_UNKNOWN) {
+            int pos = s->find_key ? s->find_key(argv, argc) : 0;
+            if (pos > 0)
+                out[n++] = (cmd_key_ref){ pos, s->flags };
+            continue;
+        }
         int first = spec_begin(s, argv, argc);
         if (first == 0)
             continue;
@@ -688,7 +695,7 @@ static void command_run(client *c, const command *cmd)
         }
     }
     /* queued as the container: command_call finds the subcommand's row again */
-    if (c->multi && multi_intercept(c, cmd))
+    if (c->multi && multi_intercept(c, cmd, row))
         return;
     cmd = row;
     c->last_cmd = cmd;

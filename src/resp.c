@@ -210,8 +210,10 @@ static int read_multibulk_count(const char *buf, size_t len, size_t *pos, long l
  * attempt, so with more than ARGV_PREALLOC_MAX of them left this asks for the lower
  * bound every bulk gives ("$0\r\n\r\n" at least), capped at twice what has arrived:
  * attempts then come each time the bytes double, not once per read, and the buffer
- * never grows past what the request surely needs. Below that only first_end counts. */
-static size_t multibulk_need(size_t pos, size_t len, long long left, size_t first_end)
+ * never grows past what the request surely needs. Below that only first_end counts.
+ * Out of line: only a request split across reads gets here. */
+__attribute__((noinline, cold)) static size_t multibulk_need(size_t pos, size_t len, long long left,
+                                                             size_t first_end)
 {
     if (left <= ARGV_PREALLOC_MAX)
         return first_end;
@@ -247,10 +249,11 @@ static int parse_multibulk(resp_request *req, char *buf, size_t len, size_t *con
 
     for (i = 0; i < count; i++) {
         status = read_bulk_header(buf, len, &pos, &bulk_len, errmsg);
-        if (status == RESP_INCOMPLETE)
-            *need = multibulk_need(pos, len, count - i, 0);
-        if (status != RESP_OK)
+        if (status != RESP_OK) {
+            if (status == RESP_INCOMPLETE)
+                *need = multibulk_need(pos, len, count - i, 0);
             goto not_complete;
+        }
         if (bulk_len < 0 || bulk_len > RESP_MAX_BULK) {
             *errmsg = ERR_BULK_LEN;
             status = RESP_ERROR;

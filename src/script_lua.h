@@ -58,6 +58,10 @@ int script_compile(lua_State *L, const char *code, size_t len, const char *chunk
 int script_shebang_flags(const char *body, size_t len, uint32_t *flags, size_t *shebang_len, char *err,
                          size_t errlen);
 
+/* True while a script runs on w's thread: its redis.call commands are Redis's
+ * CLIENT_SCRIPT calls (SORT makes a set's order deterministic for them). */
+bool script_running(const worker_ctx *w);
+
 /* Bytes the thread's Lua state uses (INFO used_memory_lua). */
 size_t script_lua_memory(worker_ctx *w);
 

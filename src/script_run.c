@@ -266,6 +266,11 @@ static lane *busy_lane(uint32_t i, int64_t now)
     return since && limit > 0 && now - since >= limit ? ln : NULL;
 }
 
+bool script_running(const worker_ctx *w)
+{
+    return w->script && w->script->c;
+}
+
 /* True when lane ln holds or is acquiring lock id. */
 static bool lane_holds(const lane *ln, uint32_t id)
 {

@@ -34,7 +34,8 @@
 #include "kvns/watch.h"
 
 typedef struct multi_cmd {
-    const command *cmd;
+    const command *cmd;      /* what command_call runs: the row argv[0] names */
+    const command *row;      /* its subcommand's row for a container, else cmd: flags, keys */
     resp_arg *argv;          /* one malloc'd block: the array, then the bytes */
     size_t argc;
 } multi_cmd;
@@ -174,14 +175,15 @@ static bool multi_refuse(client *c, const command *cmd)
 }
 
 /* Queues c->argv for cmd when the client is in MULTI and cmd is not one of the
- * commands that run at once. Returns true when it did (and replied +QUEUED), or
- * refused cmd (multi_refuse), so that command_run stops there. */
-bool multi_intercept(client *c, const command *cmd)
+ * commands that run at once. row is the row that runs (cmd's subcommand row for a
+ * container): its flags decide the refusals. Returns true when it queued (and
+ * replied +QUEUED) or refused (multi_refuse), so that command_run stops there. */
+bool multi_intercept(client *c, const command *cmd, const command *row)
 {
     struct multi_state *m = c->multi;
     if (!m)
         return false;
-    if (multi_refuse(c, cmd))
+    if (multi_refuse(c, row))
         return true;
     if (multi_runs_now(cmd))
         return false;
@@ -193,6 +195,7 @@ bool multi_intercept(client *c, const command *cmd)
     }
     multi_cmd *q = &m->queue[m->n++];
     q->cmd = cmd;
+    q->row = row;
     q->argc = c->argc;
     q->argv = multi_copy_argv(c->argv, c->argc);
     reply_simple(&c->out, "QUEUED");
@@ -240,14 +243,12 @@ static size_t multi_shards(const struct multi_state *m, const struct watch_list 
         abort();
     for (size_t i = 0; i < m->n; i++) {
         const multi_cmd *q = &m->queue[i];
-        /* a container was queued only with a known subcommand: that row has the keys */
-        const command *row = command_find_row(q->cmd, q->argv, q->argc);
-        if (!row->key_specs || (row->flags & CMD_NOLOCK))
+        if (!q->row->key_specs || (q->row->flags & CMD_NOLOCK))
             continue;
         cmd_key_ref *refs = malloc(q->argc * sizeof *refs);
         if (!refs)
             abort();
-        int nk = command_resolve_keys(row, q->argv, (int)q->argc, refs);
+        int nk = command_resolve_keys(q->row, q->argv, (int)q->argc, refs);
         for (int k = 0; k < nk; k++) {
             kv_key key;
             key_init(&key, q->argv[refs[k].pos].ptr, q->argv[refs[k].pos].len);
@@ -346,8 +347,8 @@ static uint64_t multi_evict(client *c, const struct multi_state *m, uint64_t nee
 {
     uint64_t freed = 0;
     for (size_t i = 0; i < m->n; i++)
-        if (m->queue[i].cmd->flags & CMD_DENYOOM)
-            freed += command_evict_for(m->queue[i].cmd, m->queue[i].argv, m->queue[i].argc, need, &c->w->txn);
+        if (m->queue[i].row->flags & CMD_DENYOOM)
+            freed += command_evict_for(m->queue[i].row, m->queue[i].argv, m->queue[i].argc, need, &c->w->txn);
     return freed;
 }
 
@@ -358,7 +359,7 @@ static bool multi_out_of_memory(client *c, const struct multi_state *m)
 {
     uint64_t need = 0;
     for (size_t i = 0; i < m->n; i++)
-        if (m->queue[i].cmd->flags & CMD_DENYOOM)
+        if (m->queue[i].row->flags & CMD_DENYOOM)
             need += command_growth_estimate(m->queue[i].argv, m->queue[i].argc);
     if (!need)
         return false;
@@ -370,7 +371,7 @@ static bool multi_out_of_memory(client *c, const struct multi_state *m)
 static bool multi_queue_has(const struct multi_state *m, uint32_t flag)
 {
     for (size_t i = 0; i < m->n; i++)
-        if (m->queue[i].cmd->flags & flag)
+        if (m->queue[i].row->flags & flag)
             return true;
     return false;
 }

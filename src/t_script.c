@@ -418,7 +418,7 @@ static const key_spec eval_ro_keys[] = {
     { 0 },
 };
 
-#define EVAL_FLAGS (CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE)
+#define EVAL_FLAGS (CMD_NOLOCK | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MANDATORY_KEYS)
 
 const command script_commands[] = {
     { "eval", -3, EVAL_FLAGS, eval_keys, cmd_eval, "scripting", "Executes a server-side Lua script.", "2.6.0",

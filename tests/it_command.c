@@ -199,6 +199,14 @@ static void test_getkeys_errors(void **state)
                  "a", NULL);
     expect_error(c, "ERR wrong number of arguments for 'command|getkeys' command", "COMMAND", "GETKEYS",
                  "GET", NULL);
+    /* no_mandatory_keys: EVAL with no keys has none to report, not an error */
+    expect_array_len(c, 0, "COMMAND", "GETKEYS", "EVAL", "return 1", "0", NULL);
+    expect_array_len(c, 0, "COMMAND", "GETKEYSANDFLAGS", "EVAL", "return 1", "x", NULL);
+    kv_reply *all;
+    const kv_reply *e = info_of(c, "eval", &all);
+    if (kv_reply_find_str(e->elements[2], "no_mandatory_keys") < 0)
+        it_fail("COMMAND INFO eval: no_mandatory_keys missing from its flags");
+    kv_reply_free(all);
 }
 
 static void test_numkeys_errors(void **state)

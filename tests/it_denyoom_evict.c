@@ -60,6 +60,7 @@ static const denyoom_case cases[] = {
     { "setnx", { NULL }, { "SETNX", "@", "V" } },
     { "setrange", { NULL }, { "SETRANGE", "@", "0", "V" } },
     { "sinterstore", { NULL }, { "SINTERSTORE", "@", "src/set1", "src/set1" } },
+    { "sort", { "RPUSH", "@2", "V" }, { "SORT", "@2", "ALPHA", "STORE", "@" } },
     { "sunionstore", { NULL }, { "SUNIONSTORE", "@", "src/set1", "src/set2" } },
     { "zadd", { NULL }, { "ZADD", "@", "1", "V" } },
     { "zdiffstore", { NULL }, { "ZDIFFSTORE", "@", "2", "src/z1", "src/z2" } },

@@ -4,7 +4,8 @@
  * when the arena has no room for another, and stay crash-atomic when a child is
  * killed at every undo record, at each step of linking a segment and at the commit
  * point - recovered by the next locker, by the sweep, and after the heap lock was
- * recovered first and its memory handed out again. */
+ * recovered first and its memory handed out again; and a transaction never gets back
+ * the pages it freed itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -360,6 +361,25 @@ static void test_no_room_for_a_segment_fails_cleanly(void **state)
     assert_int_equal(rounds_present(NKEYS), 3);
 }
 
+/* A shard flushed inside a transaction returns its chunks to the heap at once; what
+ * the same transaction allocates next must not land in them (it would overwrite the
+ * flushed keys a rollback brings back). */
+static void test_flushed_chunks_not_reused_before_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(mutate(&txn, 0, NKEYS), TXN_OK);
+    txn_begin(&txn);
+    lock_all(&txn);
+    for (uint32_t s = 0; s < SHARDS; s++)
+        store_flush_shard(&txn, s);
+    assert_int_equal(round_in(&txn, 1), -1);
+    for (int i = 0; i < NKEYS; i++)
+        write_key(&txn, i, 1);
+    txn_abort(&txn);
+    assert_int_equal(rounds_present(NKEYS), 0);
+    check_store();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup(test_crash_at_every_record, setup),
         cmocka_unit_test_setup(test_crash_while_linking_and_committing, setup),
         cmocka_unit_test_setup(test_no_room_for_a_segment_fails_cleanly, setup),
+        cmocka_unit_test_setup(test_flushed_chunks_not_reused_before_commit, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,7 @@ enum cmd_flags {
     CMD_STALE    = 1 << 8,
     CMD_NOSCRIPT = 1 << 9,
     CMD_NOMULTI  = 1 << 10,  /* refused inside MULTI (Redis's no-multi: SAVE, SHUTDOWN, ...) */
+    CMD_NO_MANDATORY_KEYS = 1 << 11,   /* may have no keys (EVAL ... 0): GETKEYS answers [] */
 };
 
 /* Redis 7's key-spec flags (COMMAND INFO prints them in this order). */
@@ -93,6 +94,8 @@ enum key_spec_begin {
     KS_INDEX,            /* the keys begin at argv[pos] */
     KS_KEYWORD,          /* the keys begin after `keyword`, searched from argv[pos]
                             forward (pos > 0) or from argv[argc + pos] backward */
+    KS_BEGIN_UNKNOWN,    /* Redis's "unknown": the spec's find_key proc finds its key,
+                            or (none) the handler finds and locks them (SORT's BY/GET) */
 };
 
 enum key_spec_find {
@@ -101,11 +104,15 @@ enum key_spec_find {
                             first 1/limit of the rest */
     KS_KEYNUM,           /* argv[begin + keynumidx] says how many keys, the first at
                             begin + firstkey, every step */
+    KS_FIND_UNKNOWN,     /* with KS_BEGIN_UNKNOWN */
 };
 
 /* For a KS_VARIABLE_FLAGS key spec: the KS_* flags of the key at argv[pos] for this
  * command line (Redis's getkeys_proc flags, e.g. SET with or without GET). */
 typedef uint32_t key_flags_proc(const resp_arg *argv, int argc, int pos);
+/* For a KS_BEGIN_UNKNOWN key spec: the argv index of its key in this command line,
+ * or 0 for none (Redis's getkeys_proc, e.g. SORT's STORE destination). */
+typedef int key_find_proc(const resp_arg *argv, int argc);
 
 /* One of a command's key specs, as Redis 7 describes them. */
 typedef struct key_spec {
@@ -120,6 +127,8 @@ typedef struct key_spec {
     };
     const char *notes;               /* Redis's remark on the flags, or NULL */
     key_flags_proc *key_flags;       /* KS_VARIABLE_FLAGS: the flags of one argv */
+    key_find_proc  *find_key;        /* KS_BEGIN_UNKNOWN: finds its key, or NULL (the
+                                        handler's own: resolution skips the spec) */
 } key_spec;
 
 struct client;
@@ -269,7 +278,8 @@ typedef struct cmd_key_ref {
 } cmd_key_ref;
 
 /* Resolves the key arguments of argv[0..argc) for cmd from its key specs, in spec
- * order, into out[] (room for argc entries). Returns how many, or -1 when a keynum
+ * order, into out[] (room for argc entries); an "unknown" spec gives the key its
+ * find_key proc finds, if any. Returns how many, or -1 when a keynum
  * spec's count is not a number, negative, or runs past the arguments (Redis's
  * getKeysUsingKeySpecs: no keys for a spec whose keyword is absent). */
 int command_resolve_keys(const command *cmd, const resp_arg *argv, int argc, cmd_key_ref *out);
@@ -376,8 +386,9 @@ void reply_store_error(client *c, int rc);
 
 /* MULTI/EXEC/WATCH (src/t_multi.c). Inside MULTI: queues the request for cmd
  * (replying +QUEUED) and returns true, unless cmd is one that runs at once (EXEC,
- * DISCARD, MULTI, WATCH, QUIT, RESET). */
-bool multi_intercept(client *c, const command *cmd);
+ * DISCARD, MULTI, WATCH, QUIT, RESET). row is the row that runs (a container's
+ * subcommand row, else cmd): its flags and keys are the ones checked. */
+bool multi_intercept(client *c, const command *cmd, const command *row);
 /* True for EXEC's row: EXEC refused for its arity ends the transaction. */
 bool multi_is_exec(const command *cmd);
 /* EXEC refused before it ran (Redis's execCommandAbort): replies "EXECABORT
@@ -395,9 +406,10 @@ extern const command string_commands[];
 extern const command keyspace_commands[];
 extern const command server_commands[];
 extern const command memory_commands[];
-extern const command persist_commands[];   /* SAVE, BGSAVE, LASTSAVE (src/t_persist.c) */
+extern const command persist_commands[];   /* SAVE, BGSAVE, SHUTDOWN, LASTSAVE (src/t_persist.c) */
 extern const command script_commands[];    /* EVAL, EVALSHA, *_RO, SCRIPT (src/t_script.c) */
 extern const command function_commands[];  /* FUNCTION, FCALL, FCALL_RO (src/t_function.c) */
+extern const command sort_commands[];      /* SORT, SORT_RO (src/t_sort.c) */
 /* stop-writes-on-bgsave-error: when the last snapshot failed, replies Redis's -MISCONF
  * to a write command or PING and returns true (src/t_persist.c). */
 bool persist_refuse_write(client *c, const command *cmd);

@@ -185,6 +185,13 @@ static const df_row rows[] = {
     { "zscore", 10, DF_EXACT, "k m", NULL },
     { "zunion", 5, DF_EXACT, "nk ?WEIGHTS,nw ?AGGREGATE,agg ?WITHSCORES", NULL },
     { "zunionstore", 5, DF_EXACT, "k nk ?WEIGHTS,nw ?AGGREGATE,agg", NULL },
+    /* SORT: no BY nosort (a set's own order differs between servers) and no ALPHA
+     * with BY (equal BY values leave the order to qsort); the w_ keys are mostly
+     * missing, so BY often sorts by element as the tie-break */
+    { "sort", 10, DF_EXACT,
+      "k ?BY,w_*|BY,w_*->f ?LIMIT,idx,idx *GET,#|GET,w_*|GET,w_*->f ?ASC|DESC ?STORE,k;"
+      "k ?LIMIT,idx,idx *GET,#|GET,w_* ?ASC|DESC ALPHA ?STORE,k", NULL },
+    { "sort_ro", 5, DF_EXACT, "k ?BY,w_* ?LIMIT,idx,idx *GET,#|GET,w_*->f ?ASC|DESC;k ALPHA ?DESC", NULL },
     /* connection and server */
     { "ping", 2, DF_EXACT, "?v", NULL },
     { "echo", 2, DF_EXACT, "v", NULL },
