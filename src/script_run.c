@@ -255,6 +255,30 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
     }
 }
 
+bool script_numkeys_ok(client *c, long long numkeys)
+{
+    if (numkeys > (long long)c->argc - 3) {
+        reply_error(&c->out, "ERR Number of keys can't be greater than number of args");
+        return false;
+    }
+    if (numkeys < 0) {
+        reply_error(&c->out, "ERR Number of keys can't be negative");
+        return false;
+    }
+    return true;
+}
+
+bool script_refuse_oom(client *c, uint32_t flags)
+{
+    if ((flags & (SCRIPT_NO_WRITES | SCRIPT_ALLOW_OOM)) ||
+        store_used_memory() <= __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED))
+        return false;
+    reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it when used "
+                                        "memory > 'maxmemory'"
+                                      : ERR_OOM);
+    return true;
+}
+
 /* ---- BUSY and KILL ---------------------------------------------------------------- */
 
 /* The lane's running script when it has run past busy-reply-threshold, or NULL. */
