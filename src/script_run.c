@@ -87,6 +87,9 @@ static void reply_run_error(client *c, lua_State *L, const script_call *sc)
         reply_errorf(&c->out, "ERR Error running script %s, %.100s", sc->funcname, msg);
         return;
     }
+    lua_getfield(L, -1, "ignore_error_stats_update");
+    c->error_counted = lua_toboolean(L, -1);     /* a redis.call error, counted when it happened */
+    lua_pop(L, 1);
     lua_getfield(L, -1, "err");
     lua_getfield(L, -2, "source");
     lua_getfield(L, -3, "line");
