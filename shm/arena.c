@@ -162,6 +162,7 @@ int arena_create(const arena_params *p, int *fd_out)
     robust_mutex_init(&h->ns_lock);
     robust_mutex_init(&h->fn_lock);
     robust_mutex_init(&h->scripts_lock);
+    robust_mutex_init(&h->errstats_lock);
     h->busy_reply_threshold_ms = 5000;
     h->heap_bump = h->heap_start;
 

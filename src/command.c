@@ -10,6 +10,7 @@
 #include "kvns/latency.h"
 #include "kvns/zset.h"
 #include "kvns/watch.h"
+#include "kvns/errstats.h"
 #include "script_lua.h"
 
 #include <ctype.h>
@@ -556,6 +557,29 @@ static inline void command_observe(client *c, const command *cmd, int idx, uint6
     metrics_observe(c->w->txn.lane_id, (uint32_t)idx, nsid, elapsed_ns);
 }
 
+/* Counts the error reply at offset mark of out: total_error_replies and INFO
+ * errorstats under its code (the first word). Inline for the common no-error test. */
+static void count_error_reply(client *c, const reply_buf *out, size_t mark)
+{
+    char code[ERRSTATS_CODE_MAX];
+    size_t n = 0, end = reply_len(out);
+    for (size_t at = mark + 1; at < end && n < sizeof code - 1; at++) {
+        char ch = reply_byte_at(out, at);
+        if (ch == ' ' || ch == '\r')
+            break;
+        code[n++] = ch;
+    }
+    lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);
+    errstats_count(code, n);
+}
+
+static inline void count_if_error(client *c, const reply_buf *out, size_t mark)
+{
+    if (reply_len(out) > mark && reply_byte_at(out, mark) == '-' && !c->error_counted)
+        count_error_reply(c, out, mark);
+    c->error_counted = false;
+}
+
 bool command_exec(client *c)
 {
     int idx = command_index(c->argv[0].ptr, c->argv[0].len);
@@ -573,8 +597,7 @@ bool command_exec(client *c)
     }
     lane_stat_add(c->w->txn.ln, STAT_COMMANDS, 1);
     c->last_cmd_idx = idx < 0 ? c->last_cmd_idx : (uint32_t)idx + 1;
-    if (reply_len(&c->out) > mark && reply_byte_at(&c->out, mark) == '-')
-        lane_stat_add(c->w->txn.ln, STAT_ERRORS, 1);   /* every error reply, whoever wrote it */
+    count_if_error(c, &c->out, mark);            /* every error reply, whoever wrote it */
     if (cmd) {
         uint64_t elapsed_ns = clock_mono_ns() - start;
         command_observe(c, cmd, idx, elapsed_ns);
@@ -786,7 +809,10 @@ int command_call(client *c, const command *cmd, resp_arg *argv, size_t argc)
     c->argc = argc;
     c->w->nested++;
     uint64_t start = clock_mono_ns();
+    size_t mark = reply_len(&c->out);
     int rc = call_nested(c, cmd);
+    if (rc == CALL_DONE)
+        count_if_error(c, &c->out, mark);        /* EXEC's and scripts' commands too, as Redis */
     c->w->nested--;
     c->w->nest_sp = outer_sp;
     if (rc == CALL_DONE && cmd) {

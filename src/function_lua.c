@@ -63,12 +63,7 @@ static void fn_env_init(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, FN_ENV_MT);
     lua_setmetatable(L, -2);
-    /* rawset refuses it like the scripts' other read-only tables */
-    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_RO_SET);
-    lua_pushvalue(L, -2);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    script_mark_readonly(L);             /* rawset refuses it like the others */
     lua_setfield(L, LUA_REGISTRYINDEX, FN_ENV);
 }
 
@@ -300,13 +295,7 @@ void fnlua_fcall(client *c, size_t numkeys, bool ro)
         lua_settop(L, top);
         return;
     }
-    if (!(flags & (SCRIPT_NO_WRITES | SCRIPT_ALLOW_OOM)) &&
-        store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-        /* Redis's processCommand refuses it as a deny-oom command (its flags make it one);
-         * inside EXEC scriptPrepareForRun's own text */
-        reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it when used "
-                                            "memory > 'maxmemory'"
-                                          : ERR_OOM);
+    if (script_refuse_oom(c, flags)) {
         lua_settop(L, top);
         return;
     }

@@ -273,6 +273,11 @@ static void table_to_reply(client *c, lua_State *L, int resp, int depth)
         const char *s = lua_tolstring(L, -1, &n);
         reply_line(c, '-', s, n);
         lua_pop(L, 1);
+        /* a redis.pcall error returned as the script's reply was counted already */
+        if (depth == 0 && raw_field(L, -1, "ignore_error_stats_update") == LUA_TBOOLEAN)
+            c->error_counted = lua_toboolean(L, -1);
+        if (depth == 0)
+            lua_pop(L, 1);
         return;
     }
     lua_pop(L, 1);

@@ -37,6 +37,9 @@ struct script_engine {
 };
 typedef struct script_engine script_engine;
 
+/* Records the table on top of L as one of the sandbox's read-only tables (rawset and
+ * setmetatable refuse it); leaves the stack as it was. */
+void script_mark_readonly(lua_State *L);
 /* The engine owning L. */
 script_engine *script_engine_of(lua_State *L);
 

@@ -76,12 +76,17 @@ static void make_readonly(lua_State *L)
     lua_setmetatable(L, -2);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
+    script_mark_readonly(L);
+    lua_replace(L, real);
+}
+
+void script_mark_readonly(lua_State *L)
+{
     lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_RO_SET);
     lua_pushvalue(L, -2);
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-    lua_replace(L, real);
 }
 
 /* True when the value at idx is one of the sandbox's read-only tables. */

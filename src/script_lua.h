@@ -62,6 +62,15 @@ int script_shebang_flags(const char *body, size_t len, uint32_t *flags, size_t *
  * CLIENT_SCRIPT calls (SORT makes a set's order deterministic for them). */
 bool script_running(const worker_ctx *w);
 
+/* EVAL's and FCALL's numkeys against argc (numkeys at argv[2], keys from argv[3]):
+ * false after replying Redis's error when it is negative or beyond the arguments. */
+bool script_numkeys_ok(client *c, long long numkeys);
+
+/* A script whose flags make it deny-oom (neither no-writes nor allow-oom) while used
+ * memory is over the limit: replies Redis's refusal (processCommand's OOM text; inside
+ * EXEC scriptPrepareForRun's) and returns true. EVAL and FCALL check it before running. */
+bool script_refuse_oom(client *c, uint32_t flags);
+
 /* Bytes the thread's Lua state uses (INFO used_memory_lua). */
 size_t script_lua_memory(worker_ctx *w);
 

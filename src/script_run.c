@@ -87,6 +87,9 @@ static void reply_run_error(client *c, lua_State *L, const script_call *sc)
         reply_errorf(&c->out, "ERR Error running script %s, %.100s", sc->funcname, msg);
         return;
     }
+    lua_getfield(L, -1, "ignore_error_stats_update");
+    c->error_counted = lua_toboolean(L, -1);     /* a redis.call error, counted when it happened */
+    lua_pop(L, 1);
     lua_getfield(L, -1, "err");
     lua_getfield(L, -2, "source");
     lua_getfield(L, -3, "line");
@@ -253,6 +256,30 @@ void script_exec(client *c, const script_call *sc, script_push_fn *push, void *a
         c->aborted = true;                       /* the commit rolled back already */
         reply_store_error(c, rc);
     }
+}
+
+bool script_numkeys_ok(client *c, long long numkeys)
+{
+    if (numkeys > (long long)c->argc - 3) {
+        reply_error(&c->out, "ERR Number of keys can't be greater than number of args");
+        return false;
+    }
+    if (numkeys < 0) {
+        reply_error(&c->out, "ERR Number of keys can't be negative");
+        return false;
+    }
+    return true;
+}
+
+bool script_refuse_oom(client *c, uint32_t flags)
+{
+    if ((flags & (SCRIPT_NO_WRITES | SCRIPT_ALLOW_OOM)) ||
+        store_used_memory() <= __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED))
+        return false;
+    reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it when used "
+                                        "memory > 'maxmemory'"
+                                      : ERR_OOM);
+    return true;
 }
 
 /* ---- BUSY and KILL ---------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* t_config.c - CONFIG GET/SET/RESETSTAT/REWRITE/HELP over the settings kvns has
  * (maxmemory and its policy live in the arena, so a SET reaches every worker). */
 #include "kvns/command.h"
+#include "kvns/errstats.h"
 #include "kvns/arena.h"
 #include "kvns/clients.h"
 #include "kvns/glob.h"
@@ -346,12 +347,13 @@ static void config_set(client *c)
 }
 
 /* CONFIG RESETSTAT: clears the keyspace hit/miss/expired/evicted counters (shard
- * statistics) and this process's memory peak. The connection, command, byte and error
+ * statistics), INFO errorstats and this process's memory peak. The connection, command, byte and error
  * counters are single-writer per lane and owned by their threads, so they are not
  * reset; /metrics counters never are (Prometheus counters must not go backwards). */
 static void config_resetstat(client *c)
 {
     shard_stats_reset();
+    errstats_reset();
     tsrv_reset_memory_peak();
     reply_ok(&c->out);
 }

@@ -616,14 +616,8 @@ static void fcall_generic(client *c, bool ro)
         reply_error(&c->out, "ERR Bad number of keys provided");
         return;
     }
-    if (numkeys > (long long)c->argc - 3) {
-        reply_error(&c->out, "ERR Number of keys can't be greater than number of args");
+    if (!script_numkeys_ok(c, numkeys))
         return;
-    }
-    if (numkeys < 0) {
-        reply_error(&c->out, "ERR Number of keys can't be negative");
-        return;
-    }
     fnlua_fcall(c, (size_t)numkeys, ro);
 }
 

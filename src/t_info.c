@@ -8,6 +8,7 @@
  * per-process (process_id, used_memory_rss, used_cpu_*, used_memory_peak). */
 #include "kvns/command.h"
 #include "kvns/scripts.h"
+#include "kvns/errstats.h"
 #include "script_lua.h"
 #include "kvns/arena.h"
 #include "kvns/clock.h"
@@ -370,6 +371,17 @@ static void info_commandstats(FILE *f, client *c)
     free(s);
 }
 
+static void errorstat_line(const char *code, uint64_t count, void *arg)
+{
+    fprintf(arg, "errorstat_%s:count=%llu\r\n", code, (unsigned long long)count);
+}
+
+/* Error replies by code, from every worker (errstats.h). */
+static void info_errorstats(FILE *f, client *c)
+{
+    errstats_foreach(errorstat_line, f);
+}
+
 static void info_cluster(FILE *f, client *c)
 {
     fputs("cluster_enabled:0\r\n", f);
@@ -403,7 +415,7 @@ static const struct info_section {
     { "cpu", "CPU", info_cpu, true },
     { "modules", "Modules", info_nothing, true },
     { "commandstats", "Commandstats", info_commandstats, false },
-    { "errorstats", "Errorstats", info_nothing, true },
+    { "errorstats", "Errorstats", info_errorstats, true },
     { "latencystats", "Latencystats", info_nothing, false },
     { "cluster", "Cluster", info_cluster, true },
     { "keyspace", "Keyspace", info_keyspace, true },

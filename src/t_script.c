@@ -223,14 +223,8 @@ static void eval_generic(client *c, bool by_sha, bool ro)
     long long numkeys;
     if (!arg_ll(c, 2, &numkeys))
         return;
-    if (numkeys > (long long)c->argc - 3) {
-        reply_error(&c->out, "ERR Number of keys can't be greater than number of args");
+    if (!script_numkeys_ok(c, numkeys))
         return;
-    }
-    if (numkeys < 0) {
-        reply_error(&c->out, "ERR Number of keys can't be negative");
-        return;
-    }
     lua_State *L = script_lua(c->w);
     char sha[SCRIPT_SHA_LEN + 1];
     const char *body = NULL;
@@ -258,13 +252,7 @@ static void eval_generic(client *c, bool by_sha, bool ro)
             lua_settop(L, top);
             return;
         }
-        if (!(flags & SCRIPT_ALLOW_OOM) &&
-            store_used_memory() > __atomic_load_n(&arena_hdr()->memory_limit, __ATOMIC_RELAXED)) {
-            /* Redis's processCommand refuses it as a deny-oom command; inside EXEC
-             * scriptPrepareForRun's own text */
-            reply_error(&c->out, c->w->nested ? "OOM allow-oom flag is not set on the script, can not run it "
-                                                "when used memory > 'maxmemory'"
-                                              : ERR_OOM);
+        if (script_refuse_oom(c, flags)) {
             lua_settop(L, top);
             return;
         }

@@ -328,6 +328,43 @@ static void test_script_inside_exec(void **state)
     kv_reply_free(r);
 }
 
+/* True when INFO errorstats has exactly "errorstat_<code>:count=<n>". */
+static bool errorstat_is(kv_conn *c, const char *code, long long n)
+{
+    char name[64];
+    snprintf(name, sizeof name, "errorstat_%s", code);
+    kv_reply *r = run4(c, "INFO", "errorstats", NULL, NULL);
+    char want[96];
+    snprintf(want, sizeof want, "%s:count=%lld\r\n", name, n);
+    bool ok = r->str && strstr(r->str, want) != NULL;
+    kv_reply_free(r);
+    return ok;
+}
+
+/* Error replies are counted once by code: a script's error raised by redis.call (or
+ * a pcall error it returns) counts as the command's, not again as the script's. */
+static void test_error_stats(void **state)
+{
+    kv_conn *c = *state;
+    expect_status(c, "OK", "SET", "s", "text", NULL);
+    expect_status(c, "OK", "CONFIG", "RESETSTAT", NULL);
+    long long before = it_info_ll(c, "stats", "total_error_replies");
+    kv_reply_free(eval0(c, "return redis.error_reply('MY_ERR_CODE custom msg')"));
+    assert_true(errorstat_is(c, "MY_ERR_CODE", 1));
+    kv_reply_free(eval0(c, "return redis.call('incr', 's')"));
+    assert_true(errorstat_is(c, "ERR", 1));
+    kv_reply_free(eval0(c, "return redis.pcall('incr', 's')"));
+    assert_true(errorstat_is(c, "ERR", 2));
+    kv_reply_free(eval0(c, "local e = redis.pcall('incr', 's'); return 1"));
+    assert_true(errorstat_is(c, "ERR", 3));
+    assert_int_equal(it_info_ll(c, "stats", "total_error_replies") - before, 4);
+    expect_status(c, "OK", "CONFIG", "RESETSTAT", NULL);
+    kv_reply *r = run4(c, "INFO", "errorstats", NULL, NULL);
+    assert_non_null(r->str);
+    assert_null(strstr(r->str, "errorstat_"));
+    kv_reply_free(r);
+}
+
 /* ---- kvns only: across workers ------------------------------------------------------ */
 
 static long long serving_pid(kv_conn *c)
@@ -631,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readonly_and_flags, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_writes_before_error_stay, it_test_setup, it_test_teardown),
         cmocka_unit_test_setup_teardown(test_script_inside_exec, it_test_setup, it_test_teardown),
+        cmocka_unit_test_setup_teardown(test_error_stats, it_test_setup, it_test_teardown),
         cmocka_unit_test(test_cache_shared_by_workers),
         cmocka_unit_test(test_undeclared_key_reruns_script),
         cmocka_unit_test(test_busy_and_script_kill),

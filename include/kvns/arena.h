@@ -10,6 +10,8 @@
 #define KVNS_ARENA_H
 
 #include <pthread.h>
+
+#include "kvns/errstats.h"
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -195,6 +197,12 @@ typedef struct arena_header {
     uint64_t scripts_end;       /* atomic: bytes of complete records (release order) */
     uint64_t scripts_count;     /* atomic */
     int64_t  busy_reply_threshold_ms;  /* busy-reply-threshold (lua-time-limit) */
+
+    /* INFO errorstats (errstats.h) */
+    pthread_mutex_t errstats_lock;
+    uint32_t errstats_used;     /* entries registered (release order) */
+    uint32_t errstats_pad;
+    errstat_entry errstats[ERRSTATS_MAX];
 } arena_header;
 
 extern char *arena_base;               /* this process's mapping */

@@ -236,6 +236,8 @@ typedef struct client {
     bool      aborted;
     bool      lock_busy;         /* the current command met a busy shard: run it again later */
     const char *busy_refused;    /* cmd_txn_begin refused it with this -BUSY text, or NULL */
+    bool      error_counted;     /* its error reply was counted already (a script's
+                                    error raised by redis.call): not again */
     bool      parked;            /* on its thread's parked list, its request kept parsed */
     struct client *parked_next;
     size_t    parked_consumed;   /* bytes of the parked request in rbuf, from rpos */
