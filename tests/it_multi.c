@@ -107,6 +107,27 @@ static kv_reply *exec_set(kv_conn *c, const char *key)
     return run(c, "EXEC", NULL, NULL);
 }
 
+/* Writes to key a key on a shard holding neither a nor b (kvns: DEBUG KEYSHARD), so
+ * that writing it can never share a WATCH version slot with them; any other key
+ * against Redis. */
+static void key_apart(kv_conn *c, const char *a, const char *b, char *key, size_t cap)
+{
+    for (int i = 0;; i++) {
+        snprintf(key, cap, "unrelated-%d", i);
+        if (srv_target_is_redis())
+            return;
+        long long s[3];
+        const char *names[3] = { a, b, key };
+        for (int j = 0; j < 3; j++) {
+            kv_reply *r = run(c, "DEBUG", "KEYSHARD", names[j]);
+            s[j] = r->integer;
+            kv_reply_free(r);
+        }
+        if (s[2] != s[0] && s[2] != s[1])
+            return;
+    }
+}
+
 static void test_watch_sees_other_connection(void **state)
 {
     kv_conn *c = *state, *other = it_connect();
@@ -123,8 +144,10 @@ static void test_watch_sees_other_connection(void **state)
     assert_array_len(r, 1);
     kv_reply_free(r);
     /* an untouched watched key, and UNWATCH, let EXEC run */
+    char apart[32];
+    key_apart(other, "w", "unrelated", apart, sizeof apart);
     expect_status(c, "OK", "WATCH", "w", "unrelated", NULL);
-    expect_status(other, "OK", "SET", "unrelated-2", "x", NULL);
+    expect_status(other, "OK", "SET", apart, "x", NULL);
     r = exec_set(c, "w");
     assert_array_len(r, 1);
     kv_reply_free(r);
