@@ -31,14 +31,18 @@ async function workerCount(client) {
 }
 
 // A client whose connection a process other than client's serves: kvns's workers share
-// one listener and an idle one often takes many new connections in a row, so up to 500
-// are tried. A server of one process gives the first one.
+// one listener and an idle one often takes many new connections in a row, so client's
+// worker is kept busy (DEBUG SLEEP) meanwhile and up to 500 are tried. A server of one
+// process gives the first one.
 async function connectElsewhere(client) {
     const pid = await workerPid(client), single = await workerCount(client) < 2;
+    const busy = single ? null : client.call("DEBUG", "SLEEP", "0.5");
     for (let i = 0; ; i++) {
         const other = await connect();
-        if (single || i === 499 || await workerPid(other) !== pid)
+        if (single || i === 499 || await workerPid(other) !== pid) {
+            await busy;
             return other;
+        }
         other.disconnect();
     }
 }

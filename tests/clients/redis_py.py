@@ -27,15 +27,22 @@ def worker_pid(client):
 
 def connect_elsewhere(client):
     """A client whose connection a process other than client's serves: kvns's workers
-    share one listener and an idle one often takes many new connections in a row, so up
-    to 500 are tried. A server of one process (no kvns_workers in INFO, or 1) gives the
-    first one."""
+    share one listener and an idle one often takes many new connections in a row, so
+    client's worker is kept busy (DEBUG SLEEP, from a thread) meanwhile and up to 500
+    are tried. A server of one process (no kvns_workers in INFO, or 1) gives the first
+    one."""
     pid, workers = worker_pid(client), client.info("server").get("kvns_workers", 1)
+    busy = None
+    if workers >= 2:
+        busy = threading.Thread(target=client.execute_command, args=("DEBUG", "SLEEP", "0.5"))
+        busy.start()
     for _ in range(500):
         other = connect()
         if workers < 2 or worker_pid(other) != pid:
             break
         other.close()
+    if busy:
+        busy.join()
     return other
 
 
