@@ -372,6 +372,20 @@ static long long serving_pid(kv_conn *c)
     return it_info_ll(c, "server", "process_id");
 }
 
+/* A connection to port served by another worker than a's (single-thread workers):
+ * while a's only thread sleeps, a new connection is answered only by the other. */
+static kv_conn *connect_other_worker(int port, kv_conn *a)
+{
+    long long pid = serving_pid(a);
+    assert_int_equal(conn_send_cmd(a, "DEBUG", "SLEEP", "1", NULL), 0);
+    sleep_ms(50);
+    kv_conn *b = it_connect_elsewhere(port, pid);
+    kv_reply *r = conn_read_reply(a);
+    assert_status(r, "OK");
+    kv_reply_free(r);
+    return b;
+}
+
 /* A server of two single-thread workers and a connection on each. */
 typedef struct two_workers {
     kv_server *srv;
@@ -387,13 +401,7 @@ static two_workers two_workers_start(void)
     tw.a = conn_open(srv_port(tw.srv));
     assert_non_null(tw.a);
     tw.a_pid = serving_pid(tw.a);
-    /* while a's only thread sleeps, a new connection answers only from the other */
-    assert_int_equal(conn_send_cmd(tw.a, "DEBUG", "SLEEP", "1", NULL), 0);
-    sleep_ms(50);
-    tw.b = it_connect_elsewhere(srv_port(tw.srv), tw.a_pid);
-    kv_reply *r = conn_read_reply(tw.a);
-    assert_status(r, "OK");
-    kv_reply_free(r);
+    tw.b = connect_other_worker(srv_port(tw.srv), tw.a);
     return tw;
 }
 
@@ -613,7 +621,7 @@ static void test_shutdown_stops_busy_script(void **state)
     assert_non_null(srv);
     kv_conn *a = conn_open(srv_port(srv));
     assert_non_null(a);
-    kv_conn *b = it_connect_elsewhere(srv_port(srv), serving_pid(a));
+    kv_conn *b = connect_other_worker(srv_port(srv), a);
     expect_status(b, "OK", "SET", "base", "1", NULL);
     expect_status(b, "OK", "SAVE", NULL);
     expect_status(b, "OK", "CONFIG", "SET", "busy-reply-threshold", "100", NULL);
