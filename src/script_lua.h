@@ -83,10 +83,4 @@ void script_kill(client *c, bool functions);
  * answered that instead of waiting). NULL otherwise. */
 const char *script_busy_error(const worker_ctx *w, const uint32_t *ids, size_t n);
 
-/* A script of w's thread runs past busy-reply-threshold: serves the thread's other
- * clients the way Redis does meanwhile (src/worker.c): -BUSY (the text busy) to every
- * command but SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and SHUTDOWN NOSAVE. Called
- * from the script's hook. */
-void worker_serve_busy(worker_ctx *w, client *running, const char *busy);
-
 #endif

@@ -139,10 +139,12 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     int nargs = 0;
     if (sc->eval) {
         lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_GLOBALS);
+        lua_pushliteral(L, "KEYS");
         push_args_table(L, sc->keys, sc->nkeys);
-        lua_setfield(L, -2, "KEYS");
+        lua_rawset(L, -3);
+        lua_pushliteral(L, "ARGV");
         push_args_table(L, sc->args, sc->nargs);
-        lua_setfield(L, -2, "ARGV");
+        lua_rawset(L, -3);
         lua_pop(L, 1);
     } else {
         push_args_table(L, sc->keys, sc->nkeys);
@@ -178,10 +180,12 @@ static int script_run(client *c, lua_State *L, const script_call *sc)
     lua_settop(L, base);
     if (sc->eval) {
         lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_GLOBALS);
+        lua_pushliteral(L, "KEYS");
         lua_pushnil(L);
-        lua_setfield(L, -2, "KEYS");
+        lua_rawset(L, -3);
+        lua_pushliteral(L, "ARGV");
         lua_pushnil(L);
-        lua_setfield(L, -2, "ARGV");
+        lua_rawset(L, -3);
         lua_pop(L, 1);
     }
     if (++e->runs % SCRIPT_GC_PERIOD == 0)
